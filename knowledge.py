@@ -389,9 +389,9 @@ RADIOLOGY_FINDINGS = {
 ECG_RHYTHMS = {
     # rhythm -> (rate range bpm, regular?, P waves?) ; definitions per AHA/ACC/HRS ECG standards.
     "normal sinus rhythm": ((62, 98), True, True),
-    "sinus tachycardia": ((105, 150), True, True),
+    "sinus tachycardia": ((104, 120), True, True),
     "sinus bradycardia": ((38, 56), True, True),
-    "atrial fibrillation": ((70, 140), False, False),
+    "atrial fibrillation": ((70, 110), False, False),
 }
 
 # Lesion categories for dermoscopy-style images; suspicious if >= 2 ABCD features
