@@ -1,0 +1,258 @@
+"""MedicalEnv: a Gymnasium text environment in which an agent works one clinical case.
+
+reset() picks a task (seeded), and returns the system prompt + case + tool menu
+as the observation, with the same pieces structured in `info` for chat
+templates. step(action) takes the agent's whole assistant turn, pulls out its
+<tool_call>{"name": ..., "arguments": {...}}</tool_call> blocks, dispatches
+each through tools.dispatch, and returns the tool responses as the next
+observation. The episode terminates on submit_answer and is truncated at
+max_turns; the reward is 0 until then and reward.compute() at the end, with
+the per-dimension breakdown in info["reward_info"]. Bad input never raises:
+it becomes an error observation and a count in info["errors"].
+gymnasium is optional: with it installed MedicalEnv is a gymnasium.Env.
+"""
+import json
+import re
+import string
+
+import numpy as np
+
+import reward
+import taskgen
+import tools
+
+try:
+    import gymnasium
+    from gymnasium.spaces import Text
+    _Base = gymnasium.Env
+except ImportError:          # the env itself does not need gymnasium
+    gymnasium = None
+
+    class _Base:
+        metadata = {}
+        np_random = None
+
+        def reset(self, seed=None, options=None):
+            if seed is not None or self.np_random is None:
+                self.np_random = np.random.default_rng(seed)
+
+    class Text:
+        """Minimal stand-in for gymnasium.spaces.Text (contains/sample)."""
+
+        def __init__(self, max_length, min_length=1, charset=string.printable):
+            self.max_length, self.min_length, self.charset = max_length, min_length, frozenset(charset)
+
+        def contains(self, x):
+            return isinstance(x, str) and self.min_length <= len(x) <= self.max_length and set(x) <= self.charset
+
+        def sample(self):
+            chars = sorted(self.charset)
+            return "".join(np.random.default_rng().choice(chars, size=self.min_length))
+
+CHARSET = string.printable
+MAX_OBS_CHARS = 200_000
+MAX_RESULT_CHARS = 4000
+TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
+ERROR_COUNTS = tools.ERROR_KINDS + ("no_tool_call",)
+SYSTEM_PROMPT = (
+    "You are a careful clinical agent working one case in a hospital information system. Act only through "
+    "tools: write one or more calls per turn as <tool_call>{\"name\": TOOL, \"arguments\": {...}}</tool_call>. "
+    "Gather the evidence you need, take the actions the case requires, avoid harm, and finish with "
+    "submit_answer(answer, rationale).")
+
+
+def sanitize(text, limit):
+    """Printable ASCII only, long text cut in the middle (keeps both ends readable)."""
+    text = "".join(c if c in CHARSET else "?" for c in text)
+    if len(text) > limit:
+        half = limit // 2 - 20
+        text = f"{text[:half]} ...[{len(text) - 2 * half} chars cut]... {text[-half:]}"
+    return text
+
+
+def parse_tool_calls(action):
+    """Split an assistant turn into [(name, arguments)] and a list of malformed-call messages."""
+    calls, problems = [], []
+    for body in TOOL_CALL.findall(action):
+        try:
+            obj = json.loads(body)
+        except (json.JSONDecodeError, RecursionError):
+            problems.append(f"tool call is not valid JSON: {body.strip()[:120]!r}")
+            continue
+        args = obj.get("arguments", {}) if isinstance(obj, dict) else None
+        if isinstance(args, str):       # some models emit the arguments as a JSON string
+            try:
+                args = json.loads(args)
+            except json.JSONDecodeError:
+                args = None
+        if not isinstance(obj, dict) or "name" not in obj or not isinstance(args, dict):
+            problems.append("tool call must be an object with 'name' and object 'arguments'")
+            continue
+        calls.append((obj["name"], args))
+    tail = TOOL_CALL.sub("", action)
+    if "<tool_call>" in tail:
+        problems.append("unclosed <tool_call> tag")
+    return calls, problems
+
+
+def case_text(task):
+    pat = task.get("patient") or {}
+    lines = [f"Case {task['id']} ({task['domain'].replace('_', ' ')})."]
+    if pat:
+        lines.append("Patient: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in pat.items()) + ".")
+    lines.append(task["question"])
+    return "\n".join(lines)
+
+
+def menu_text(schemas, mode):
+    if mode == "full":
+        return "Tools (JSON schemas):\n" + "\n".join(json.dumps(s["function"]) for s in schemas)
+    if mode == "names":
+        return "Tools: " + "; ".join(f"{s['function']['name']}: {s['function']['description'][:80]}"
+                                     for s in schemas)
+    if mode == "none":
+        return "Use the hospital tools you know."
+    raise ValueError(f"tool_specs must be full, names or none, not {mode!r}")
+
+
+class MedicalEnv(_Base):
+    """One clinical case per episode; text actions, text observations, terminal 5D reward."""
+    metadata = {"render_modes": ["ansi", "human"]}
+
+    def __init__(self, tasks=None, domain=None, split=None, task_id=None, max_turns=8, kb=None,
+                 tool_specs="full", max_action_chars=32768, render_mode=None):
+        pool = tasks if tasks is not None else taskgen.load_tasks(domain=domain, split=split)
+        if domain is not None or split is not None:
+            pool = [t for t in pool if (domain is None or t["domain"] == domain) and
+                    (split is None or t["split"] == split)]
+        if task_id is not None:
+            pool = [t for t in pool if t["id"] == task_id]
+        if not pool:
+            raise ValueError(f"no tasks match domain={domain!r} split={split!r} task_id={task_id!r}")
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
+        menu_text([], tool_specs)       # validates the mode
+        self.tasks, self.max_turns, self.kb, self.tool_specs = pool, max_turns, kb, tool_specs
+        self.max_action_chars, self.render_mode = max_action_chars, render_mode
+        self.observation_space = Text(max_length=MAX_OBS_CHARS, min_length=0, charset=CHARSET)
+        self.action_space = Text(max_length=max_action_chars, min_length=0, charset=CHARSET)
+        self.case, self._last = None, ""
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        options = options or {}
+        pool = self.tasks
+        if "task_id" in options:
+            pool = [t for t in self.tasks if t["id"] == options["task_id"]]
+            if not pool:
+                raise ValueError(f"unknown task_id {options['task_id']!r}")
+        task = pool[int(self.np_random.integers(len(pool)))]
+        self.case = tools.Case(task=task, kb=self.kb)
+        self.traj = {"turns": [], "answer": None, "rationale": ""}
+        self.errors = dict.fromkeys(ERROR_COUNTS, 0)
+        schemas = [tools.TOOLS[n].schema for n in tools.menu(task["domain"])]
+        user = case_text(task)
+        obs = sanitize(f"{SYSTEM_PROMPT}\n\n{menu_text(schemas, self.tool_specs)}\n\n{user}", MAX_OBS_CHARS)
+        self._last = obs
+        return obs, {"task_id": task["id"], "domain": task["domain"], "system": SYSTEM_PROMPT,
+                     "user": user, "tools": schemas, "image": task.get("image")}
+
+    def step(self, action):
+        if self.case is None:
+            raise RuntimeError("call reset() before step()")
+        if self.case.answer is not None or len(self.traj["turns"]) >= self.max_turns:
+            raise RuntimeError("episode is over; call reset()")
+        turn_errors = dict.fromkeys(ERROR_COUNTS, 0)
+        responses, turn = [], {"calls": [], "no_call": False}
+        if not isinstance(action, str):
+            action = repr(action)
+        if len(action) > self.max_action_chars:
+            calls, problems = [], [f"action too long ({len(action)} > {self.max_action_chars} characters)"]
+        else:
+            calls, problems = parse_tool_calls(action)
+        for p in problems:
+            turn_errors["malformed"] += 1
+            turn["calls"].append({"name": None, "arguments": {}, "error": "malformed", "result": p})
+            responses.append({"name": "error", "content": p})
+        if not calls and not problems:
+            turn["no_call"] = True
+            turn_errors["no_tool_call"] += 1
+            responses.append({"name": "error", "content": "no tool call found: call a tool or submit_answer"})
+        for name, args in calls:
+            result, err = tools.dispatch(self.case, name, args, self.case.task["domain"])
+            if err:
+                turn_errors[err] += 1
+            turn["calls"].append({"name": name if isinstance(name, str) else repr(name), "arguments": args,
+                                  "error": err, "result": result})
+            responses.append({"name": str(name)[:80], "content": result})
+            if name == "submit_answer" and err is None:
+                break
+        self.traj["turns"].append(turn)
+        self.traj["answer"], self.traj["rationale"] = self.case.answer, self.case.rationale
+        for k, v in turn_errors.items():
+            self.errors[k] += v
+        terminated = self.case.answer is not None
+        truncated = not terminated and len(self.traj["turns"]) >= self.max_turns
+        info = {"tool_calls": turn["calls"], "turn_errors": turn_errors, "errors": dict(self.errors),
+                "tool_messages": [{"role": "tool", "name": r["name"], "content": self._content(r["content"])}
+                                  for r in responses]}
+        rew = 0.0
+        if terminated or truncated:
+            info["reward_info"] = reward.compute(self.case.task, self.traj)
+            rew = info["reward_info"]["reward"]
+        obs = sanitize("\n".join(f"<tool_response>\n{m['content']}\n</tool_response>"
+                                 for m in info["tool_messages"]), MAX_OBS_CHARS)
+        self._last = obs
+        if self.render_mode == "human":
+            print(obs)
+        return obs, rew, terminated, truncated, info
+
+    @staticmethod
+    def _content(result):
+        text = result if isinstance(result, str) else json.dumps(result, default=str)
+        return sanitize(text, MAX_RESULT_CHARS)
+
+    def render(self):
+        if self.render_mode == "ansi":
+            return self._last
+        if self.render_mode == "human":
+            print(self._last)
+        return None
+
+    def close(self):
+        self.case = None
+
+
+# ---------------------------------------------------------------- scripted policies
+def format_call(name, arguments):
+    return "<tool_call>" + json.dumps({"name": name, "arguments": arguments}) + "</tool_call>"
+
+
+def expert_answer(task):
+    """The ground-truth answer and a rationale that meets the task's rubric assertions."""
+    a = task["answer"]
+    value = f"{a['value']:g}" if a["type"] == "number" else str(a["value"])
+    notes = [x["text"] if x["kind"] == "mentions" else str(x.get("value", "")) for x in task["assertions"]]
+    return value, f"Answer {value}. " + " ".join(n for n in notes if n)
+
+
+def expert_actions(task, max_turns=8):
+    """Action strings of the scripted expert: the expected calls (one per turn, grouped when they
+    would not fit in max_turns - 1 turns), then submit_answer with the right answer."""
+    calls = [format_call(c["name"], c["arguments"]) for c in task["expected_tools"]]
+    size = max(1, -(-len(calls) // max(1, max_turns - 1)))     # calls per turn, in their original order
+    groups = [calls[i:i + size] for i in range(0, len(calls), size)]
+    answer, rationale = expert_answer(task)
+    return ["".join(g) for g in groups] + [format_call("submit_answer", {"answer": answer, "rationale": rationale})]
+
+
+def run_episode(env, policy, seed=None, options=None):
+    """Play one episode with policy(obs, info, turn) -> action; return (total reward, last info)."""
+    obs, info = env.reset(seed=seed, options=options)
+    turn, done, total = 0, False, 0.0
+    while not done:
+        obs, r, terminated, truncated, info = env.step(policy(obs, info, turn))
+        total += r
+        turn += 1
+        done = terminated or truncated
+    return total, info
