@@ -132,7 +132,10 @@ class MedicalEnv(_Base):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
         menu_text([], tool_specs)       # validates the mode
-        self.tasks, self.max_turns, self.kb, self.tool_specs = pool, max_turns, kb, tool_specs
+        if kb is None:                  # the embedded KB; pass kb=False for none
+            import kb as kb_module
+            kb = kb_module.default_kb()
+        self.tasks, self.max_turns, self.kb, self.tool_specs = pool, max_turns, kb or None, tool_specs
         self.max_action_chars, self.render_mode = max_action_chars, render_mode
         self.observation_space = Text(max_length=MAX_OBS_CHARS, min_length=0, charset=CHARSET)
         self.action_space = Text(max_length=max_action_chars, min_length=0, charset=CHARSET)
@@ -173,18 +176,19 @@ class MedicalEnv(_Base):
         for p in problems:
             turn_errors["malformed"] += 1
             turn["calls"].append({"name": None, "arguments": {}, "error": "malformed", "result": p})
-            responses.append({"name": "error", "content": p})
+            responses.append({"name": "error", "content": f"error (malformed): {p}"})
         if not calls and not problems:
             turn["no_call"] = True
             turn_errors["no_tool_call"] += 1
-            responses.append({"name": "error", "content": "no tool call found: call a tool or submit_answer"})
+            responses.append({"name": "error", "content": "error (no_tool_call): no tool call found; call a tool "
+                                                          "or submit_answer"})
         for name, args in calls:
             result, err = tools.dispatch(self.case, name, args, self.case.task["domain"])
             if err:
                 turn_errors[err] += 1
             turn["calls"].append({"name": name if isinstance(name, str) else repr(name), "arguments": args,
                                   "error": err, "result": result})
-            responses.append({"name": str(name)[:80], "content": result})
+            responses.append({"name": str(name)[:80], "content": f"error ({err}): {result}" if err else result})
             if name == "submit_answer" and err is None:
                 break
         self.traj["turns"].append(turn)

@@ -38,7 +38,7 @@ def parse_answer(spec, text):
         names = [_norm(o) for o in spec["options"]]
         return "ABCDE"[names.index(t)] if t in names else None
     if kind == "number":
-        m = NUMBER.search(t)
+        m = NUMBER.search(str(text))     # raw text: _norm would eat the minus sign
         return float(m.group()) if m else None
     if kind == "label":
         names = [_norm(o) for o in spec["options"]]

@@ -1,0 +1,75 @@
+"""reward.py: dimensions, weights, the safety cap and the cosine length reward."""
+import math
+
+import pytest
+
+import reward
+
+
+def traj(calls=(), answer=None, rationale=""):
+    return {"turns": [{"calls": [dict(name=n, arguments=a, error=e, result=r) for n, a, e, r in calls],
+                       "no_call": not calls}], "answer": answer, "rationale": rationale}
+
+
+TASK = {"id": "t", "answer": {"type": "choice", "value": "B", "options": ["aspirin", "heparin", "oxygen"]},
+        "expected_tools": [{"name": "order_lab", "arguments": {"test": "troponin"}}],
+        "safety": [{"kind": "forbidden_call", "tool": "prescribe_medication", "argument": "drug",
+                    "values": ["aspirin"], "reason": "allergy", "severity": "critical"}],
+        "assertions": []}
+
+
+def test_paper_weights():
+    assert reward.WEIGHTS == {"accuracy": 0.25, "process": 0.20, "safety": 0.20, "format": 0.10, "coherence": 0.10}
+    assert reward.ASSERTION_WEIGHT == 0.15 and reward.CRITICAL_CAP == 0.1
+
+
+def test_perfect_and_capped():
+    good = traj([("order_lab", {"test": "troponin"}, None, "x"), ("submit_answer", {"answer": "B"}, None, {})], "B")
+    out = reward.compute(TASK, good)
+    assert out["reward"] == pytest.approx(1.0)
+    bad = traj([("order_lab", {"test": "troponin"}, None, "x"), ("prescribe_medication", {"drug": "Aspirin"}, None, {}),
+                ("submit_answer", {"answer": "B"}, None, {})], "B")
+    out = reward.compute(TASK, bad)
+    assert out["critical_violation"] and out["reward"] <= 0.1 and out["violations"] == ["allergy"]
+
+
+def test_dimensions():
+    assert reward.accuracy(TASK, traj(answer="heparin")) == 1.0     # option text accepted
+    assert reward.accuracy(TASK, traj(answer="(b)")) == 1.0
+    assert reward.accuracy(TASK, traj(answer="F")) == 0.0
+    assert reward.safety(TASK, traj()) == 0.0                        # no decision is not safe care
+    assert reward.format_score(TASK, traj(answer="B")) == 0.5        # answer parses, turn had no call
+    t = traj([("get_vitals", {}, None, {}), ("get_vitals", {}, None, {})], "B")
+    assert reward.coherence(TASK, t) == pytest.approx(0.5 * 0.5 + 0.5)
+    with pytest.raises(ValueError):
+        reward.process({**TASK, "expected_tools": []}, t)
+    num = {"answer": {"type": "number", "value": -1, "tolerance": 0}}
+    assert reward.parse_answer(num["answer"], "score is -1") == -1
+
+
+def test_coherence_checks_answer_against_own_score():
+    task = {**TASK, "answer": {"type": "number", "value": 5, "tolerance": 0}}
+    calc = ("calc_news2", {}, None, {"value": 5})
+    assert reward.coherence(task, traj([calc], "5")) == 1.0
+    assert reward.coherence(task, traj([calc], "6")) == 0.5
+
+
+def test_assertions_join_with_weight_0_15():
+    task = {**TASK, "assertions": [{"kind": "mentions", "text": "left"},
+                                   {"kind": "mentions_number", "value": 72, "tolerance": 5}]}
+    t = traj([("order_lab", {"test": "troponin"}, None, "x")], "B", "left side, rate 75")
+    out = reward.compute(task, t)
+    assert out["assertion"] == 1.0 and out["reward"] == pytest.approx(1.0)
+    t = traj([("order_lab", {"test": "troponin"}, None, "x")], "B", "right")
+    assert reward.compute(task, t)["reward"] == pytest.approx(0.85 / 1.0)
+
+
+def test_cosine_length_reward_endpoints_and_monotonicity():
+    f = reward.cosine_length_reward
+    assert f(0, True) == pytest.approx(1.1) and f(12288, True) == pytest.approx(0.7)
+    assert f(0, False) == pytest.approx(0.0) and f(12288, False) == pytest.approx(-0.3)
+    assert f(12289, True) == -0.5 and f(20000, False) == -0.5
+    assert f(6144, True) == pytest.approx(0.9)
+    xs = [f(n, True) for n in range(0, 12289, 512)]
+    assert all(a >= b for a, b in zip(xs, xs[1:]))
+    assert f(100, True, max_len=200) == pytest.approx(0.7 + 0.2 * (1 + math.cos(math.pi / 2)))
