@@ -260,3 +260,28 @@ def run_episode(env, policy, seed=None, options=None):
         turn += 1
         done = terminated or truncated
     return total, info
+
+
+def random_text_policy(rng):
+    words = ["patient", "answer", "tool", "lab", "yes", "B", "submit", "<tool_call>", "{", "}"]
+    return lambda obs, info, turn: " ".join(rng.choice(words, size=int(rng.integers(1, 30))))
+
+
+def demo(split="validation", max_turns=5):
+    """Mean reward per domain of the scripted expert and of random text on one split."""
+    tasks = taskgen.load_tasks(split=split)
+    e = MedicalEnv(tasks=tasks, max_turns=max_turns)
+    rng, rows = np.random.default_rng(0), {}
+    for t in tasks:
+        acts = expert_actions(t, max_turns)
+        expert = run_episode(e, lambda o, i, k: acts[k], options={"task_id": t["id"]})[0]
+        rand = run_episode(e, random_text_policy(rng), options={"task_id": t["id"]})[0]
+        rows.setdefault(t["domain"], []).append((expert, rand))
+    print(f"| domain ({split}) | tasks | scripted expert | random text |\n|---|---|---|---|")
+    for d, v in rows.items():
+        x = np.array(v)
+        print(f"| {d} | {len(v)} | {x[:, 0].mean():.3f} | {x[:, 1].mean():.3f} |")
+
+
+if __name__ == "__main__":
+    demo()
