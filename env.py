@@ -211,6 +211,10 @@ class MedicalEnv(_Base):
             print(obs)
         return obs, rew, terminated, truncated, info
 
+    def score(self):
+        """Reward breakdown of the episode as it stands (for a caller that stops it early)."""
+        return reward.compute(self.case.task, self.traj)
+
     @staticmethod
     def _content(result):
         text = result if isinstance(result, str) else json.dumps(result, default=str)

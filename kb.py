@@ -11,6 +11,7 @@ counted twice) on the same tokenisation: tests/test_kb.py checks it.
   python kb.py search OUT_DIR "query words"    # try it
 """
 import array
+import functools
 import hashlib
 import json
 import math
@@ -165,6 +166,7 @@ class KB:
         return dict(zip(("id", "title", "text", "source"), r))
 
 
+@functools.lru_cache(maxsize=None)
 def default_kb(index_dir=os.path.join(DATA, "kb_index"), corpus=os.path.join(DATA, "kb_passages.jsonl")):
     """The embedded KB, (re)built on first use or when its passages changed."""
     meta = os.path.join(index_dir, "meta.json")

@@ -38,6 +38,8 @@ def test_dimensions():
     assert reward.accuracy(TASK, traj(answer="(b)")) == 1.0
     assert reward.accuracy(TASK, traj(answer="F")) == 0.0
     assert reward.safety(TASK, traj()) == 0.0                        # no decision is not safe care
+    assert reward.safety(TASK, traj(answer="maybe")) == 0.0          # nor is an answer of the wrong type
+    assert reward.coherence(TASK, traj([("submit_answer", {"answer": "B"}, None, {})], "B")) == 0.0
     assert reward.format_score(TASK, traj(answer="B")) == 0.5        # answer parses, turn had no call
     t = traj([("get_vitals", {}, None, {}), ("get_vitals", {}, None, {})], "B")
     assert reward.coherence(TASK, t) == pytest.approx(0.5 * 0.5 + 0.5)

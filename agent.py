@@ -1,0 +1,351 @@
+"""The LLM policy: batched multi-turn rollouts with cross-turn KV caches, and the embedded default.
+
+Data flow of one rollout batch:
+  env.reset -> chat-template prompt ids -> [sample a turn token by token over the model's
+  forward with past_key_values] -> decode the turn -> env.step -> tool responses -> observation
+  ids appended (only they are prefilled: the cache already holds the conversation) -> ...
+  until each episode submits, runs out of turns or of tokens, and then leaves the batch.
+Each episode becomes a Trajectory of token ids exactly as sampled, a loss mask (1 on the
+policy's own tokens), the sampling log-probs, per-turn spans and the env's reward breakdown:
+training never re-tokenises text to recover what was sampled.
+
+The embedded default (used when model.path is empty): a tiny Qwen3 built from
+configs/tiny_model.json with the BPE tokenizer this project trains on its own text
+(data/tokenizer/), warm-started by behaviour cloning of the scripted expert.
+
+  python agent.py tokenizer                     # (re)train and write data/tokenizer/
+  python agent.py warmstart configs/tiny.yaml   # behaviour cloning -> checkpoints/warmstart
+  python agent.py eval configs/tiny.yaml        # well-formed calls, submit rate, reward per domain
+  python agent.py play configs/tiny.yaml --task triage_emergency-0004
+(the commands are in warmstart.py)
+"""
+import argparse
+import dataclasses
+import json
+import math
+import os
+import random
+import re
+import time
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import config
+import env as envmod
+import taskgen
+from config import opt
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+TOKENIZER_DIR = os.path.join(ROOT, "data", "tokenizer")
+SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>", "<tool_response>",
+           "</tool_response>"]
+CHAT_TEMPLATE = (   # Qwen/Hermes layout: tools in the system turn, tool results as a user turn
+    "{%- for m in messages %}"
+    "{%- if m.role == 'system' %}"
+    "{{- '<|im_start|>system\\n' + m.content }}"
+    "{%- if tools %}{{- '\\n\\n# Tools\\n<tools>' }}{%- for t in tools %}{{- '\\n' + (t | tojson) }}{%- endfor %}"
+    "{{- '\\n</tools>' }}{%- endif %}"
+    "{{- '<|im_end|>\\n' }}"
+    "{%- elif m.role == 'tool' %}"
+    "{%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}{{- '<|im_start|>user' }}{%- endif %}"
+    "{{- '\\n<tool_response>\\n' + m.content + '\\n</tool_response>' }}"
+    "{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}{{- '<|im_end|>\\n' }}{%- endif %}"
+    "{%- else %}{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{%- endif %}"
+    "{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    path: str = opt("", "local HF checkpoint dir (Qwen3, Qwen3.5, ...); empty = the embedded tiny model")
+    tiny_config: str = opt("configs/tiny_model.json", "Qwen3 config of the embedded model")
+    dtype: str = opt("float32", "float32 or bfloat16")
+    device: str = opt("cpu", "cpu, cuda or cuda:N")
+
+
+@dataclasses.dataclass
+class RolloutConfig:
+    temperature: float = opt(1.0, "sampling temperature; log-probs are of softmax(logits / temperature)")
+    top_p: float = opt(1.0, "nucleus sampling mass (1.0 = off)")
+    max_new_tokens: int = opt(96, "tokens per assistant turn before the turn is cut")
+    max_total_tokens: int = opt(2048, "conversation length at which an episode is stopped")
+    max_turns: int = opt(5, "assistant turns per episode (env truncation)")
+    tool_response_tokens: int = opt(128, "each tool response is cut to this many tokens, from the middle")
+    tool_specs: str = opt("none", "tool schemas in the prompt: full (via the chat template), names or none")
+    batch_size: int = opt(16, "episodes rolled out together")
+    reuse_cache: bool = opt(True, "keep the KV cache across turns (False re-encodes the conversation each turn)")
+
+
+@dataclasses.dataclass
+class WarmStartConfig:
+    out_dir: str = opt("checkpoints/warmstart", "where the behaviour-cloned checkpoint is saved")
+    epochs: float = opt(2.0, "passes over the expert trajectories")
+    lr: float = opt(3e-3, "peak AdamW learning rate (linear warm-up then cosine decay)")
+    tokens_per_batch: int = opt(8192, "padded tokens per optimiser step")
+    max_tasks: int = opt(0, "train tasks to clone (0 = all)")
+    seed: int = opt(0, "seed for init and shuffling")
+
+
+@dataclasses.dataclass
+class AgentConfig:
+    model: ModelConfig = opt(ModelConfig(), "policy model")
+    rollout: RolloutConfig = opt(RolloutConfig(), "rollout settings")
+    warm_start: WarmStartConfig = opt(WarmStartConfig(), "behaviour-cloning warm start")
+    eval_split: str = opt("validation", "split used by `agent.py eval`")
+    eval_tasks: int = opt(0, "tasks to evaluate (0 = the whole split)")
+    seed: int = opt(0, "rollout seed")
+
+
+# ---------------------------------------------------------------- tokenizer and model
+def tokenizer_corpus(max_tasks=4000):
+    """Text the tokenizer is trained on: tasks, expert turns and tool responses, KB passages."""
+    tasks = taskgen.load_tasks()[:max_tasks]
+    e = envmod.MedicalEnv(tasks=tasks, max_turns=8)
+    yield envmod.SYSTEM_PROMPT
+    for t in tasks:
+        yield envmod.case_text(t)
+        e.reset(options={"task_id": t["id"]})
+        for action in envmod.expert_actions(t):
+            yield action
+            info = e.step(action)[4]
+            for m in info["tool_messages"]:
+                yield m["content"]
+    with open(os.path.join(ROOT, "data", "kb_passages.jsonl")) as f:
+        for line in f:
+            p = json.loads(line)
+            yield p["title"] + "\n" + p["text"]
+
+
+def train_tokenizer(out_dir=TOKENIZER_DIR, vocab_size=3072):
+    """Byte-level BPE (any byte sequence is representable) with the chat special tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(tokenizer_corpus(), trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                   additional_special_tokens=SPECIAL[1:], chat_template=CHAT_TEMPLATE)
+    fast.save_pretrained(out_dir)
+    return fast
+
+
+def load_policy(cfg: ModelConfig, checkpoint=None):
+    """(model, tokenizer): a local checkpoint if one is named, else the embedded tiny Qwen3."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[cfg.dtype]
+    path = checkpoint or cfg.path
+    if path:
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f"model.path {path!r} is not a local checkpoint directory")
+        tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype)
+    else:
+        tok = AutoTokenizer.from_pretrained(TOKENIZER_DIR, local_files_only=True)
+        with open(os.path.join(ROOT, cfg.tiny_config)) as f:
+            mcfg = Qwen3Config(**json.load(f), vocab_size=len(tok), pad_token_id=tok.pad_token_id,
+                               eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"))
+        model = Qwen3ForCausalLM(mcfg).to(dtype)
+    return model.to(cfg.device), tok
+
+
+# ---------------------------------------------------------------- conversations as token ids
+@dataclasses.dataclass
+class Trajectory:
+    task_id: str
+    domain: str
+    ids: list                       # prompt, policy turns and observations, exactly as fed to the model
+    mask: list                      # 1 on tokens the policy sampled, else 0
+    logprobs: list                  # sampling log-prob of each masked token (0.0 elsewhere)
+    turn_spans: list                # [start, end) of each assistant turn's sampled tokens
+    reward: float = 0.0
+    reward_info: dict = None
+    finished: bool = False          # submitted an answer
+    errors: dict = None
+    n_turns: int = 0
+    n_calls: int = 0
+    well_formed: list = dataclasses.field(default_factory=list)   # per turn: >= 1 call, none malformed
+
+
+def prompt_ids(tok, info, tool_specs):
+    system = info["system"]
+    if tool_specs == "names":
+        system += "\n\n" + envmod.menu_text(info["tools"], "names")
+    msgs = [{"role": "system", "content": system}, {"role": "user", "content": info["user"]}]
+    tools = info["tools"] if tool_specs == "full" else None
+    out = tok.apply_chat_template(msgs, tools=tools, add_generation_prompt=True, tokenize=True)
+    return list(out["input_ids"] if isinstance(out, dict) or hasattr(out, "keys") else out)
+
+
+def cut_middle(tok, text, n):
+    ids = tok.encode(text, add_special_tokens=False)
+    if len(ids) <= n:
+        return text
+    return tok.decode(ids[:n // 2]) + " ... " + tok.decode(ids[-(n - n // 2):])
+
+
+def observation_ids(tok, tool_messages, max_tokens, close_turn=False):
+    """Tokens after an assistant turn: the tool responses as a user turn, then the next generation prompt."""
+    body = "".join(f"\n<tool_response>\n{cut_middle(tok, m['content'], max_tokens)}\n</tool_response>"
+                   for m in tool_messages)
+    text = ("<|im_end|>" if close_turn else "") + f"\n<|im_start|>user{body}<|im_end|>\n<|im_start|>assistant\n"
+    return tok.encode(text, add_special_tokens=False)
+
+
+def turn_text(tok, ids):
+    return tok.decode([i for i in ids if i != tok.convert_tokens_to_ids("<|im_end|>")], skip_special_tokens=False)
+
+
+def sample(logits, temperature, top_p, generator):
+    """Sample one token per row; return (tokens, log-probs under softmax(logits / temperature))."""
+    logp = torch.log_softmax(logits.float() / temperature, dim=-1)
+    probs = logp.exp()
+    if top_p < 1.0:
+        sorted_p, idx = probs.sort(dim=-1, descending=True)
+        drop = sorted_p.cumsum(-1) - sorted_p > top_p
+        probs = probs.scatter(-1, idx, sorted_p.masked_fill(drop, 0.0))
+    tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    return tokens, logp.gather(-1, tokens[:, None]).squeeze(-1)
+
+
+# ---------------------------------------------------------------- batched rollout with KV cache
+def cache_kwarg(model):
+    """transformers renamed past_key_values to cache (5.2x); use whichever forward() takes."""
+    import inspect
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+class Batch:
+    """The live rows of a rollout: the shared KV cache, its 2-D attention mask and positions."""
+
+    def __init__(self, n, device):
+        self.cache, self.mask = None, torch.zeros(n, 0, dtype=torch.long, device=device)
+        self.pos = torch.zeros(n, dtype=torch.long, device=device)
+        self.device = device
+
+    @torch.no_grad()
+    def feed(self, model, rows_tokens, pad_id):
+        """Append each row's new tokens (right-padded; pads stay masked; a row may add none) and return
+        the logits after each row's last real token. Only these tokens are encoded: the cache holds
+        the rest of every conversation."""
+        from transformers import DynamicCache
+        n_new = torch.tensor([len(t) for t in rows_tokens], device=self.device)
+        width = max(1, int(n_new.max()))
+        ids = torch.full((len(rows_tokens), width), pad_id, dtype=torch.long, device=self.device)
+        for i, t in enumerate(rows_tokens):
+            ids[i, :len(t)] = torch.tensor(t, device=self.device)
+        new_mask = (torch.arange(width, device=self.device)[None] < n_new[:, None]).long()
+        positions = self.pos[:, None] + torch.arange(width, device=self.device)[None]
+        self.mask = torch.cat([self.mask, new_mask], 1)
+        if self.cache is None:
+            self.cache = DynamicCache()
+        out = model(input_ids=ids, attention_mask=self.mask, position_ids=positions, use_cache=True,
+                    **{cache_kwarg(model): self.cache})
+        self.pos += n_new
+        last = (n_new - 1).clamp(min=0)
+        return out.logits[torch.arange(len(rows_tokens)), last]
+
+    def keep(self, rows):
+        idx = torch.tensor(rows, dtype=torch.long, device=self.device)
+        if self.cache is not None:
+            self.cache.batch_select_indices(idx)
+        self.mask, self.pos = self.mask[idx], self.pos[idx]
+
+    def reset(self):
+        self.cache, self.mask = None, self.mask[:, :0]
+        self.pos.zero_()
+
+
+@torch.no_grad()
+def rollout(model, tok, tasks, rcfg: RolloutConfig, seed=0, kb=None, progress=True):
+    """Play one episode per task, rcfg.batch_size at a time; return Trajectories in task order."""
+    out = []
+    bar = tqdm(total=len(tasks), desc="rollout", unit="ep", disable=not progress, leave=False)
+    for start in range(0, len(tasks), rcfg.batch_size):
+        chunk = tasks[start:start + rcfg.batch_size]
+        out += _rollout_batch(model, tok, chunk, rcfg, seed + start, kb)
+        bar.update(len(chunk))
+    bar.close()
+    return out
+
+
+def _rollout_batch(model, tok, tasks, rcfg, seed, kb):
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
+    end_id, pad_id = tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id
+    envs, trajs, pending = [], [], []
+    for t in tasks:
+        e = envmod.MedicalEnv(tasks=[t], kb=kb, max_turns=rcfg.max_turns, tool_specs="none")
+        info = e.reset(seed=seed)[1]
+        ids = prompt_ids(tok, info, rcfg.tool_specs)
+        envs.append(e)
+        trajs.append(Trajectory(t["id"], t["domain"], list(ids), [0] * len(ids), [0.0] * len(ids), []))
+        pending.append(list(ids))
+    live = list(range(len(tasks)))
+    batch = Batch(len(tasks), device)
+    model.eval()
+    while live:
+        if not rcfg.reuse_cache:             # baseline: forget the cache, re-encode every conversation
+            batch.reset()
+            pending = [list(trajs[i].ids) for i in live]
+        logits = batch.feed(model, pending, pad_id)
+        turns = [[] for _ in live]
+        lps = [[] for _ in live]
+        open_rows = set(range(len(live)))
+        for step in range(rcfg.max_new_tokens):
+            toks, lp = sample(logits, rcfg.temperature, rcfg.top_p, gen)
+            for r in list(open_rows):
+                turns[r].append(int(toks[r]))
+                lps[r].append(float(lp[r]))
+                if toks[r] == end_id:
+                    open_rows.discard(r)
+            if not open_rows or step == rcfg.max_new_tokens - 1:
+                break
+            logits = batch.feed(model, [[int(toks[r])] if r in open_rows else [] for r in range(len(live))], pad_id)
+        pending, still = [], []
+        for r, i in enumerate(live):
+            tr, e = trajs[i], envs[i]
+            tr.turn_spans.append((len(tr.ids), len(tr.ids) + len(turns[r])))
+            tr.ids += turns[r]
+            tr.mask += [1] * len(turns[r])
+            tr.logprobs += lps[r]
+            obs, rew, term, trunc, info = e.step(turn_text(tok, turns[r]))
+            tr.n_turns += 1
+            tr.n_calls += sum(1 for c in info["tool_calls"] if c["name"])
+            tr.well_formed.append(bool(info["tool_calls"]) and
+                                  all(c["error"] != "malformed" for c in info["tool_calls"]))
+            closed = turns[r][-1] == end_id
+            nxt = observation_ids(tok, info["tool_messages"], rcfg.tool_response_tokens, close_turn=not closed)
+            too_long = len(tr.ids) + len(nxt) + rcfg.max_new_tokens > rcfg.max_total_tokens
+            if term or trunc or too_long:
+                tr.reward_info = info.get("reward_info") or e.score()
+                tr.reward, tr.finished = tr.reward_info["reward"], e.case.answer is not None
+                tr.errors = dict(info["errors"])
+                continue
+            # the turn's last sampled token is not in the cache yet: it goes in with the observation
+            pending.append(([turns[r][-1]] if turns[r] else []) + nxt)
+            tr.ids += nxt
+            tr.mask += [0] * len(nxt)
+            tr.logprobs += [0.0] * len(nxt)
+            still.append(r)
+        live = [live[r] for r in still]
+        if live:
+            batch.keep(still)
+    return trajs
+
+
+@torch.no_grad()
+def score_logprobs(model, ids, temperature=1.0):
+    """Log-prob of every token given its prefix, by one full forward pass (index 0 gets 0.0)."""
+    x = torch.tensor([ids], device=next(model.parameters()).device)
+    logits = model(input_ids=x).logits[0, :-1].float() / temperature
+    lp = torch.log_softmax(logits, -1).gather(-1, x[0, 1:, None]).squeeze(-1)
+    return torch.cat([torch.zeros(1, device=lp.device), lp])
+
+
+if __name__ == "__main__":
+    import warmstart   # the CLI (tokenizer, warmstart, eval, play) lives beside the warm start
+    warmstart.main()

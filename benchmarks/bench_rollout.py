@@ -1,0 +1,90 @@
+"""Rollout throughput: the cached loop vs re-encoding each turn vs transformers generate().
+
+  python benchmarks/bench_rollout.py [--episodes 48] [--checkpoint checkpoints/warmstart]
+
+Same model, same episodes, same sampling settings (configs/tiny.yaml). Policy tokens per
+second = tokens the policy sampled / wall time of the whole rollout (env steps included).
+  cached     agent.rollout: the KV cache lives across turns; only new observation tokens are prefilled
+  recompute  agent.rollout(reuse_cache=False): the whole conversation is re-encoded at every turn
+  generate   model.generate() once per turn on the left-padded full conversation
+"""
+import argparse
+import dataclasses
+import json
+import os
+import random
+import sys
+import time
+
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import agent  # noqa: E402
+import config  # noqa: E402
+import env as envmod  # noqa: E402
+import taskgen  # noqa: E402
+
+
+@torch.no_grad()
+def rollout_generate(model, tok, tasks, rcfg, seed):
+    """Baseline: one generate() call per turn over the full conversations; returns policy tokens."""
+    torch.manual_seed(seed)
+    end_id, pad_id = tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id
+    n_policy = 0
+    for start in range(0, len(tasks), rcfg.batch_size):
+        chunk = tasks[start:start + rcfg.batch_size]
+        envs = [envmod.MedicalEnv(tasks=[t], max_turns=rcfg.max_turns, tool_specs="none") for t in chunk]
+        convs = [agent.prompt_ids(tok, e.reset(seed=seed)[1], rcfg.tool_specs) for e in envs]
+        live = list(range(len(chunk)))
+        while live:
+            width = max(len(convs[i]) for i in live)
+            ids = torch.tensor([[pad_id] * (width - len(convs[i])) + convs[i] for i in live])
+            mask = torch.tensor([[0] * (width - len(convs[i])) + [1] * len(convs[i]) for i in live])
+            out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=rcfg.max_new_tokens,
+                                 do_sample=True, temperature=rcfg.temperature, top_p=rcfg.top_p, top_k=0,
+                                 eos_token_id=end_id, pad_token_id=pad_id)
+            still = []
+            for r, i in enumerate(live):
+                new = out[r, width:].tolist()
+                turn = new[:new.index(end_id) + 1] if end_id in new else new
+                n_policy += len(turn)
+                obs, rew, term, trunc, info = envs[i].step(agent.turn_text(tok, turn))
+                nxt = agent.observation_ids(tok, info["tool_messages"], rcfg.tool_response_tokens,
+                                            close_turn=not turn or turn[-1] != end_id)
+                convs[i] = convs[i] + turn + nxt
+                if not (term or trunc or len(convs[i]) + rcfg.max_new_tokens > rcfg.max_total_tokens):
+                    still.append(i)
+            live = still
+    return n_policy
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default=os.path.join(ROOT, "configs", "tiny.yaml"))
+    ap.add_argument("--checkpoint", default=os.path.join(ROOT, "checkpoints", "warmstart"))
+    ap.add_argument("--episodes", type=int, default=48)
+    a = ap.parse_args()
+    cfg = config.load(a.config, agent.AgentConfig)
+    ck = a.checkpoint if os.path.isdir(a.checkpoint) else None
+    model, tok = agent.load_policy(cfg.model, ck)
+    model.eval()
+    tasks = random.Random(0).sample(taskgen.load_tasks(split="validation"), a.episodes)
+    res = {"checkpoint": ck or "random init", "episodes": a.episodes, "threads": torch.get_num_threads()}
+    for name, fn in [
+            ("cached", lambda: sum(sum(t.mask) for t in agent.rollout(model, tok, tasks, cfg.rollout, 0, progress=False))),
+            ("recompute", lambda: sum(sum(t.mask) for t in agent.rollout(
+                model, tok, tasks, dataclasses.replace(cfg.rollout, reuse_cache=False), 0, progress=False))),
+            ("generate", lambda: rollout_generate(model, tok, tasks, cfg.rollout, 0))]:
+        t = time.perf_counter()
+        n = fn()
+        dt = time.perf_counter() - t
+        res[name] = {"policy_tokens": n, "seconds": dt, "tokens_per_s": n / dt}
+        print(f"{name:10s} {n:6d} tokens {dt:7.1f} s {n / dt:8.1f} tok/s", flush=True)
+    os.makedirs(os.path.join(ROOT, "benchmarks", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "benchmarks", "results", "rollout_throughput.json"), "w") as f:
+        json.dump(res, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""agent.py: token-exact trajectories, cached rollouts, robustness to bad output, warm start."""
+import dataclasses
+
+import pytest
+import torch
+
+import agent
+import config
+import env as envmod
+import taskgen
+import warmstart
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    c = config.load("configs/tiny.yaml", agent.AgentConfig)
+    c.rollout.max_new_tokens, c.rollout.batch_size = 24, 8
+    return c
+
+
+@pytest.fixture(scope="module")
+def policy(cfg):
+    torch.manual_seed(0)
+    return agent.load_policy(cfg.model)
+
+
+@pytest.fixture(scope="module")
+def val_tasks():
+    ts = taskgen.load_tasks(split="validation")
+    return [ts[i] for i in range(0, len(ts), 60)]          # one or two per domain
+
+
+def test_tokenizer_loads_offline_with_chat_template(policy):
+    _, tok = policy
+    assert tok.chat_template and len(tok) == 3072
+    call = envmod.format_call("order_lab", {"test": "troponin"})
+    ids = tok.encode(call, add_special_tokens=False)
+    assert tok.decode(ids) == call and ids[0] == tok.convert_tokens_to_ids("<tool_call>")
+
+
+def test_sampling_logprobs_are_reproduced_by_a_full_forward(policy, cfg, val_tasks):
+    model, tok = policy
+    trajs = agent.rollout(model, tok, val_tasks, cfg.rollout, seed=3, progress=False)
+    for tr in trajs:
+        assert len(tr.ids) == len(tr.mask) == len(tr.logprobs)
+        lp = agent.score_logprobs(model, tr.ids, cfg.rollout.temperature)
+        m = torch.tensor(tr.mask, dtype=torch.bool)
+        assert m.any()
+        torch.testing.assert_close(lp[m], torch.tensor(tr.logprobs)[m], atol=2e-5, rtol=0)
+
+
+def test_loss_mask_is_exactly_the_policy_tokens(policy, cfg, val_tasks):
+    model, tok = policy
+    tr = agent.rollout(model, tok, val_tasks[:2], cfg.rollout, seed=5, progress=False)[0]
+    spans = {i for a, b in tr.turn_spans for i in range(a, b)}
+    assert spans == {i for i, m in enumerate(tr.mask) if m}
+    # everything between turns is the prompt or an observation built from the env's tool messages
+    e = envmod.MedicalEnv(tasks=[t for t in val_tasks if t["id"] == tr.task_id], tool_specs="none")
+    info = e.reset(seed=0)[1]
+    prompt = agent.prompt_ids(tok, info, cfg.rollout.tool_specs)
+    assert tr.ids[:len(prompt)] == prompt and tr.turn_spans[0][0] == len(prompt)
+    for k, (a, b) in enumerate(tr.turn_spans[:-1]):
+        info = e.step(agent.turn_text(tok, tr.ids[a:b]))[4]
+        closed = tr.ids[b - 1] == tok.convert_tokens_to_ids("<|im_end|>")
+        obs = agent.observation_ids(tok, info["tool_messages"], cfg.rollout.tool_response_tokens, not closed)
+        assert tr.ids[b:tr.turn_spans[k + 1][0]] == obs
+
+
+def test_cache_reuse_changes_nothing_but_speed(policy, cfg, val_tasks):
+    model, tok = policy
+    r = dataclasses.replace(cfg.rollout, temperature=1e-3)
+    a = agent.rollout(model, tok, val_tasks[:4], r, seed=1, progress=False)
+    b = agent.rollout(model, tok, val_tasks[:4], dataclasses.replace(r, reuse_cache=False), seed=1, progress=False)
+    assert [t.ids for t in a] == [t.ids for t in b]
+
+
+class ScriptedLM(torch.nn.Module):
+    """A stand-in policy that emits a fixed text (as tokens) over and over, whatever the context."""
+
+    def __init__(self, token_ids, vocab):
+        super().__init__()
+        self.seq, self.vocab = token_ids, vocab
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+        self.n = 0
+
+    def forward(self, input_ids, attention_mask=None, position_ids=None, past_key_values=None, use_cache=None):
+        b, t = input_ids.shape
+        logits = torch.full((b, t, self.vocab), -30.0)
+        logits[:, :, self.seq[self.n % len(self.seq)]] = 30.0
+        self.n += 1
+        return type("Out", (), {"logits": logits})()
+
+
+@pytest.mark.parametrize("text", [
+    "I am not sure what to do here.",                                           # no tool call
+    '<tool_call>{"name": "get_vitals", "arguments": {</tool_call>',           # broken JSON
+    '<tool_call>{"name": "summon_oracle", "arguments": {}}</tool_call>',      # phantom tool
+    "blah " * 200,                                                             # endless text, never ends a turn
+    '<tool_call>{"name": "submit_answer", "arguments": {"answer": "maybe 42"}}</tool_call>',  # wrong format
+])
+def test_bad_model_output_never_crashes_a_rollout(policy, cfg, val_tasks, text):
+    _, tok = policy
+    ids = tok.encode(text, add_special_tokens=False)
+    if not text.startswith("blah"):
+        ids = ids + [tok.convert_tokens_to_ids("<|im_end|>")]
+    fake = ScriptedLM(ids, len(tok))
+    trajs = agent.rollout(fake, tok, val_tasks[:3], cfg.rollout, seed=0, progress=False)
+    for tr in trajs:
+        assert tr.reward_info is not None and 0.0 <= tr.reward <= 0.2
+        assert tr.n_turns <= cfg.rollout.max_turns
+
+
+def test_expert_trajectory_masks_the_expert_turns_and_scores_full_reward(policy, cfg, val_tasks):
+    _, tok = policy
+    for t in val_tasks[:5]:
+        tr = warmstart.expert_trajectory(tok, t, cfg.rollout)
+        assert tr.finished and tr.reward == pytest.approx(1.0)
+        text = tok.decode([i for i, m in zip(tr.ids, tr.mask) if m], skip_special_tokens=False)
+        assert text.count("<tool_call>") == len(t["expected_tools"]) + 1 and text.endswith("<|im_end|>")
+
+
+def test_warm_start_lowers_the_loss_and_saves_a_loadable_checkpoint(cfg, tmp_path):
+    c = dataclasses.replace(cfg, warm_start=dataclasses.replace(cfg.warm_start, out_dir=str(tmp_path / "ws"),
+                                                                max_tasks=12, epochs=6.0, tokens_per_batch=2048))
+    model, tok, summary = warmstart.warm_start(c)
+    curve = summary["loss_curve"]
+    assert curve[-1] < 0.7 * curve[0]
+    reloaded, _ = agent.load_policy(c.model, str(tmp_path / "ws"))
+    x = torch.tensor([[1, 2, 3, 4]])
+    torch.testing.assert_close(reloaded(input_ids=x).logits, model.eval()(input_ids=x).logits)

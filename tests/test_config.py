@@ -1,0 +1,35 @@
+"""config.py: YAML -> dataclasses, every key documented, bad keys and types named in the error."""
+import dataclasses
+
+import pytest
+
+import agent
+import config
+
+
+def test_shipped_config_loads():
+    c = config.load("configs/tiny.yaml", agent.AgentConfig)
+    assert c.rollout.max_turns == 5 and c.model.path == ""
+
+
+def test_unknown_and_mistyped_keys_are_named(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("rollout:\n  temprature: 0.7\n")
+    with pytest.raises(config.ConfigError, match="rollout.temprature"):
+        config.load(str(p), agent.AgentConfig)
+    p.write_text("rollout:\n  max_turns: five\n")
+    with pytest.raises(config.ConfigError, match="rollout.max_turns"):
+        config.load(str(p), agent.AgentConfig)
+    p.write_text("model: 3\n")
+    with pytest.raises(config.ConfigError, match="model"):
+        config.load(str(p), agent.AgentConfig)
+
+
+def test_every_key_is_documented_and_defaults_are_fresh():
+    lines = config.describe(agent.AgentConfig)
+    assert len(lines) > 15 and all(line.split(": ", 1)[1] for line in lines)
+    a, b = agent.AgentConfig(), agent.AgentConfig()
+    a.rollout.max_turns = 99
+    assert b.rollout.max_turns == 5
+    assert config.from_dict(agent.AgentConfig, {"rollout": {"temperature": 1}}).rollout.temperature == 1.0
+    assert dataclasses.asdict(a)["rollout"]["max_turns"] == 99

@@ -1,0 +1,204 @@
+"""Warm start by behaviour cloning, policy evaluation, and the agent command line.
+
+A randomly initialised model cannot call tools, so RL starts from a policy cloned from
+the scripted expert: each expert episode is turned into token ids by the same code path
+as a rollout (agent.prompt_ids / agent.observation_ids), with the expert's turns as the
+masked "policy" tokens, and the model is trained by cross-entropy on those tokens only.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import time
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import agent
+import config
+import env as envmod
+import taskgen
+
+
+def expert_trajectory(tok, task, rcfg, kb=None):
+    """The scripted expert's episode as a Trajectory (mask 1 on its turns, log-probs 0)."""
+    e = envmod.MedicalEnv(tasks=[task], kb=kb, max_turns=rcfg.max_turns, tool_specs="none")
+    info = e.reset(seed=0)[1]
+    ids = agent.prompt_ids(tok, info, rcfg.tool_specs)
+    tr = agent.Trajectory(task["id"], task["domain"], list(ids), [0] * len(ids), [0.0] * len(ids), [])
+    end_id = tok.convert_tokens_to_ids("<|im_end|>")
+    for action in envmod.expert_actions(task, rcfg.max_turns):
+        turn = tok.encode(action, add_special_tokens=False) + [end_id]
+        tr.turn_spans.append((len(tr.ids), len(tr.ids) + len(turn)))
+        tr.ids += turn
+        tr.mask += [1] * len(turn)
+        tr.logprobs += [0.0] * len(turn)
+        obs, rew, term, trunc, info = e.step(action)
+        if term or trunc:
+            tr.reward_info, tr.reward, tr.finished = info["reward_info"], rew, term
+            break
+        nxt = agent.observation_ids(tok, info["tool_messages"], rcfg.tool_response_tokens)
+        tr.ids += nxt
+        tr.mask += [0] * len(nxt)
+        tr.logprobs += [0.0] * len(nxt)
+    return tr
+
+
+def length_batches(trajs, tokens_per_batch, rng):
+    """Group trajectories of similar length so that rows * longest <= tokens_per_batch."""
+    order = sorted(range(len(trajs)), key=lambda i: len(trajs[i].ids))
+    batches, cur = [], []
+    for i in order:
+        if cur and (len(cur) + 1) * len(trajs[i].ids) > tokens_per_batch:
+            batches.append(cur)
+            cur = []
+        cur.append(i)
+    batches.append(cur)
+    rng.shuffle(batches)
+    return batches
+
+
+def pad(trajs, idx, pad_id, device):
+    width = max(len(trajs[i].ids) for i in idx)
+    ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(idx), width))
+    for r, i in enumerate(idx):
+        ids[r, :len(trajs[i].ids)] = torch.tensor(trajs[i].ids)
+        mask[r, :len(trajs[i].mask)] = torch.tensor(trajs[i].mask, dtype=torch.float)
+    return ids.to(device), mask.to(device)
+
+
+def masked_nll(model, ids, mask):
+    """Mean cross-entropy of the masked tokens given their prefixes."""
+    attn = (mask >= 0).long()
+    logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float()
+    nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
+    m = mask[:, 1:]
+    return (nll * m).sum() / m.sum().clamp(min=1)
+
+
+def warm_start(cfg):
+    """Behaviour-clone the scripted expert on the train split; save an HF checkpoint."""
+    ws, t0 = cfg.warm_start, time.time()
+    torch.manual_seed(ws.seed)
+    rng = random.Random(ws.seed)
+    model, tok = agent.load_policy(cfg.model)
+    tasks = taskgen.load_tasks(split="train")
+    if ws.max_tasks:
+        tasks = rng.sample(tasks, ws.max_tasks)
+    trajs = [expert_trajectory(tok, t, cfg.rollout) for t in tqdm(tasks, desc="expert episodes", unit="ep")]
+    n_tok = sum(len(t.ids) for t in trajs)
+    steps_per_epoch = len(length_batches(trajs, ws.tokens_per_batch, random.Random(0)))
+    total = max(1, int(ws.epochs * steps_per_epoch))
+    opt = torch.optim.AdamW(model.parameters(), lr=ws.lr, weight_decay=0.0)
+    warm = max(1, total // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    model.train()
+    log, step = [], 0
+    bar = tqdm(total=total, desc="behaviour cloning", unit="step")
+    while step < total:
+        for idx in length_batches(trajs, ws.tokens_per_batch, rng):
+            ids, mask = pad(trajs, idx, tok.pad_token_id, cfg.model.device)
+            loss = masked_nll(model, ids, mask)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            log.append(float(loss))
+            bar.set_postfix(loss=f"{np.mean(log[-20:]):.3f}")
+            bar.update()
+            step += 1
+            if step >= total:
+                break
+    bar.close()
+    os.makedirs(ws.out_dir, exist_ok=True)
+    model.save_pretrained(ws.out_dir)
+    tok.save_pretrained(ws.out_dir)
+    summary = {"tasks": len(trajs), "tokens": n_tok, "steps": total, "final_loss": float(np.mean(log[-20:])),
+               "wall_s": time.time() - t0, "loss_curve": log}
+    with open(os.path.join(ws.out_dir, "warmstart_log.json"), "w") as f:
+        json.dump(summary, f)
+    return model, tok, summary
+
+
+def evaluate_policy(model, tok, tasks, rcfg, seed=0):
+    """Roll out once per task; return per-domain and overall metrics."""
+    trajs = agent.rollout(model, tok, tasks, rcfg, seed=seed)
+    rows = {}
+    for t in trajs:
+        rows.setdefault(t.domain, []).append(t)
+    rows["all"] = trajs
+
+    def summary(ts):
+        turns = sum(t.n_turns for t in ts)
+        return {"episodes": len(ts), "reward": float(np.mean([t.reward for t in ts])),
+                "accuracy": float(np.mean([t.reward_info["accuracy"] for t in ts])),
+                "submitted": float(np.mean([t.finished for t in ts])),
+                "well_formed_turns": sum(sum(t.well_formed) for t in ts) / max(turns, 1),
+                "turns": turns / len(ts), "policy_tokens": float(np.mean([sum(t.mask) for t in ts]))}
+    return {d: summary(ts) for d, ts in rows.items()}, trajs
+
+
+def print_table(metrics):
+    print("| domain | episodes | reward | accuracy | submitted | well-formed turns | turns |")
+    print("|---|---|---|---|---|---|---|")
+    for d, m in metrics.items():
+        print(f"| {d} | {m['episodes']} | {m['reward']:.3f} | {m['accuracy']:.3f} | {m['submitted']:.2f} | "
+              f"{m['well_formed_turns']:.3f} | {m['turns']:.2f} |")
+
+
+def resolve_checkpoint(cfg, checkpoint):
+    ck = checkpoint or cfg.model.path or (cfg.warm_start.out_dir if os.path.isdir(cfg.warm_start.out_dir) else "")
+    print(f"policy: {ck or 'embedded tiny Qwen3, random init (run agent.py warmstart first)'}")
+    return ck or None
+
+
+def play(cfg, checkpoint, task_id):
+    model, tok = agent.load_policy(cfg.model, resolve_checkpoint(cfg, checkpoint))
+    task = [t for t in taskgen.load_tasks() if t["id"] == task_id]
+    if not task:
+        raise SystemExit(f"unknown task {task_id!r}")
+    tr = agent.rollout(model, tok, task, cfg.rollout, seed=cfg.seed, progress=False)[0]
+    print(envmod.case_text(task[0]))
+    prev = tr.turn_spans[0][0]
+    for k, (a, b) in enumerate(tr.turn_spans):
+        if k:
+            print("--- observation ---\n" + tok.decode(tr.ids[prev:a], skip_special_tokens=False).strip())
+        print(f"--- assistant turn {k + 1} ---\n" + tok.decode(tr.ids[a:b], skip_special_tokens=False))
+        prev = b
+    info = {k: v for k, v in tr.reward_info.items()}
+    print("--- reward ---\n" + json.dumps(info, indent=1))
+
+
+def main():
+    ap = argparse.ArgumentParser(description="agent.py commands")
+    ap.add_argument("command", choices=["tokenizer", "warmstart", "eval", "play"])
+    ap.add_argument("config", nargs="?", default="configs/tiny.yaml")
+    ap.add_argument("--checkpoint", default="")
+    ap.add_argument("--task", default="")
+    a = ap.parse_args()
+    if a.command == "tokenizer":
+        tok = agent.train_tokenizer()
+        return print(f"tokenizer with {len(tok)} tokens written to {agent.TOKENIZER_DIR}")
+    cfg = config.load(a.config, agent.AgentConfig)
+    if a.command == "warmstart":
+        s = warm_start(cfg)[2]
+        print(f"warm start: {s['tasks']} expert episodes, {s['tokens']} tokens, {s['steps']} steps, "
+              f"loss {s['final_loss']:.3f}, {s['wall_s'] / 60:.1f} min -> {cfg.warm_start.out_dir}")
+    elif a.command == "eval":
+        model, tok = agent.load_policy(cfg.model, resolve_checkpoint(cfg, a.checkpoint))
+        tasks = taskgen.load_tasks(split=cfg.eval_split)
+        if cfg.eval_tasks:
+            tasks = random.Random(0).sample(tasks, cfg.eval_tasks)
+        metrics = evaluate_policy(model, tok, tasks, cfg.rollout, cfg.seed)[0]
+        print_table(metrics)
+    else:
+        play(cfg, a.checkpoint, a.task)
+
+
+if __name__ == "__main__":
+    main()
