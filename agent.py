@@ -199,15 +199,16 @@ def turn_text(tok, ids):
     return tok.decode([i for i in ids if i != tok.convert_tokens_to_ids("<|im_end|>")], skip_special_tokens=False)
 
 
-def sample(logits, temperature, top_p, generator):
-    """Sample one token per row; return (tokens, log-probs under softmax(logits / temperature))."""
+def sample(logits, temperature, top_p, generators):
+    """Sample one token per row, each row from its own generator (so an episode's tokens do not depend
+    on which other episodes share its batch); return (tokens, log-probs under softmax(logits / T))."""
     logp = torch.log_softmax(logits.float() / temperature, dim=-1)
     probs = logp.exp()
     if top_p < 1.0:
         sorted_p, idx = probs.sort(dim=-1, descending=True)
         drop = sorted_p.cumsum(-1) - sorted_p > top_p
         probs = probs.scatter(-1, idx, sorted_p.masked_fill(drop, 0.0))
-    tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    tokens = torch.cat([torch.multinomial(probs[r], 1, generator=g) for r, g in enumerate(generators)])
     return tokens, logp.gather(-1, tokens[:, None]).squeeze(-1)
 
 
@@ -260,26 +261,28 @@ class Batch:
 
 
 @torch.no_grad()
-def rollout(model, tok, tasks, rcfg: RolloutConfig, seed=0, kb=None, progress=True):
-    """Play one episode per task, rcfg.batch_size at a time; return Trajectories in task order."""
+def rollout(model, tok, tasks, rcfg: RolloutConfig, seed=0, kb=None, progress=True, seeds=None):
+    """Play one episode per task, rcfg.batch_size at a time; return Trajectories in task order.
+    Episode i samples from its own generator seeded seeds[i] (default seed + i)."""
+    seeds = list(seeds) if seeds is not None else [seed + i for i in range(len(tasks))]
     out = []
     bar = tqdm(total=len(tasks), desc="rollout", unit="ep", disable=not progress, leave=False)
     for start in range(0, len(tasks), rcfg.batch_size):
         chunk = tasks[start:start + rcfg.batch_size]
-        out += _rollout_batch(model, tok, chunk, rcfg, seed + start, kb)
+        out += _rollout_batch(model, tok, chunk, rcfg, seeds[start:start + len(chunk)], kb)
         bar.update(len(chunk))
     bar.close()
     return out
 
 
-def _rollout_batch(model, tok, tasks, rcfg, seed, kb):
+def _rollout_batch(model, tok, tasks, rcfg, seeds, kb):
     device = next(model.parameters()).device
-    gen = torch.Generator(device=device).manual_seed(seed)
+    gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
     end_id, pad_id = tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id
     envs, trajs, pending = [], [], []
-    for t in tasks:
+    for t, seed in zip(tasks, seeds):
         e = envmod.MedicalEnv(tasks=[t], kb=kb, max_turns=rcfg.max_turns, tool_specs="none")
-        info = e.reset(seed=seed)[1]
+        info = e.reset(seed=int(seed))[1]
         ids = prompt_ids(tok, info, rcfg.tool_specs)
         envs.append(e)
         trajs.append(Trajectory(t["id"], t["domain"], list(ids), [0] * len(ids), [0.0] * len(ids), []))
@@ -296,7 +299,7 @@ def _rollout_batch(model, tok, tasks, rcfg, seed, kb):
         lps = [[] for _ in live]
         open_rows = set(range(len(live)))
         for step in range(rcfg.max_new_tokens):
-            toks, lp = sample(logits, rcfg.temperature, rcfg.top_p, gen)
+            toks, lp = sample(logits, rcfg.temperature, rcfg.top_p, [gens[i] for i in live])
             for r in list(open_rows):
                 turns[r].append(int(toks[r]))
                 lps[r].append(float(lp[r]))

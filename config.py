@@ -57,9 +57,26 @@ def from_dict(cls, data, prefix=""):
     return cls(**kwargs)
 
 
-def load(path, cls):
+def apply_override(data, item):
+    """'algo.loss=dapo' -> data['algo']['loss'] = 'dapo' (the value is parsed as YAML)."""
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} must look like key.sub=value")
+    key, value = item.split("=", 1)
+    node, parts = data, key.split(".")
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"config key '{key}': '{p}' is not a section")
+    node[parts[-1]] = yaml.safe_load(value)
+
+
+def load(path, cls, overrides=()):
+    """Load YAML into cls, after applying command-line overrides like 'algo.loss=dapo'."""
     with open(path) as f:
-        return from_dict(cls, yaml.safe_load(f) or {})
+        data = yaml.safe_load(f) or {}
+    for item in overrides:
+        apply_override(data, item)
+    return from_dict(cls, data)
 
 
 def describe(cls, prefix=""):

@@ -184,7 +184,8 @@ def main():
     if a.command == "tokenizer":
         tok = agent.train_tokenizer()
         return print(f"tokenizer with {len(tok)} tokens written to {agent.TOKENIZER_DIR}")
-    cfg = config.load(a.config, agent.AgentConfig)
+    import grpo                        # its TrainConfig extends AgentConfig: one YAML serves both
+    cfg = config.load(a.config, grpo.TrainConfig)
     if a.command == "warmstart":
         s = warm_start(cfg)[2]
         print(f"warm start: {s['tasks']} expert episodes, {s['tokens']} tokens, {s['steps']} steps, "

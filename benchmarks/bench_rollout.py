@@ -22,6 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import agent  # noqa: E402
 import config  # noqa: E402
+import grpo  # noqa: E402
 import env as envmod  # noqa: E402
 import taskgen  # noqa: E402
 
@@ -39,8 +40,9 @@ def rollout_generate(model, tok, tasks, rcfg, seed):
         live = list(range(len(chunk)))
         while live:
             width = max(len(convs[i]) for i in live)
-            ids = torch.tensor([[pad_id] * (width - len(convs[i])) + convs[i] for i in live])
-            mask = torch.tensor([[0] * (width - len(convs[i])) + [1] * len(convs[i]) for i in live])
+            device = next(model.parameters()).device
+            ids = torch.tensor([[pad_id] * (width - len(convs[i])) + convs[i] for i in live], device=device)
+            mask = torch.tensor([[0] * (width - len(convs[i])) + [1] * len(convs[i]) for i in live], device=device)
             out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=rcfg.max_new_tokens,
                                  do_sample=True, temperature=rcfg.temperature, top_p=rcfg.top_p, top_k=0,
                                  eos_token_id=end_id, pad_token_id=pad_id)
@@ -64,13 +66,18 @@ def main():
     ap.add_argument("--config", default=os.path.join(ROOT, "configs", "tiny.yaml"))
     ap.add_argument("--checkpoint", default=os.path.join(ROOT, "checkpoints", "warmstart"))
     ap.add_argument("--episodes", type=int, default=48)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "rollout_throughput.json"))
     a = ap.parse_args()
-    cfg = config.load(a.config, agent.AgentConfig)
+    cfg = config.load(a.config, grpo.TrainConfig)
+    cfg.model.device, cfg.model.dtype = a.device, a.dtype
     ck = a.checkpoint if os.path.isdir(a.checkpoint) else None
     model, tok = agent.load_policy(cfg.model, ck)
     model.eval()
     tasks = random.Random(0).sample(taskgen.load_tasks(split="validation"), a.episodes)
-    res = {"checkpoint": ck or "random init", "episodes": a.episodes, "threads": torch.get_num_threads()}
+    res = {"checkpoint": ck or "random init", "episodes": a.episodes, "device": a.device, "dtype": a.dtype,
+           "threads": torch.get_num_threads()}
     for name, fn in [
             ("cached", lambda: sum(sum(t.mask) for t in agent.rollout(model, tok, tasks, cfg.rollout, 0, progress=False))),
             ("recompute", lambda: sum(sum(t.mask) for t in agent.rollout(
@@ -81,8 +88,8 @@ def main():
         dt = time.perf_counter() - t
         res[name] = {"policy_tokens": n, "seconds": dt, "tokens_per_s": n / dt}
         print(f"{name:10s} {n:6d} tokens {dt:7.1f} s {n / dt:8.1f} tok/s", flush=True)
-    os.makedirs(os.path.join(ROOT, "benchmarks", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "benchmarks", "results", "rollout_throughput.json"), "w") as f:
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with open(a.out, "w") as f:
         json.dump(res, f, indent=1)
 
 

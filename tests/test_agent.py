@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import agent
+import grpo
 import config
 import env as envmod
 import taskgen
@@ -13,7 +14,7 @@ import warmstart
 
 @pytest.fixture(scope="module")
 def cfg():
-    c = config.load("configs/tiny.yaml", agent.AgentConfig)
+    c = config.load("configs/tiny.yaml", grpo.TrainConfig)
     c.rollout.max_new_tokens, c.rollout.batch_size = 24, 8
     return c
 

@@ -4,11 +4,12 @@ import dataclasses
 import pytest
 
 import agent
+import grpo
 import config
 
 
 def test_shipped_config_loads():
-    c = config.load("configs/tiny.yaml", agent.AgentConfig)
+    c = config.load("configs/tiny.yaml", grpo.TrainConfig)
     assert c.rollout.max_turns == 5 and c.model.path == ""
 
 

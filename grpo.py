@@ -1,0 +1,515 @@
+"""Multi-turn GRPO (and DAPO, Dr. GRPO, GSPO) on FSDP2, hand-written in PyTorch.
+
+  torchrun --nproc_per_node=8 grpo.py configs/grpo.yaml     # GPUs (NCCL, bf16)
+  python grpo.py configs/tiny.yaml                          # one CPU process, same code path (gloo)
+
+One step: every rank samples its share of the step's tasks (the same global list on
+every rank, from the step's seed), rolls out `group_size` episodes per task with a
+full-weight copy of the policy (agent.rollout; FSDP forward needs all ranks in
+lockstep, generation does not), scores them with the env's 5D reward (+ the cosine
+length reward when enabled), turns rewards into group-relative advantages, and
+takes one optimiser step on the recorded tokens under the loss mask, in
+micro-batches with gradient accumulation. Everything the user sees is logged each
+step to OUT_DIR/metrics.jsonl. Checkpoints (model, optimiser, scheduler, RNG, step)
+are written with torch.distributed.checkpoint and `resume: true` continues from the
+newest one exactly.
+"""
+import copy
+import dataclasses
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+import agent
+import config
+import reward as rewardmod
+import taskgen
+from config import opt
+
+
+@dataclasses.dataclass
+class AlgoConfig:
+    loss: str = opt("grpo", "grpo | dapo | dr_grpo | gspo")
+    group_size: int = opt(4, "episodes per task (n); advantages are relative within this group")
+    tasks_per_step: int = opt(8, "tasks per optimiser step, over all ranks")
+    clip_low: float = opt(0.2, "PPO clip: ratio >= 1 - clip_low (GSPO: 3e-4)")
+    clip_high: float = opt(0.2, "PPO clip: ratio <= 1 + clip_high (DAPO clip-higher: 0.28; GSPO: 4e-4)")
+    kl_coef: float = opt(0.0, "k3 KL to a frozen reference; 0 = no reference model is held")
+    length_reward: bool = opt(False, "add reward.cosine_length_reward to each episode's reward")
+    dynamic_sampling: bool = opt(False, "DAPO: drop groups whose rewards are all equal")
+    overlong_buffer: int = opt(0, "DAPO overlong shaping: tokens before max_policy_tokens where the penalty ramps")
+    max_policy_tokens: int = opt(480, "policy-token budget of an episode (length reward L_max, overlong limit)")
+    dr_grpo_norm: int = opt(480, "Dr. GRPO constant normaliser (tokens)")
+
+
+@dataclasses.dataclass
+class TrainConfig(agent.AgentConfig):     # model, rollout, warm_start, eval_split, eval_tasks, seed
+    algo: AlgoConfig = opt(AlgoConfig(), "RL algorithm")
+    init_checkpoint: str = opt("checkpoints/warmstart", "weights to start from ('' = model.path or fresh)")
+    steps: int = opt(20, "optimiser steps")
+    lr: float = opt(1e-4, "AdamW learning rate after warm-up")
+    warmup_steps: int = opt(2, "linear LR warm-up steps")
+    weight_decay: float = opt(0.0, "AdamW weight decay")
+    grad_clip: float = opt(1.0, "max global grad norm")
+    micro_batch: int = opt(8, "sequences per forward/backward")
+    activation_checkpointing: bool = opt(False, "recompute each decoder layer in backward")
+    train_split: str = opt("train", "split tasks are drawn from")
+    eval_every: int = opt(0, "evaluate every K steps on eval_tasks of eval_split (0 = before and after)")
+    out_dir: str = opt("runs/grpo", "metrics, checkpoints, trajectories")
+    checkpoint_every: int = opt(10, "save every K steps (0 = only at the end)")
+    resume: bool = opt(False, "continue from the newest checkpoint in out_dir")
+    save_trajectories: bool = opt(True, "write each step's trajectories (for evaluate.py taxonomy)")
+    time_budget_min: float = opt(0.0, "stop after the step that passes this many minutes (0 = no limit)")
+
+
+# ---------------------------------------------------------------- losses (one function per variant)
+def masked_mean(x, mask, dim=None):
+    return (x * mask).sum(dim) / mask.sum(dim).clamp(min=1)
+
+
+def k3_kl(logp, ref_logp):
+    """k3 estimator of KL(pi || ref) per token: exp(ref - logp) - (ref - logp) - 1 >= 0."""
+    d = ref_logp - logp
+    return torch.exp(d) - d - 1
+
+
+def clipped_pg(ratio, adv, low, high):
+    """PPO surrogate per token: -min(r A, clip(r, 1 - low, 1 + high) A); also the clipped indicator."""
+    unclipped, clipped = ratio * adv, ratio.clamp(1 - low, 1 + high) * adv
+    return -torch.minimum(unclipped, clipped), (clipped < unclipped).float()
+
+
+def loss_grpo(logp, old_logp, adv, mask, a, ref_logp=None, n_total_tokens=None):
+    """GRPO (DeepSeekMath): per-sequence token mean of the clipped surrogate (+ beta k3 KL), then batch mean.
+    L = 1/G sum_i 1/|o_i| sum_t [ -min(r A_i, clip(r) A_i) + beta KL_t ],  r = pi / pi_old."""
+    pg, clip = clipped_pg(torch.exp(logp - old_logp), adv[:, None], a.clip_low, a.clip_high)
+    tok = pg + (a.kl_coef * k3_kl(logp, ref_logp) if ref_logp is not None else 0.0)
+    return masked_mean(tok, mask, 1).mean(), clip
+
+
+def loss_dapo(logp, old_logp, adv, mask, a, ref_logp=None, n_total_tokens=None):
+    """DAPO: clip-higher (separate eps_low / eps_high) and a token-level mean over the whole batch:
+    L = 1/sum_i |o_i| sum_i sum_t -min(r A_i, clip(r, 1 - eps_low, 1 + eps_high) A_i)."""
+    pg, clip = clipped_pg(torch.exp(logp - old_logp), adv[:, None], a.clip_low, a.clip_high)
+    tok = pg + (a.kl_coef * k3_kl(logp, ref_logp) if ref_logp is not None else 0.0)
+    return (tok * mask).sum() / (n_total_tokens or mask.sum().clamp(min=1)), clip
+
+
+def loss_dr_grpo(logp, old_logp, adv, mask, a, ref_logp=None, n_total_tokens=None):
+    """Dr. GRPO: no per-sequence length normalisation, a constant normaliser instead:
+    L = 1/(G * L_const) sum_i sum_t -min(r A_i, clip(r) A_i)   (advantages without std division)."""
+    pg, clip = clipped_pg(torch.exp(logp - old_logp), adv[:, None], a.clip_low, a.clip_high)
+    tok = pg + (a.kl_coef * k3_kl(logp, ref_logp) if ref_logp is not None else 0.0)
+    return (tok * mask).sum() / (mask.shape[0] * a.dr_grpo_norm), clip
+
+
+def loss_gspo(logp, old_logp, adv, mask, a, ref_logp=None, n_total_tokens=None):
+    """GSPO: sequence-level ratio s_i = exp(mean_t (logp - old_logp)), clipped per sequence:
+    L = 1/G sum_i -min(s_i A_i, clip(s_i, 1 - eps_low, 1 + eps_high) A_i)."""
+    s = torch.exp(masked_mean(logp - old_logp, mask, 1))
+    pg, clip = clipped_pg(s, adv, a.clip_low, a.clip_high)
+    loss = pg.mean()
+    if ref_logp is not None:
+        loss = loss + a.kl_coef * masked_mean(k3_kl(logp, ref_logp), mask, 1).mean()
+    return loss, clip[:, None].expand_as(mask)
+
+
+LOSSES = {"grpo": loss_grpo, "dapo": loss_dapo, "dr_grpo": loss_dr_grpo, "gspo": loss_gspo}
+
+
+def group_advantages(rewards, group_size, scale=True, eps=1e-6):
+    """(r - mean_group) / (std_group + eps), or without the std division (Dr. GRPO)."""
+    r = torch.as_tensor(rewards, dtype=torch.float64).view(-1, group_size)
+    adv = r - r.mean(1, keepdim=True)
+    if scale:
+        adv = adv / (r.std(1, keepdim=True, unbiased=True) + eps)
+    return adv.view(-1).float()
+
+
+def overlong_penalty(n_tokens, max_tokens, buffer):
+    """DAPO soft overlong punishment: 0 up to max - buffer, then linear down to -1 at max, -1 beyond."""
+    if buffer <= 0 or n_tokens <= max_tokens - buffer:
+        return 0.0
+    return max(-1.0, (max_tokens - buffer - n_tokens) / buffer)
+
+
+def shaped_reward(tr, a):
+    """Episode reward used for advantages: env reward (+ cosine length reward) (+ overlong shaping)."""
+    r, n = tr.reward, sum(tr.mask)
+    if a.length_reward:
+        r += rewardmod.cosine_length_reward(n, tr.reward_info["accuracy"] == 1.0, max_len=a.max_policy_tokens)
+    return r + overlong_penalty(n, a.max_policy_tokens, a.overlong_buffer)
+
+
+# ---------------------------------------------------------------- distribution
+def setup_distributed():
+    """torchrun: its env vars; plain python: a one-process group, so the code path is the same."""
+    if "RANK" not in os.environ:
+        os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1",
+                          MASTER_PORT=os.environ.get("MASTER_PORT", str(29500 + os.getpid() % 1000)))
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend)
+    rank, world = dist.get_rank(), dist.get_world_size()
+    device = torch.device(f"cuda:{int(os.environ['LOCAL_RANK'])}" if backend == "nccl" else "cpu")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return rank, world, device
+
+
+def shard(model, device, bf16, activation_checkpointing):
+    """FSDP2: shard each decoder layer, then the root; bf16 compute with fp32 master weights on GPU."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+    mesh = init_device_mesh(device.type, (dist.get_world_size(),))
+    mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 else None
+    kw = {"mesh": mesh, **({"mp_policy": mp} if mp else {})}
+    if activation_checkpointing:
+        model.gradient_checkpointing_enable()
+    for layer in model.model.layers:
+        fully_shard(layer, **kw)
+    fully_shard(model, **kw)
+    return model
+
+
+def full_state(model):
+    """Gather the sharded policy into a full state dict on every rank (for the rollout copy)."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True))
+
+
+def build_models(cfg, device):
+    """Policy (FSDP), its full-weight rollout copy, and the frozen reference when kl_coef > 0."""
+    torch.manual_seed(cfg.seed)
+    ck = cfg.init_checkpoint if cfg.init_checkpoint and os.path.isdir(cfg.init_checkpoint) else None
+    mcfg = dataclasses.replace(cfg.model, device=str(device), dtype="float32")
+    policy, tok = agent.load_policy(mcfg, ck)
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[cfg.model.dtype]
+    rollout_model = copy.deepcopy(policy).to(dtype).eval()     # copies: same weights even from a fresh init
+    ref = None
+    if cfg.algo.kl_coef > 0:
+        ref = copy.deepcopy(policy).eval().requires_grad_(False)
+        ref = shard(ref, device, device.type == "cuda", False)
+    policy = shard(policy, device, device.type == "cuda", cfg.activation_checkpointing)
+    return policy, rollout_model, ref, tok
+
+
+# ---------------------------------------------------------------- one training step
+def step_tasks(cfg, step, pool):
+    """The step's global task list, identical on every rank (seeded by step)."""
+    return random.Random(cfg.seed * 100003 + step).sample(pool, cfg.algo.tasks_per_step)
+
+
+def local_rollouts(cfg, step, pool, rollout_model, tok, rank, world):
+    """This rank's groups: tasks rank, rank + world, ...; episode seeds depend only on (step, task, k)."""
+    tasks = step_tasks(cfg, step, pool)
+    mine = list(range(rank, len(tasks), world))
+    n = cfg.algo.group_size
+    episodes = [tasks[i] for i in mine for _ in range(n)]
+    seeds = [cfg.seed * 7919 + step * 100000 + i * n + k for i in mine for k in range(n)]
+    return agent.rollout(rollout_model, tok, episodes, cfg.rollout, seeds=seeds, progress=False)
+
+
+def token_logprobs(model, ids, attn, temperature):
+    logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float() / temperature
+    return torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+
+
+def pad_batch(trajs, pad_id, device):
+    width = max(len(t.ids) for t in trajs)
+    ids = torch.full((len(trajs), width), pad_id, dtype=torch.long)
+    attn, mask, old = (torch.zeros(len(trajs), width) for _ in range(3))
+    for r, t in enumerate(trajs):
+        n = len(t.ids)
+        ids[r, :n], attn[r, :n] = torch.tensor(t.ids), 1
+        mask[r, :n], old[r, :n] = torch.tensor(t.mask, dtype=torch.float), torch.tensor(t.logprobs)
+    return ids.to(device), attn.long().to(device), mask[:, 1:].to(device), old[:, 1:].to(device)
+
+
+def all_sum(values, device):
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def train_step(cfg, policy, ref, opt, trajs, adv, tok, device, extra_loss=None):
+    """One optimiser step over this rank's kept trajectories, micro-batched; returns loss statistics."""
+    a = cfg.algo
+    n_tokens = all_sum([sum(sum(t.mask) for t in trajs)], device)[0]
+    world = dist.get_world_size()
+    # every rank runs the same number of micro-batches: FSDP's collectives must line up
+    n_micro = max(1, int(max_over_ranks(math.ceil(len(trajs) / cfg.micro_batch), device)))
+    fn = LOSSES[a.loss]
+    stats = {"loss": 0.0, "clip_frac": 0.0, "kl": 0.0, "entropy": 0.0, "tokens": 0.0}
+    opt.zero_grad(set_to_none=True)
+    for m in range(n_micro):
+        lo = m * cfg.micro_batch
+        chunk = trajs[lo:lo + cfg.micro_batch]
+        dummy = not chunk                       # this rank has run out: a zero-weight pass keeps lockstep
+        chunk = chunk or [dummy_traj(tok)]
+        idx = list(range(lo, lo + len(chunk))) if not dummy else [0]
+        ids, attn, mask, old = pad_batch(chunk, tok.pad_token_id, device)
+        if dummy:
+            mask = mask * 0
+        policy.set_requires_gradient_sync(m == n_micro - 1)
+        logits = policy(input_ids=ids, attention_mask=attn).logits[:, :-1].float() / cfg.rollout.temperature
+        logp_all = torch.log_softmax(logits, -1)
+        logp = logp_all.gather(-1, ids[:, 1:, None]).squeeze(-1)
+        ref_logp = None
+        if ref is not None:
+            with torch.no_grad():
+                ref_logp = token_logprobs(ref, ids, attn, cfg.rollout.temperature)
+        a_mb = adv[idx].to(device) if not dummy else torch.zeros(1, device=device)
+        if dummy:
+            old = logp.detach()
+        loss, clipped = fn(logp, old, a_mb, mask, a, ref_logp, n_total_tokens=n_tokens / world)
+        # sequence-mean losses average over this rank's sequences: weight each micro-batch by its share
+        weight = 1.0 if a.loss == "dapo" else len(chunk) / max(len(trajs), 1)
+        if extra_loss is not None:          # ttopd.py adds its distillation term here
+            loss = loss + extra_loss(chunk, ids, attn, logp_all, mask, loss, dummy)
+        (loss * weight * (0.0 if dummy else 1.0)).backward()
+        with torch.no_grad():
+            stats["loss"] += float(loss) * weight * (not dummy)
+            stats["clip_frac"] += float((clipped * mask).sum())
+            stats["entropy"] += float((-(logp_all.exp() * logp_all).sum(-1) * mask).sum())
+            if ref_logp is not None:
+                stats["kl"] += float((k3_kl(logp, ref_logp) * mask).sum())
+            stats["tokens"] += float(mask.sum())
+    grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
+    grad_norm = grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm
+    opt.step()
+    tot = all_sum([stats["loss"], stats["clip_frac"], stats["entropy"], stats["kl"], stats["tokens"]], device)
+    tokens = max(tot[4], 1.0)
+    return {"loss": tot[0] / world, "clip_frac": tot[1] / tokens, "entropy": tot[2] / tokens,
+            "kl": tot[3] / tokens, "grad_norm": float(grad_norm)}
+
+
+def max_over_ranks(x, device):
+    t = torch.tensor([float(x)], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return t.item()
+
+
+def dummy_traj(tok):
+    ids = [tok.pad_token_id, tok.pad_token_id]
+    return agent.Trajectory("dummy", "", ids, [0, 0], [0.0, 0.0], [])
+
+
+# ---------------------------------------------------------------- checkpoints
+def save_checkpoint(cfg, step, policy, opt, sched, rank, extra=None):
+    """Sharded-safe: DCP writes each rank's shards; RNG per rank; a DONE marker makes it complete.
+    extra: optional object with tensors() -> dict and meta() -> dict (ttopd.py's teacher and schedule)."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict
+    path = os.path.join(cfg.out_dir, "checkpoints", f"step_{step:06d}")
+    model_sd, optim_sd = get_state_dict(policy, opt)
+    dcp.save({"model": model_sd, "optim": optim_sd, **(extra.tensors() if extra else {})}, checkpoint_id=path)
+    torch.save({"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()},
+               os.path.join(path, f"rng_rank{rank}.pt"))
+    dist.barrier()
+    if rank == 0:
+        with open(os.path.join(path, "DONE"), "w") as f:
+            json.dump({"step": step, "scheduler": sched.state_dict(), "extra": extra.meta() if extra else {}}, f)
+    dist.barrier()
+
+
+def latest_checkpoint(cfg):
+    root = os.path.join(cfg.out_dir, "checkpoints")
+    done = sorted(d for d in os.listdir(root) if os.path.exists(os.path.join(root, d, "DONE"))) \
+        if os.path.isdir(root) else []
+    return os.path.join(root, done[-1]) if done else None
+
+
+def load_checkpoint(path, policy, opt, sched, rank, extra=None):
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+    model_sd, optim_sd = get_state_dict(policy, opt)
+    state = {"model": model_sd, "optim": optim_sd, **(extra.tensors() if extra else {})}
+    dcp.load(state, checkpoint_id=path)
+    set_state_dict(policy, opt, model_state_dict=state["model"], optim_state_dict=state["optim"])
+    with open(os.path.join(path, "DONE")) as f:
+        meta = json.load(f)
+    if extra:
+        extra.load(state, meta["extra"])
+    sched.load_state_dict(meta["scheduler"])
+    rng = torch.load(os.path.join(path, f"rng_rank{rank}.pt"), weights_only=False)
+    torch.set_rng_state(rng["torch"])
+    random.setstate(rng["python"])
+    np.random.set_state(rng["numpy"])
+    return meta["step"]
+
+
+# ---------------------------------------------------------------- the loop
+def evaluate(cfg, rollout_model, tok, tasks, rank, world, device):
+    """Mean validation reward/accuracy/length/turns over `tasks`, split across ranks (greedy-free:
+    one sample per task at the rollout temperature, seeded)."""
+    mine = tasks[rank::world]
+    trajs = agent.rollout(rollout_model, tok, mine, cfg.rollout, seeds=[10 ** 6 + rank + world * i
+                                                                         for i in range(len(mine))],
+                          progress=False) if mine else []
+    tot = all_sum([len(trajs), sum(t.reward for t in trajs), sum(t.reward_info["accuracy"] for t in trajs),
+                   sum(sum(t.mask) for t in trajs), sum(t.n_turns for t in trajs)], device)
+    n = max(tot[0], 1)
+    return {"val_reward": tot[1] / n, "val_accuracy": tot[2] / n, "val_response_tokens": tot[3] / n,
+            "val_turns": tot[4] / n}
+
+
+def rollout_metrics(trajs, shaped, device):
+    keys = ["accuracy", "process", "safety", "format", "coherence"]
+    errs = ["malformed", "phantom_tool", "schema", "off_menu", "execution", "no_tool_call"]
+    vals = [len(trajs), sum(t.reward for t in trajs), sum(shaped)] + \
+        [sum(t.reward_info[k] for t in trajs) for k in keys] + \
+        [sum(t.reward_info["critical_violation"] for t in trajs), sum(sum(t.mask) for t in trajs),
+         sum(t.n_turns for t in trajs), sum(t.n_calls for t in trajs)] + \
+        [sum(t.errors.get(e, 0) for t in trajs) for e in errs]
+    tot = all_sum(vals, device)
+    n = max(tot[0], 1)
+    out = {"reward": tot[1] / n, "shaped_reward": tot[2] / n, **{k: tot[3 + i] / n for i, k in enumerate(keys)},
+           "safety_violation_rate": tot[8] / n, "response_tokens": tot[9] / n, "turns": tot[10] / n,
+           "tool_calls": tot[11] / n}
+    out.update({f"err_{e}": tot[12 + i] / n for i, e in enumerate(errs)})
+    return out, tot[9]
+
+
+def check_values(cfg):
+    """Values the type check cannot catch, named by key."""
+    bad = [("algo.loss", cfg.algo.loss, LOSSES), ("rollout.tool_specs", cfg.rollout.tool_specs,
+                                                   ("full", "names", "none"))]
+    for key, value, allowed in bad:
+        if value not in allowed:
+            raise config.ConfigError(f"config key '{key}' must be one of {sorted(allowed)}, got {value!r}")
+    for key in ("steps", "micro_batch"):
+        if getattr(cfg, key) < 1:
+            raise config.ConfigError(f"config key '{key}' must be >= 1")
+    if cfg.algo.group_size < 2:
+        raise config.ConfigError("config key 'algo.group_size' must be >= 2 (advantages are relative)")
+
+
+def make_optimizer(cfg, policy):
+    opt_ = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt_, lambda s: min(1.0, (s + 1) / max(cfg.warmup_steps, 1)))
+    return opt_, sched
+
+
+def train(cfg, hooks=None):
+    """Run cfg.steps GRPO steps (resuming if asked). hooks: optional callables ttopd.py plugs in:
+    setup(policy, tok, device) -> checkpointable extra state, after_rollout(step, trajs) -> metrics,
+    extra_loss(chunk, ids, attn, logp_all, mask, pg_loss, dummy) -> loss term,
+    after_step(step, policy) -> metrics. Returns (final metrics row, policy)."""
+    hooks = hooks or {}
+    check_values(cfg)
+    rank, world, device = setup_distributed()
+    if cfg.algo.tasks_per_step % world:
+        raise ValueError(f"algo.tasks_per_step={cfg.algo.tasks_per_step} must be divisible by {world} ranks")
+    os.makedirs(cfg.out_dir, exist_ok=True)
+    policy, rollout_model, ref, tok = build_models(cfg, device)
+    opt_, sched = make_optimizer(cfg, policy)
+    extra = hooks["setup"](policy, tok, device) if "setup" in hooks else None
+    start = 0
+    if cfg.resume and latest_checkpoint(cfg):
+        start = load_checkpoint(latest_checkpoint(cfg), policy, opt_, sched, rank, extra)
+    rollout_model.load_state_dict(full_state(policy))
+    pool = taskgen.load_tasks(split=cfg.train_split)
+    val = taskgen.load_tasks(split=cfg.eval_split)
+    val = random.Random(1).sample(val, cfg.eval_tasks) if cfg.eval_tasks else val
+    log = open(os.path.join(cfg.out_dir, "metrics.jsonl"), "a") if rank == 0 else None
+    if start == 0 and rank == 0:
+        with open(os.path.join(cfg.out_dir, "config.json"), "w") as f:
+            json.dump(dataclasses.asdict(cfg), f, indent=1)
+    row = {}
+    if start == 0:
+        row = {"step": 0, **evaluate(cfg, rollout_model, tok, val, rank, world, device)}
+        log and log.write(json.dumps(row) + "\n") and log.flush()
+    bar = tqdm(range(start, cfg.steps), desc=cfg.algo.loss, unit="step", disable=rank != 0)
+    t_start = time.time()
+    for step in bar:
+        t0 = time.time()
+        over = cfg.time_budget_min and (t0 - t_start) / 60 > cfg.time_budget_min
+        if max_over_ranks(float(bool(over)), device):      # every rank stops at the same step
+            row.update(evaluate(cfg, rollout_model, tok, val, rank, world, device))
+            rank == 0 and log.write(json.dumps({"step": step, "stopped": "time_budget", **row}) + "\n")
+            save_checkpoint(cfg, step, policy, opt_, sched, rank, extra)
+            break
+        trajs = local_rollouts(cfg, step, pool, rollout_model, tok, rank, world)
+        extra = hooks["after_rollout"](step, trajs) if "after_rollout" in hooks else {}
+        shaped = [shaped_reward(t, cfg.algo) for t in trajs]
+        adv = group_advantages(shaped, cfg.algo.group_size, scale=cfg.algo.loss != "dr_grpo")
+        keep = list(range(len(trajs)))
+        if cfg.algo.dynamic_sampling:    # drop groups with no signal (all rewards equal)
+            g = cfg.algo.group_size
+            keep = [i for i in keep if np.ptp(shaped[i // g * g:(i // g + 1) * g]) > 1e-9]
+        metrics, n_tokens = rollout_metrics(trajs, shaped, device)
+        kept = [trajs[i] for i in keep]
+        stats = train_step(cfg, policy, ref, opt_, kept, adv[keep], tok, device, hooks.get("extra_loss"))
+        sched.step()
+        rollout_model.load_state_dict(full_state(policy))
+        dt = time.time() - t0
+        row = {"step": step + 1, **metrics, **stats, **extra, "lr": sched.get_last_lr()[0],
+               "kept_groups": all_sum([len(kept) / cfg.algo.group_size], device)[0],
+               "step_time_s": dt, "tokens_per_s": n_tokens / dt}
+        if "after_step" in hooks:
+            row.update(hooks["after_step"](step + 1, policy))
+        if (cfg.eval_every and (step + 1) % cfg.eval_every == 0) or step + 1 == cfg.steps:
+            row.update(evaluate(cfg, rollout_model, tok, val, rank, world, device))
+        if rank == 0:
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+            bar.set_postfix(reward=f"{row['reward']:.3f}", loss=f"{row['loss']:.3f}")
+            if cfg.save_trajectories:
+                save_trajectories(cfg, step + 1, trajs)
+        if (cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0) or step + 1 == cfg.steps:
+            save_checkpoint(cfg, step + 1, policy, opt_, sched, rank, extra)
+    if log:
+        log.close()
+    export_final(cfg, rollout_model, tok, rank)
+    return row, policy
+
+
+def export_final(cfg, rollout_model, tok, rank):
+    """The trained weights as a plain HF checkpoint (out_dir/final), and each rank's checksum of the
+    full parameters it holds (they must agree)."""
+    import hashlib
+    h = hashlib.sha1()
+    for name, p in sorted(rollout_model.state_dict().items()):
+        h.update(name.encode() + p.detach().float().cpu().numpy().tobytes())
+    with open(os.path.join(cfg.out_dir, f"params_rank{rank}.sha1"), "w") as f:
+        f.write(h.hexdigest())
+    if rank == 0:
+        rollout_model.save_pretrained(os.path.join(cfg.out_dir, "final"))
+        tok.save_pretrained(os.path.join(cfg.out_dir, "final"))
+    dist.barrier()
+
+
+def save_trajectories(cfg, step, trajs):
+    """Per-step tool-call records (rank 0's share) for evaluate.py's taxonomy over training."""
+    path = os.path.join(cfg.out_dir, "trajectories.jsonl")
+    with open(path, "a") as f:
+        for t in trajs:
+            f.write(json.dumps({"step": step, "task_id": t.task_id, "reward": t.reward, "errors": t.errors,
+                                "n_calls": t.n_calls, "response_tokens": sum(t.mask)}) + "\n")
+
+
+def main(argv, cls=TrainConfig, hooks_for=None):
+    if not argv or argv[0] in ("-h", "--help"):
+        print(f"usage: [torchrun --nproc_per_node=N] {sys.argv[0]} CONFIG.yaml [key.sub=value ...]\n\n"
+              "config keys:\n  "
+              + "\n  ".join(config.describe(cls)))
+        return
+    cfg = config.load(argv[0], cls, argv[1:])
+    try:
+        train(cfg, hooks_for(cfg) if hooks_for else None)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

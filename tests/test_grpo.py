@@ -1,0 +1,147 @@
+"""grpo.py: each loss against hand-computed values; torchrun on 2 CPU ranks; kill and resume."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+import grpo
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+A = SimpleNamespace(clip_low=0.2, clip_high=0.28, kl_coef=0.0, dr_grpo_norm=4)
+# two sequences, three token slots; the second sequence has two real tokens
+LOGP = torch.log(torch.tensor([[0.5, 0.4, 0.9], [0.2, 0.6, 0.3]]))
+OLD = torch.log(torch.tensor([[0.25, 0.4, 0.6], [0.4, 0.5, 0.3]]))
+MASK = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
+ADV = torch.tensor([1.0, -1.0])
+# ratios: [[2.0, 1.0, 1.5], [0.5, 1.2, 1.0]]
+
+
+def test_grpo_loss_by_hand():
+    a = SimpleNamespace(**{**vars(A), "clip_high": 0.2})
+    loss, clip = grpo.loss_grpo(LOGP, OLD, ADV, MASK, a)
+    # seq 1 (A=+1): -min(r, clip(r, .8, 1.2)) = -1.2, -1.0, -1.2  -> mean -3.4/3
+    # seq 2 (A=-1): -min(-r, -clip(r)) = max(r, clip r) = 0.8, 1.2  -> mean 1.0
+    assert loss.item() == pytest.approx(0.5 * (-3.4 / 3 + 1.0), abs=1e-6)
+    assert clip.tolist() == [[1, 0, 1], [1, 0, 0]]
+
+
+def test_dapo_loss_by_hand():
+    loss, _ = grpo.loss_dapo(LOGP, OLD, ADV, MASK, A)
+    # clip-higher 1.28: seq1 -1.28, -1.0, -1.28; seq2 0.8, 1.2; token mean over 5 tokens
+    assert loss.item() == pytest.approx((-1.28 - 1.0 - 1.28 + 0.8 + 1.2) / 5, abs=1e-6)
+    assert grpo.loss_dapo(LOGP, OLD, ADV, MASK, A, n_total_tokens=10)[0].item() == pytest.approx(
+        (-1.28 - 1.0 - 1.28 + 0.8 + 1.2) / 10, abs=1e-6)
+
+
+def test_dr_grpo_loss_by_hand():
+    loss, _ = grpo.loss_dr_grpo(LOGP, OLD, ADV, MASK, A)
+    assert loss.item() == pytest.approx((-1.28 - 1.0 - 1.28 + 0.8 + 1.2) / (2 * 4), abs=1e-6)
+
+
+def test_gspo_loss_by_hand():
+    a = SimpleNamespace(**{**vars(A), "clip_low": 3e-4, "clip_high": 4e-4})
+    loss, _ = grpo.loss_gspo(LOGP, OLD, ADV, MASK, a)
+    s1 = (2.0 * 1.0 * 1.5) ** (1 / 3)      # geometric mean of ratios = exp(mean log-ratio)
+    s2 = (0.5 * 1.2) ** (1 / 2)
+    l1 = -min(s1, min(max(s1, 1 - 3e-4), 1 + 4e-4))
+    l2 = -min(-s2, -min(max(s2, 1 - 3e-4), 1 + 4e-4))
+    assert loss.item() == pytest.approx((l1 + l2) / 2, abs=1e-6)
+
+
+def test_kl_and_gradient_flow():
+    ref = torch.log(torch.tensor([[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]))
+    kl = grpo.k3_kl(LOGP, ref)
+    assert kl[0, 0].item() == pytest.approx(0.0) and (kl >= 0).all()
+    x = LOGP.clone().requires_grad_(True)
+    a = SimpleNamespace(**{**vars(A), "kl_coef": 0.1})
+    for fn in grpo.LOSSES.values():
+        x.grad = None
+        fn(x, OLD, ADV, MASK, a, ref)[0].backward()
+        assert x.grad[1, 2] == 0          # masked token gets no gradient
+        assert torch.isfinite(x.grad).all()
+
+
+def test_advantages_and_overlong():
+    adv = grpo.group_advantages([1.0, 0.0, 0.5, 0.5], 2)
+    # group (1, 0): mean 0.5, unbiased std sqrt(0.5) -> +0.5 / 0.7071
+    assert adv[0].item() == pytest.approx(0.5 / (0.5 ** 0.5 + 1e-6), rel=1e-5) and adv[2] == adv[3] == 0
+    assert grpo.group_advantages([1.0, 0.0], 2, scale=False).tolist() == [0.5, -0.5]
+    assert grpo.overlong_penalty(100, 200, 50) == 0 and grpo.overlong_penalty(175, 200, 50) == -0.5
+    assert grpo.overlong_penalty(300, 200, 50) == -1.0
+
+
+def write_cfg(path, out_dir, steps, resume=False, every=1):
+    path.write_text(f"""
+init_checkpoint: ""
+eval_tasks: 2
+rollout: {{max_new_tokens: 10, max_turns: 2, batch_size: 4, max_total_tokens: 1024}}
+algo: {{loss: dapo, group_size: 2, tasks_per_step: 2, clip_high: 0.28, kl_coef: 0.05}}
+steps: {steps}
+lr: 0.01
+micro_batch: 1
+out_dir: {out_dir}
+checkpoint_every: {every}
+resume: {str(resume).lower()}
+""")
+    return str(path)
+
+
+def run(args, nproc=None, **kw):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    cmd = ([sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_port",
+            str(29600 + os.getpid() % 300)] if nproc else [sys.executable]) + [os.path.join(ROOT, "grpo.py")] + args
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, **kw)
+
+
+def final_params(out_dir):
+    from safetensors.torch import load_file
+    return load_file(os.path.join(out_dir, "final", "model.safetensors"))
+
+
+def test_torchrun_two_ranks_match_one_process(tmp_path):
+    two, one = tmp_path / "two", tmp_path / "one"
+    r = run([write_cfg(tmp_path / "a.yaml", two, 2)], nproc=2)
+    assert r.returncode == 0, r.stderr[-3000:]
+    sums = {open(two / f"params_rank{k}.sha1").read() for k in range(2)}
+    assert len(sums) == 1                                    # both ranks hold identical parameters
+    import json
+    rows = [json.loads(x) for x in open(two / "metrics.jsonl")]
+    assert [r_["step"] for r_ in rows] == [0, 1, 2] and all(torch.isfinite(torch.tensor(r_["loss"]))
+                                                             for r_ in rows[1:])
+    r = run([write_cfg(tmp_path / "b.yaml", one, 2)])
+    assert r.returncode == 0, r.stderr[-3000:]
+    p2, p1 = final_params(two), final_params(one)
+    for k in p1:
+        torch.testing.assert_close(p1[k], p2[k], atol=1e-5, rtol=1e-4)
+
+
+def test_kill_and_resume_reaches_the_same_parameters(tmp_path):
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert run([write_cfg(tmp_path / "f.yaml", full, 4)]).returncode == 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "grpo.py"), write_cfg(tmp_path / "c.yaml", cut, 4)],
+                         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = cut / "checkpoints" / "step_000002" / "DONE"
+    deadline = time.time() + 300
+    while not marker.exists() and time.time() < deadline and p.poll() is None:
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert marker.exists() and not (cut / "final").exists()
+    r = run([write_cfg(tmp_path / "r.yaml", cut, 4, resume=True)])
+    assert r.returncode == 0, r.stderr[-3000:]
+    a, b = final_params(full), final_params(cut)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=0, rtol=0)
+
+
+def test_bad_config_names_the_key(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("algo: {loss: grpo, groupsize: 4}\n")
+    r = run([str(p)])
+    assert r.returncode != 0 and "algo.groupsize" in r.stderr

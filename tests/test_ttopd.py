@@ -1,0 +1,101 @@
+"""ttopd.py: EMA (plain and FSDP), hints, the turn-level KL by hand, lambda's phase-out, torchrun."""
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import agent
+import grpo
+import config
+import ttopd
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_ema_and_hard_copy_match_the_formula():
+    torch.manual_seed(0)
+    s, t = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    expected = [0.995 * b.detach() + 0.005 * a.detach() for a, b in zip(s.parameters(), t.parameters())]
+    ttopd.ema_update(t, s, 0.995)
+    for p, e in zip(t.parameters(), expected):
+        torch.testing.assert_close(p.detach(), e)
+    ttopd.hard_copy(t, s)
+    assert all(torch.equal(a, b) for a, b in zip(s.parameters(), t.parameters()))
+
+
+def test_ema_under_fsdp_on_two_cpu_ranks():
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port",
+                        str(29900 + os.getpid() % 90), os.path.join(ROOT, "tests", "fsdp_ema_check.py")],
+                       capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert "EMA_OK" in r.stdout, r.stdout + r.stderr[-2000:]
+
+
+def test_turn_kl_by_hand_on_a_two_turn_trajectory():
+    # tokens 0..7; turn 1 = tokens [2, 4), turn 2 = tokens [6, 7); vocab of 2
+    s_probs = torch.full((7, 2), 0.5)
+    t_probs = torch.full((7, 2), 0.5)
+    s_probs[1] = torch.tensor([0.9, 0.1])          # row 1 predicts token 2 (turn 1)
+    t_probs[1] = torch.tensor([0.5, 0.5])
+    s_probs[5] = torch.tensor([0.2, 0.8])          # row 5 predicts token 6 (turn 2)
+    t_probs[5] = torch.tensor([0.4, 0.6])
+    kl1 = 0.9 * math.log(0.9 / 0.5) + 0.1 * math.log(0.1 / 0.5)
+    kl2 = 0.2 * math.log(0.2 / 0.4) + 0.8 * math.log(0.8 / 0.6)
+    d, per_turn = ttopd.turn_kl(s_probs.log(), t_probs.log(), [(2, 4), (6, 7)], max_turns=3, clip=10.0)
+    # turn 1 averages its two tokens (rows 1 and 2; row 2 has KL 0); turn 2 has one token
+    assert per_turn[0].item() == pytest.approx(kl1 / 2) and per_turn[1].item() == pytest.approx(kl2)
+    assert d.item() == pytest.approx((kl1 / 2 + kl2) / 2)
+    d1, _ = ttopd.turn_kl(s_probs.log(), t_probs.log(), [(2, 4), (6, 7)], max_turns=1, clip=10.0)
+    assert d1.item() == pytest.approx(kl1 / 2)                   # truncated to the first turn
+    dc, _ = ttopd.turn_kl(s_probs.log(), t_probs.log(), [(2, 4)], max_turns=3, clip=0.1)
+    assert dc.item() == pytest.approx((0.9 * 0.1 + 0.1 * -0.1) / 2)   # per-token log-ratio clip
+
+
+def test_hint_changes_the_teacher_but_never_enters_its_scored_rows():
+    torch.manual_seed(0)
+    cfg = config.load("configs/tiny.yaml", grpo.TrainConfig)
+    model, tok = agent.load_policy(cfg.model)
+    ids = tok.encode("<|im_start|>user\ncase<|im_end|>\n<|im_start|>assistant\n", add_special_tokens=False)
+    boundary = len(ids)
+    ids = ids + tok.encode('<tool_call>{"name": "get_vitals"}</tool_call><|im_end|>', add_special_tokens=False)
+    hint = tok.encode(ttopd.DEFAULT_HINT_WRONG, add_special_tokens=False)
+    hinted = ttopd.with_hint(ids, boundary, hint)
+    rows = ttopd.teacher_rows(len(ids), boundary, len(hint))
+    assert all(hinted[r + 1] == ids[j + 1] for j, r in enumerate(rows))      # same token predicted
+    assert not set(range(boundary - 1, boundary - 1 + len(hint))) & set(rows[boundary - 1:])  # hint rows skipped
+    with torch.no_grad():
+        plain = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0], -1)
+        with_h = torch.log_softmax(model(input_ids=torch.tensor([hinted])).logits[0], -1)[rows]
+    torch.testing.assert_close(plain[:boundary - 1], with_h[:boundary - 1])   # before the hint: same
+    assert (plain[boundary:len(ids) - 1] - with_h[boundary:]).abs().max() > 1e-4   # after: the hint matters
+
+
+def test_lambda_only_goes_down():
+    d = ttopd.DistillConfig(lam=4.0, phase_out_steps=40)
+    lam = ttopd.Lambda(d)
+    values = [lam.at(s) for s in [0, 5, 10, 3, 0, 20, 40, 41, 2, 100]]   # earlier steps cannot re-engage it
+    assert values[0] == 4.0 and values[2] == pytest.approx(3.0) and values[6] == 0.0
+    assert all(b <= a for a, b in zip(values, values[1:]))
+    cos = ttopd.Lambda(ttopd.DistillConfig(lam=4.0, schedule="cosine", phase_out_steps=40))
+    assert cos.at(20) == pytest.approx(2.0)
+    cos.disable()
+    assert cos.at(0) == 0.0
+
+
+def test_torchrun_two_ranks_two_steps(tmp_path):
+    out = tmp_path / "run"
+    args = ["init_checkpoint=", "eval_tasks=2", "rollout.max_new_tokens=10", "rollout.max_turns=2",
+            "rollout.batch_size=4", "algo.group_size=2", "algo.tasks_per_step=2", "steps=2", "micro_batch=2",
+            f"out_dir={out}", "checkpoint_every=1", "distill.ema_every=1", "distill.kl_max=100"]
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port",
+                        str(29700 + os.getpid() % 200), os.path.join(ROOT, "ttopd.py"),
+                        os.path.join(ROOT, "configs", "ttopd_tiny.yaml"), *args],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    import json
+    rows = [json.loads(x) for x in open(out / "metrics.jsonl")]
+    assert rows[-1]["step"] == 2 and rows[1]["lambda"] == 1.0 and rows[2]["lambda"] < 1.0
+    assert math.isfinite(rows[-1]["loss"]) and rows[-1]["teacher_staleness_ema"] == 0
+    assert len({open(out / f"params_rank{k}.sha1").read() for k in range(2)}) == 1

@@ -1,0 +1,230 @@
+"""TT-OPD: Turn-Level Truncated On-Policy Distillation = grpo.py + an EMA teacher with hints.
+
+  torchrun --nproc_per_node=8 ttopd.py configs/ttopd.yaml
+  python ttopd.py configs/ttopd_tiny.yaml
+
+What it adds to GRPO (rollouts, advantages, losses and the FSDP loop are grpo.py's):
+  1. a gradient-free EMA teacher, sharded like the student:
+       theta_T <- alpha theta_T + (1 - alpha) theta_S every `ema_every` steps (shard by shard, no gather),
+       theta_T <- theta_S every `hard_copy_every` steps;
+  2. outcome-conditioned hints: after scoring, a confirmatory cue (correct) or a corrective one (wrong)
+     is inserted into the *teacher's* context at the prompt/response boundary; the teacher re-scores
+     the student's exact tokens; hint positions are excluded; the student never sees the hint;
+  3. turn-level truncated reverse KL on the student's tokens:
+       KL_t = sum_v pi_S(v) clip(log pi_S(v) - log pi_T(v), -c, c)        per token,
+       KL_turn = mean_t in turn KL_t,  D = mean over the first `max_kl_turns` turns (and sequences),
+     added as  loss += lambda(step) * D  with lambda phased out monotonically (never re-engaged);
+  4. guards, each logged when it fires: teacher corruption (D > kl_max: distillation and EMA stop for
+     good), stale teacher (lambda * D > ratio_max * |pg loss|: the term is scaled down), re-engagement
+     (structurally impossible: lambda only goes down).
+"""
+import dataclasses
+import math
+import sys
+
+import torch
+import torch.distributed as dist
+
+import grpo
+from config import opt
+
+DEFAULT_HINT_CORRECT = ("Teacher note: this work-up reached the right answer; the evidence gathered "
+                        "supports it.")
+DEFAULT_HINT_WRONG = ("Teacher note: this work-up reached a wrong answer; re-check the key evidence and "
+                      "the scoring rules before answering.")
+
+
+@dataclasses.dataclass
+class DistillConfig:
+    teacher: str = opt("ema", "ema (EMA + hard copies) or reset (periodic hard copy only: ablation)")
+    ema_alpha: float = opt(0.995, "EMA decay alpha")
+    ema_every: int = opt(5, "EMA update every K steps")
+    hard_copy_every: int = opt(30, "teacher <- student every K steps")
+    use_hints: bool = opt(True, "outcome-conditioned hints in the teacher's context")
+    hint_correct: str = opt(DEFAULT_HINT_CORRECT, "hint for trajectories with a correct answer")
+    hint_wrong: str = opt(DEFAULT_HINT_WRONG, "hint for trajectories with a wrong answer")
+    lam: float = opt(4.0, "initial distillation coefficient lambda")
+    schedule: str = opt("linear", "linear or cosine phase-out of lambda")
+    phase_out_steps: int = opt(40, "lambda reaches 0 at this step and stays there")
+    max_kl_turns: int = opt(3, "only the first K assistant turns are distilled")
+    logratio_clip: float = opt(5.0, "per-token clip c on log pi_S - log pi_T")
+    kl_max: float = opt(0.7, "teacher-corruption guard: mean KL above this disables distillation for good")
+    ratio_max: float = opt(10.0, "stale-teacher guard: lambda*KL is capped at ratio_max * |pg loss|")
+
+
+@dataclasses.dataclass
+class TTOPDConfig(grpo.TrainConfig):
+    distill: DistillConfig = opt(DistillConfig(), "TT-OPD additions")
+
+
+# ---------------------------------------------------------------- pieces, each testable on its own
+@torch.no_grad()
+def ema_update(teacher, student, alpha):
+    """theta_T <- alpha theta_T + (1 - alpha) theta_S on the local shards (DTensor or plain)."""
+    for t, s in zip(teacher.parameters(), student.parameters()):
+        tl = t.to_local() if hasattr(t, "to_local") else t
+        sl = s.to_local() if hasattr(s, "to_local") else s
+        tl.mul_(alpha).add_(sl, alpha=1 - alpha)
+
+
+@torch.no_grad()
+def hard_copy(teacher, student):
+    for t, s in zip(teacher.parameters(), student.parameters()):
+        (t.to_local() if hasattr(t, "to_local") else t).copy_(s.to_local() if hasattr(s, "to_local") else s)
+
+
+class Lambda:
+    """Distillation coefficient: a monotone phase-out from lam to 0; disable() is permanent."""
+
+    def __init__(self, d: DistillConfig):
+        self.d, self.value, self.disabled = d, d.lam, False
+
+    def at(self, step):
+        frac = min(1.0, step / max(self.d.phase_out_steps, 1))
+        target = self.d.lam * ((1 - frac) if self.d.schedule == "linear" else 0.5 * (1 + math.cos(math.pi * frac)))
+        self.value = 0.0 if self.disabled else min(self.value, target)   # can only go down
+        return self.value
+
+    def disable(self):
+        self.disabled, self.value = True, 0.0
+
+
+def with_hint(ids, boundary, hint_ids):
+    """Teacher context: the hint inserted at the prompt/response boundary."""
+    return ids[:boundary] + hint_ids + ids[boundary:]
+
+
+def teacher_rows(n_tokens, boundary, n_hint):
+    """For each student log-prob row j (predicting token j + 1), the teacher row predicting the same
+    token: rows before the boundary are unchanged, later ones shift by the hint length."""
+    return [j if j + 1 < boundary else j + n_hint for j in range(n_tokens - 1)]
+
+
+def turn_kl(student_logp, teacher_logp, spans, max_turns, clip):
+    """Per-token reverse KL on a sequence's policy tokens, averaged within each turn, then over the
+    first max_turns turns. *_logp: [T-1, V] log-prob rows (row j predicts token j + 1); spans: the
+    [start, end) token ranges of the assistant turns. Returns (mean over turns, per-turn values)."""
+    per_turn = []
+    for a, b in spans[:max_turns]:
+        if b <= a:
+            continue
+        s, t = student_logp[a - 1:b - 1], teacher_logp[a - 1:b - 1]
+        kl_tok = (s.exp() * (s - t).clamp(-clip, clip)).sum(-1)
+        per_turn.append(kl_tok.mean())
+    if not per_turn:
+        return student_logp.sum() * 0.0, []
+    return torch.stack(per_turn).mean(), per_turn
+
+
+# ---------------------------------------------------------------- wiring into grpo.train
+class TTOPD:
+    """Holds the teacher and the distillation state; its methods are grpo.train's hooks."""
+
+    def __init__(self, cfg: TTOPDConfig):
+        self.cfg, self.d = cfg, cfg.distill
+        self.lam = Lambda(self.d)
+        self.hints, self.step = {}, 0
+        self.events, self.turn_kls, self.last_ema, self.last_copy = [], {}, 0, 0
+
+    def hooks(self):
+        return {"setup": self.setup, "after_rollout": self.after_rollout, "extra_loss": self.extra_loss,
+                "after_step": self.after_step}
+
+    def setup(self, policy, tok, device):
+        import copy
+        self.tok, self.device = tok, device
+        # a deep copy of the sharded student is sharded the same way: EMA works shard by shard
+        self.teacher = copy.deepcopy(policy).eval().requires_grad_(False)
+        self.hint_ids = {True: tok.encode(self.d.hint_correct, add_special_tokens=False),
+                         False: tok.encode(self.d.hint_wrong, add_special_tokens=False)}
+        return self
+
+    # checkpointable state (grpo.save_checkpoint / load_checkpoint)
+    def tensors(self):
+        from torch.distributed.checkpoint.state_dict import get_model_state_dict
+        return {"teacher": get_model_state_dict(self.teacher)}
+
+    def meta(self):
+        return {"lam": self.lam.value, "disabled": self.lam.disabled, "last_ema": self.last_ema,
+                "last_copy": self.last_copy}
+
+    def load(self, state, meta):
+        from torch.distributed.checkpoint.state_dict import set_model_state_dict
+        set_model_state_dict(self.teacher, state["teacher"])
+        self.lam.value, self.lam.disabled = meta["lam"], meta["disabled"]
+        self.last_ema, self.last_copy = meta["last_ema"], meta["last_copy"]
+
+    def after_rollout(self, step, trajs):
+        self.step, self.lam_now = step, self.lam.at(step)
+        self.hints = {id(t): t.reward_info["accuracy"] == 1.0 for t in trajs}
+        self.turn_kls = {}
+        return {"lambda": self.lam_now, "hints_correct": sum(self.hints.values()),
+                "hints_wrong": len(self.hints) - sum(self.hints.values())}
+
+    def extra_loss(self, chunk, ids, attn, logp_all, mask, pg_loss, dummy):
+        """lambda * turn-level truncated KL(student || hinted teacher); the teacher forward runs on every
+        micro-batch (also when lambda is 0) so that FSDP ranks stay in lockstep."""
+        t_ids, t_attn, rows = self._teacher_batch(chunk, ids, attn)
+        with torch.no_grad():
+            t_logits = self.teacher(input_ids=t_ids, attention_mask=t_attn).logits.float()
+            t_logp = torch.log_softmax(t_logits / self.cfg.rollout.temperature, -1)
+        if self.lam_now == 0.0:
+            return logp_all.sum() * 0.0
+        terms = []
+        for i, tr in enumerate(chunk):
+            teacher_logp = t_logp[i, rows[i]]
+            kl, per_turn = turn_kl(logp_all[i, :len(rows[i])], teacher_logp, tr.turn_spans,
+                                   self.d.max_kl_turns, self.d.logratio_clip)
+            terms.append(kl)
+            for k, v in enumerate(per_turn):
+                self.turn_kls.setdefault(k, []).append(float(v))
+        d = torch.stack(terms).mean() if not dummy else logp_all.sum() * 0.0
+        # the guard decides on the mean over all ranks, so every rank's lambda stays the same
+        total = torch.tensor([float(d) * len(chunk) * (not dummy), len(chunk) * (not dummy)], dtype=torch.float64,
+                             device=logp_all.device)
+        dist.all_reduce(total)
+        if total[0] / max(float(total[1]), 1.0) > self.d.kl_max:   # teacher corruption: stop for good
+            self.lam.disable()
+            self.events.append({"step": self.step, "guard": "teacher_corruption",
+                                "kl": float(total[0] / max(float(total[1]), 1.0))})
+            return d * 0.0
+        term = self.lam_now * d
+        cap = self.d.ratio_max * abs(float(pg_loss))
+        if cap > 0 and float(term) > cap:                  # stale teacher: scale the term down
+            self.events.append({"step": self.step, "guard": "stale_teacher_clip", "ratio": float(term) / cap})
+            term = term * (cap / float(term))
+        return term
+
+    def _teacher_batch(self, chunk, ids, attn):
+        """The teacher sees each sequence with its hint at the prompt/response boundary."""
+        seqs, rows = [], []
+        for i, tr in enumerate(chunk):
+            n = int(attn[i].sum())
+            boundary = tr.turn_spans[0][0] if tr.turn_spans else n
+            hint = self.hint_ids[self.hints.get(id(tr), False)] if self.d.use_hints and tr.turn_spans else []
+            seqs.append(with_hint(ids[i, :n].tolist(), boundary, hint))
+            rows.append(teacher_rows(n, boundary, len(hint)))
+        width = max(len(s) for s in seqs)
+        t_ids = torch.full((len(seqs), width), self.tok.pad_token_id, dtype=torch.long, device=ids.device)
+        t_attn = torch.zeros_like(t_ids)
+        for i, s in enumerate(seqs):
+            t_ids[i, :len(s)], t_attn[i, :len(s)] = torch.tensor(s, device=ids.device), 1
+        return t_ids, t_attn, rows
+
+    def after_step(self, step, policy):
+        if not self.lam.disabled:      # a corrupted teacher is frozen as well
+            if self.d.teacher == "ema" and step % self.d.ema_every == 0:
+                ema_update(self.teacher, policy, self.d.ema_alpha)
+                self.last_ema = step
+            if step % self.d.hard_copy_every == 0:
+                hard_copy(self.teacher, policy)
+                self.last_copy = step
+        fired = [e for e in self.events if e["step"] == step - 1]
+        out = {"distill_kl_turn": {k: sum(v) / len(v) for k, v in sorted(self.turn_kls.items())},
+               "teacher_staleness_ema": step - self.last_ema, "teacher_staleness_copy": step - self.last_copy,
+               "distill_disabled": self.lam.disabled, "guard_events": fired}
+        return out
+
+
+if __name__ == "__main__":
+    grpo.main(sys.argv[1:], TTOPDConfig, hooks_for=lambda cfg: TTOPD(cfg).hooks())
