@@ -19,20 +19,13 @@ configs/tiny_model.json with the BPE tokenizer this project trains on its own te
   python agent.py play configs/tiny.yaml --task triage_emergency-0004
 (the commands are in warmstart.py)
 """
-import argparse
 import dataclasses
 import json
-import math
 import os
-import random
-import re
-import time
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
-import config
 import env as envmod
 import taskgen
 from config import opt
@@ -83,6 +76,7 @@ class WarmStartConfig:
     epochs: float = opt(2.0, "passes over the expert trajectories")
     lr: float = opt(3e-3, "peak AdamW learning rate (linear warm-up then cosine decay)")
     tokens_per_batch: int = opt(8192, "padded tokens per optimiser step")
+    expert_max_turns: int = opt(5, "the expert's calls are grouped to fit this many turns (paper budget: 5)")
     max_tasks: int = opt(0, "train tasks to clone (0 = all)")
     seed: int = opt(0, "seed for init and shuffling")
 

@@ -67,7 +67,7 @@ def apply_override(data, item):
         node = node.setdefault(p, {})
         if not isinstance(node, dict):
             raise ConfigError(f"config key '{key}': '{p}' is not a section")
-    node[parts[-1]] = yaml.safe_load(value)
+    node[parts[-1]] = yaml.safe_load(value) if value != "" else ""    # 'key=' sets an empty string
 
 
 def load(path, cls, overrides=()):

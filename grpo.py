@@ -186,6 +186,15 @@ def full_state(model):
     return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True))
 
 
+def sharded_copy(cfg, policy, device):
+    """A frozen FSDP2 copy of the sharded policy (FSDP modules cannot be deep-copied): a fresh module,
+    the policy's gathered state loaded into it, sharded the same way."""
+    model = agent.load_policy(dataclasses.replace(cfg.model, device=str(device), dtype="float32"),
+                              cfg.init_checkpoint if os.path.isdir(cfg.init_checkpoint or "") else None)[0]
+    model.load_state_dict(full_state(policy))
+    return shard(model.eval().requires_grad_(False), device, device.type == "cuda", False)
+
+
 def build_models(cfg, device):
     """Policy (FSDP), its full-weight rollout copy, and the frozen reference when kl_coef > 0."""
     torch.manual_seed(cfg.seed)
@@ -412,7 +421,7 @@ def train(cfg, hooks=None):
     os.makedirs(cfg.out_dir, exist_ok=True)
     policy, rollout_model, ref, tok = build_models(cfg, device)
     opt_, sched = make_optimizer(cfg, policy)
-    extra = hooks["setup"](policy, tok, device) if "setup" in hooks else None
+    extra = hooks["setup"](policy, tok, device) if "setup" in hooks else None   # checkpointed with the run
     start = 0
     if cfg.resume and latest_checkpoint(cfg):
         start = load_checkpoint(latest_checkpoint(cfg), policy, opt_, sched, rank, extra)
@@ -439,7 +448,7 @@ def train(cfg, hooks=None):
             save_checkpoint(cfg, step, policy, opt_, sched, rank, extra)
             break
         trajs = local_rollouts(cfg, step, pool, rollout_model, tok, rank, world)
-        extra = hooks["after_rollout"](step, trajs) if "after_rollout" in hooks else {}
+        hook_metrics = hooks["after_rollout"](step, trajs) if "after_rollout" in hooks else {}
         shaped = [shaped_reward(t, cfg.algo) for t in trajs]
         adv = group_advantages(shaped, cfg.algo.group_size, scale=cfg.algo.loss != "dr_grpo")
         keep = list(range(len(trajs)))
@@ -452,7 +461,7 @@ def train(cfg, hooks=None):
         sched.step()
         rollout_model.load_state_dict(full_state(policy))
         dt = time.time() - t0
-        row = {"step": step + 1, **metrics, **stats, **extra, "lr": sched.get_last_lr()[0],
+        row = {"step": step + 1, **metrics, **stats, **hook_metrics, "lr": sched.get_last_lr()[0],
                "kept_groups": all_sum([len(kept) / cfg.algo.group_size], device)[0],
                "step_time_s": dt, "tokens_per_s": n_tokens / dt}
         if "after_step" in hooks:

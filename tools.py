@@ -370,4 +370,4 @@ def measure_lesion(case) -> dict:
     return {**m, "criteria_met": [k for k, v in images.lesion_features(m).items() if v]}
 
 
-from toolset import *  # noqa: E402,F401,F403  (retrieval, intervention and scaffold tools register on import)
+import toolset  # noqa: E402,F401  (registers the retrieval, intervention and scaffold tools)

@@ -58,9 +58,18 @@ class TTOPDConfig(grpo.TrainConfig):
 
 
 # ---------------------------------------------------------------- pieces, each testable on its own
+def _resharded(*modules):
+    """FSDP2 keeps the root's parameters gathered after a forward that has no backward (the teacher's
+    case): reshard so that parameters() are the local shards again."""
+    for m in modules:
+        if hasattr(m, "reshard"):
+            m.reshard()
+
+
 @torch.no_grad()
 def ema_update(teacher, student, alpha):
     """theta_T <- alpha theta_T + (1 - alpha) theta_S on the local shards (DTensor or plain)."""
+    _resharded(teacher, student)
     for t, s in zip(teacher.parameters(), student.parameters()):
         tl = t.to_local() if hasattr(t, "to_local") else t
         sl = s.to_local() if hasattr(s, "to_local") else s
@@ -69,6 +78,7 @@ def ema_update(teacher, student, alpha):
 
 @torch.no_grad()
 def hard_copy(teacher, student):
+    _resharded(teacher, student)
     for t, s in zip(teacher.parameters(), student.parameters()):
         (t.to_local() if hasattr(t, "to_local") else t).copy_(s.to_local() if hasattr(s, "to_local") else s)
 
@@ -131,10 +141,9 @@ class TTOPD:
                 "after_step": self.after_step}
 
     def setup(self, policy, tok, device):
-        import copy
         self.tok, self.device = tok, device
-        # a deep copy of the sharded student is sharded the same way: EMA works shard by shard
-        self.teacher = copy.deepcopy(policy).eval().requires_grad_(False)
+        # sharded exactly like the student, so the EMA can run shard by shard
+        self.teacher = grpo.sharded_copy(self.cfg, policy, device)
         self.hint_ids = {True: tok.encode(self.d.hint_correct, add_special_tokens=False),
                          False: tok.encode(self.d.hint_wrong, add_special_tokens=False)}
         return self
@@ -177,7 +186,7 @@ class TTOPD:
                                    self.d.max_kl_turns, self.d.logratio_clip)
             terms.append(kl)
             for k, v in enumerate(per_turn):
-                self.turn_kls.setdefault(k, []).append(float(v))
+                self.turn_kls.setdefault(k, []).append(float(v.detach()))
         d = torch.stack(terms).mean() if not dummy else logp_all.sum() * 0.0
         # the guard decides on the mean over all ranks, so every rank's lambda stays the same
         total = torch.tensor([float(d) * len(chunk) * (not dummy), len(chunk) * (not dummy)], dtype=torch.float64,

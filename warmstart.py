@@ -22,14 +22,16 @@ import env as envmod
 import taskgen
 
 
-def expert_trajectory(tok, task, rcfg, kb=None):
-    """The scripted expert's episode as a Trajectory (mask 1 on its turns, log-probs 0)."""
-    e = envmod.MedicalEnv(tasks=[task], kb=kb, max_turns=rcfg.max_turns, tool_specs="none")
+def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None):
+    """The scripted expert's episode as a Trajectory (mask 1 on its turns, log-probs 0); its calls are
+    grouped into at most expert_turns turns (default: the rollout's max_turns)."""
+    expert_turns = expert_turns or rcfg.max_turns
+    e = envmod.MedicalEnv(tasks=[task], kb=kb, max_turns=max(expert_turns, rcfg.max_turns), tool_specs="none")
     info = e.reset(seed=0)[1]
     ids = agent.prompt_ids(tok, info, rcfg.tool_specs)
     tr = agent.Trajectory(task["id"], task["domain"], list(ids), [0] * len(ids), [0.0] * len(ids), [])
     end_id = tok.convert_tokens_to_ids("<|im_end|>")
-    for action in envmod.expert_actions(task, rcfg.max_turns):
+    for action in envmod.expert_actions(task, expert_turns):
         turn = tok.encode(action, add_special_tokens=False) + [end_id]
         tr.turn_spans.append((len(tr.ids), len(tr.ids) + len(turn)))
         tr.ids += turn
@@ -88,7 +90,8 @@ def warm_start(cfg):
     tasks = taskgen.load_tasks(split="train")
     if ws.max_tasks:
         tasks = rng.sample(tasks, ws.max_tasks)
-    trajs = [expert_trajectory(tok, t, cfg.rollout) for t in tqdm(tasks, desc="expert episodes", unit="ep")]
+    trajs = [expert_trajectory(tok, t, cfg.rollout, expert_turns=ws.expert_max_turns)
+             for t in tqdm(tasks, desc="expert episodes", unit="ep")]
     n_tok = sum(len(t.ids) for t in trajs)
     steps_per_epoch = len(length_batches(trajs, ws.tokens_per_batch, random.Random(0)))
     total = max(1, int(ws.epochs * steps_per_epoch))
@@ -180,12 +183,13 @@ def main():
     ap.add_argument("config", nargs="?", default="configs/tiny.yaml")
     ap.add_argument("--checkpoint", default="")
     ap.add_argument("--task", default="")
+    ap.add_argument("overrides", nargs="*", help="key.sub=value config overrides")
     a = ap.parse_args()
     if a.command == "tokenizer":
         tok = agent.train_tokenizer()
         return print(f"tokenizer with {len(tok)} tokens written to {agent.TOKENIZER_DIR}")
     import grpo                        # its TrainConfig extends AgentConfig: one YAML serves both
-    cfg = config.load(a.config, grpo.TrainConfig)
+    cfg = config.load(a.config, grpo.TrainConfig, a.overrides)
     if a.command == "warmstart":
         s = warm_start(cfg)[2]
         print(f"warm start: {s['tasks']} expert episodes, {s['tokens']} tokens, {s['steps']} steps, "

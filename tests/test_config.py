@@ -10,7 +10,7 @@ import config
 
 def test_shipped_config_loads():
     c = config.load("configs/tiny.yaml", grpo.TrainConfig)
-    assert c.rollout.max_turns == 5 and c.model.path == ""
+    assert c.rollout.max_turns == 8 and c.warm_start.expert_max_turns == 5 and c.model.path == ""
 
 
 def test_unknown_and_mistyped_keys_are_named(tmp_path):

@@ -1,0 +1,102 @@
+"""Side by side: grpo.py and ttopd.py from the same warm start, same steps, same seeds.
+
+  python benchmarks/grpo_vs_ttopd.py [--steps 40] [--threads 1]
+
+Both runs start together (one process each, `--threads` torch threads each): plain GRPO
+(`grpo.py configs/tiny.yaml`) and full TT-OPD (`ttopd.py configs/ttopd_tiny.yaml`: the same
+rollout and GRPO settings plus the EMA teacher, hints, turn-level KL and the cosine length
+reward), with the same steps, seeds and warm start. Reads both metrics.jsonl
+files and writes benchmarks/results/grpo_vs_ttopd.{md,png}: validation reward, response
+length, turns per episode and KL over steps.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
+
+
+def launch(name, script, cfg, steps, threads, extra):
+    out = os.path.join(ROOT, "runs", f"side_{name}")
+    if os.path.exists(os.path.join(out, "metrics.jsonl")):
+        os.remove(os.path.join(out, "metrics.jsonl"))
+    args = [sys.executable, os.path.join(ROOT, script), os.path.join(ROOT, "configs", cfg),
+            f"steps={steps}", f"out_dir={out}", "checkpoint_every=0", *extra]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MASTER_PORT": str(29400 + len(name))}
+    log = open(os.path.join(ROOT, "runs", f"side_{name}.log"), "w")
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), out
+
+
+def read(out):
+    return [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+
+
+def summarise(name, rows):
+    train = [r for r in rows if "reward" in r]
+    evals = [r for r in rows if "val_reward" in r]
+    length, turns = np.array([r["response_tokens"] for r in train]), np.array([r["turns"] for r in train])
+    return {"run": name, "steps": train[-1]["step"], "minutes": sum(r["step_time_s"] for r in train) / 60,
+            "val_before": evals[0]["val_reward"], "val_after": evals[-1]["val_reward"],
+            "acc_before": evals[0]["val_accuracy"], "acc_after": evals[-1]["val_accuracy"],
+            "train_reward_last10": float(np.mean([r["reward"] for r in train[-10:]])),
+            "len_first10": float(length[:10].mean()), "len_last10": float(length[-10:].mean()),
+            "len_std": float(length.std()), "turns_first10": float(turns[:10].mean()),
+            "turns_last10": float(turns[-10:].mean()), "turns_std": float(turns.std())}
+
+
+def plot(runs, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
+    for name, rows in runs.items():
+        ev = [r for r in rows if "val_reward" in r]
+        tr = [r for r in rows if "reward" in r]
+        axes[0].plot([r["step"] for r in ev], [r["val_reward"] for r in ev], "o-", label=name)
+        axes[1].plot([r["step"] for r in tr], [r["response_tokens"] for r in tr], label=name)
+        axes[2].plot([r["step"] for r in tr], [r["turns"] for r in tr], label=name)
+        kl = [np.mean(list(r["distill_kl_turn"].values())) if r.get("distill_kl_turn") else 0.0 for r in tr]
+        axes[3].plot([r["step"] for r in tr], kl, label=name)
+    for ax, title in zip(axes, ["validation reward", "response tokens / episode", "turns / episode",
+                                "distillation KL (mean over turns)"]):
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("extra", nargs="*", help="key=value overrides for both runs")
+    a = ap.parse_args()
+    procs = {"grpo": launch("grpo", "grpo.py", "tiny.yaml", a.steps, a.threads, a.extra),
+             "ttopd": launch("ttopd", "ttopd.py", "ttopd_tiny.yaml", a.steps, a.threads, a.extra)}
+    for name, (p, _) in procs.items():
+        if p.wait():
+            sys.exit(f"{name} run failed: see runs/side_{name}.log")
+    runs = {name: read(out) for name, (_, out) in procs.items()}
+    rows = [summarise(n, r) for n, r in runs.items()]
+    lines = ["| run | steps | train min | val reward before | after | val acc before | after | train reward (last 10) "
+             "| resp. tokens first10 / last10 (std) | turns first10 / last10 (std) |", "|" + "---|" * 10]
+    for s in rows:
+        lines.append(f"| {s['run']} | {s['steps']} | {s['minutes']:.0f} | {s['val_before']:.3f} | {s['val_after']:.3f} | "
+                     f"{s['acc_before']:.3f} | {s['acc_after']:.3f} | {s['train_reward_last10']:.3f} | "
+                     f"{s['len_first10']:.0f} / {s['len_last10']:.0f} ({s['len_std']:.1f}) | "
+                     f"{s['turns_first10']:.2f} / {s['turns_last10']:.2f} ({s['turns_std']:.2f}) |")
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, "grpo_vs_ttopd.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    plot(runs, os.path.join(RESULTS, "grpo_vs_ttopd.png"))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
