@@ -68,6 +68,7 @@ class TrainConfig(agent.AgentConfig):     # model, rollout, warm_start, eval_spl
     resume: bool = opt(False, "continue from the newest checkpoint in out_dir")
     save_trajectories: bool = opt(True, "write each step's trajectories (for evaluate.py taxonomy)")
     time_budget_min: float = opt(0.0, "stop after the step that passes this many minutes (0 = no limit)")
+    log_to: str = opt("none", "also log scalars to: none, tensorboard or wandb (each only if installed)")
 
 
 # ---------------------------------------------------------------- losses (one function per variant)
@@ -283,7 +284,8 @@ def train_step(cfg, policy, ref, opt, trajs, adv, tok, device, extra_loss=None):
         # sequence-mean losses average over this rank's sequences: weight each micro-batch by its share
         weight = 1.0 if a.loss == "dapo" else len(chunk) / max(len(trajs), 1)
         if extra_loss is not None:          # ttopd.py adds its distillation term here
-            loss = loss + extra_loss(chunk, ids, attn, logp_all, mask, loss, dummy)
+            pg_scale = float(a_mb.abs().mean())     # size of the policy-gradient signal: mean |A|
+            loss = loss + extra_loss(chunk, ids, attn, logp_all, mask, pg_scale, dummy)
         (loss * weight * (0.0 if dummy else 1.0)).backward()
         with torch.no_grad():
             stats["loss"] += float(loss) * weight * (not dummy)
@@ -391,7 +393,8 @@ def rollout_metrics(trajs, shaped, device):
 def check_values(cfg):
     """Values the type check cannot catch, named by key."""
     bad = [("algo.loss", cfg.algo.loss, LOSSES), ("rollout.tool_specs", cfg.rollout.tool_specs,
-                                                   ("full", "names", "none"))]
+                                                   ("full", "names", "none")),
+           ("log_to", cfg.log_to, ("none", "tensorboard", "wandb"))]
     for key, value, allowed in bad:
         if value not in allowed:
             raise config.ConfigError(f"config key '{key}' must be one of {sorted(allowed)}, got {value!r}")
@@ -400,6 +403,23 @@ def check_values(cfg):
             raise config.ConfigError(f"config key '{key}' must be >= 1")
     if cfg.algo.group_size < 2:
         raise config.ConfigError("config key 'algo.group_size' must be >= 2 (advantages are relative)")
+
+
+def external_logger(cfg):
+    """A function row -> None that forwards numeric metrics to TensorBoard or W&B, if asked for."""
+    if cfg.log_to == "none":
+        return lambda row: None
+    try:
+        if cfg.log_to == "tensorboard":
+            from torch.utils.tensorboard import SummaryWriter
+            writer = SummaryWriter(os.path.join(cfg.out_dir, "tensorboard"))
+            return lambda row: [writer.add_scalar(k, v, row["step"]) for k, v in row.items()
+                                if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        import wandb
+        wandb.init(project="healthcare-ai-gym", dir=cfg.out_dir, config=dataclasses.asdict(cfg))
+        return lambda row: wandb.log({k: v for k, v in row.items() if isinstance(v, (int, float))}, step=row["step"])
+    except ImportError as e:
+        raise config.ConfigError(f"config key 'log_to' is {cfg.log_to!r} but that package is not installed ({e})")
 
 
 def make_optimizer(cfg, policy):
@@ -411,7 +431,7 @@ def make_optimizer(cfg, policy):
 def train(cfg, hooks=None):
     """Run cfg.steps GRPO steps (resuming if asked). hooks: optional callables ttopd.py plugs in:
     setup(policy, tok, device) -> checkpointable extra state, after_rollout(step, trajs) -> metrics,
-    extra_loss(chunk, ids, attn, logp_all, mask, pg_loss, dummy) -> loss term,
+    extra_loss(chunk, ids, attn, logp_all, mask, pg_scale, dummy) -> loss term (pg_scale: mean |A|),
     after_step(step, policy) -> metrics. Returns (final metrics row, policy)."""
     hooks = hooks or {}
     check_values(cfg)
@@ -430,6 +450,7 @@ def train(cfg, hooks=None):
     val = taskgen.load_tasks(split=cfg.eval_split)
     val = random.Random(1).sample(val, cfg.eval_tasks) if cfg.eval_tasks else val
     log = open(os.path.join(cfg.out_dir, "metrics.jsonl"), "a") if rank == 0 else None
+    also_log = external_logger(cfg) if rank == 0 else (lambda row: None)
     if start == 0 and rank == 0:
         with open(os.path.join(cfg.out_dir, "config.json"), "w") as f:
             json.dump(dataclasses.asdict(cfg), f, indent=1)
@@ -437,7 +458,8 @@ def train(cfg, hooks=None):
     if start == 0:
         row = {"step": 0, **evaluate(cfg, rollout_model, tok, val, rank, world, device)}
         log and log.write(json.dumps(row) + "\n") and log.flush()
-    bar = tqdm(range(start, cfg.steps), desc=cfg.algo.loss, unit="step", disable=rank != 0)
+    name = ("ttopd/" if "extra_loss" in hooks else "") + cfg.algo.loss
+    bar = tqdm(range(start, cfg.steps), desc=name, unit="step", disable=rank != 0)
     t_start = time.time()
     for step in bar:
         t0 = time.time()
@@ -471,6 +493,7 @@ def train(cfg, hooks=None):
         if rank == 0:
             log.write(json.dumps(row) + "\n")
             log.flush()
+            also_log(row)
             bar.set_postfix(reward=f"{row['reward']:.3f}", loss=f"{row['loss']:.3f}")
             if cfg.save_trajectories:
                 save_trajectories(cfg, step + 1, trajs)

@@ -15,7 +15,7 @@ What it adds to GRPO (rollouts, advantages, losses and the FSDP loop are grpo.py
        KL_turn = mean_t in turn KL_t,  D = mean over the first `max_kl_turns` turns (and sequences),
      added as  loss += lambda(step) * D  with lambda phased out monotonically (never re-engaged);
   4. guards, each logged when it fires: teacher corruption (D > kl_max: distillation and EMA stop for
-     good), stale teacher (lambda * D > ratio_max * |pg loss|: the term is scaled down), re-engagement
+     good), stale teacher (lambda * D > ratio_max * mean |A|: the term is scaled down), re-engagement
      (structurally impossible: lambda only goes down).
 """
 import dataclasses
@@ -49,7 +49,7 @@ class DistillConfig:
     max_kl_turns: int = opt(3, "only the first K assistant turns are distilled")
     logratio_clip: float = opt(5.0, "per-token clip c on log pi_S - log pi_T")
     kl_max: float = opt(0.7, "teacher-corruption guard: mean KL above this disables distillation for good")
-    ratio_max: float = opt(10.0, "stale-teacher guard: lambda*KL is capped at ratio_max * |pg loss|")
+    ratio_max: float = opt(10.0, "stale-teacher guard: lambda*KL is capped at ratio_max * mean |advantage|")
 
 
 @dataclasses.dataclass
@@ -170,7 +170,7 @@ class TTOPD:
         return {"lambda": self.lam_now, "hints_correct": sum(self.hints.values()),
                 "hints_wrong": len(self.hints) - sum(self.hints.values())}
 
-    def extra_loss(self, chunk, ids, attn, logp_all, mask, pg_loss, dummy):
+    def extra_loss(self, chunk, ids, attn, logp_all, mask, pg_scale, dummy):
         """lambda * turn-level truncated KL(student || hinted teacher); the teacher forward runs on every
         micro-batch (also when lambda is 0) so that FSDP ranks stay in lockstep."""
         t_ids, t_attn, rows = self._teacher_batch(chunk, ids, attn)
@@ -198,7 +198,9 @@ class TTOPD:
                                 "kl": float(total[0] / max(float(total[1]), 1.0))})
             return d * 0.0
         term = self.lam_now * d
-        cap = self.d.ratio_max * abs(float(pg_loss))
+        # the PG loss *value* is ~0 on-policy whatever its gradient, so the cap is set against the size of
+        # the PG signal, mean |A|; a batch without signal (all A = 0) keeps its distillation term
+        cap = self.d.ratio_max * pg_scale
         if cap > 0 and float(term) > cap:                  # stale teacher: scale the term down
             self.events.append({"step": self.step, "guard": "stale_teacher_clip", "ratio": float(term) / cap})
             term = term * (cap / float(term))

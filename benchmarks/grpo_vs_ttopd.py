@@ -28,6 +28,7 @@ def launch(name, script, cfg, steps, threads, extra):
     args = [sys.executable, os.path.join(ROOT, script), os.path.join(ROOT, "configs", cfg),
             f"steps={steps}", f"out_dir={out}", "checkpoint_every=0", *extra]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MASTER_PORT": str(29400 + len(name))}
+    os.makedirs(os.path.join(ROOT, "runs"), exist_ok=True)
     log = open(os.path.join(ROOT, "runs", f"side_{name}.log"), "w")
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), out
 
@@ -75,14 +76,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--only", choices=["grpo", "ttopd"], help="(re)run one side, reuse the other's metrics")
     ap.add_argument("extra", nargs="*", help="key=value overrides for both runs")
     a = ap.parse_args()
-    procs = {"grpo": launch("grpo", "grpo.py", "tiny.yaml", a.steps, a.threads, a.extra),
-             "ttopd": launch("ttopd", "ttopd.py", "ttopd_tiny.yaml", a.steps, a.threads, a.extra)}
+    spec = {"grpo": ("grpo.py", "tiny.yaml"), "ttopd": ("ttopd.py", "ttopd_tiny.yaml")}
+    procs = {n: launch(n, *spec[n], a.steps, a.threads, a.extra) for n in spec if a.only in (None, n)}
     for name, (p, _) in procs.items():
         if p.wait():
             sys.exit(f"{name} run failed: see runs/side_{name}.log")
-    runs = {name: read(out) for name, (_, out) in procs.items()}
+    runs = {name: read(os.path.join(ROOT, "runs", f"side_{name}")) for name in spec}
     rows = [summarise(n, r) for n, r in runs.items()]
     lines = ["| run | steps | train min | val reward before | after | val acc before | after | train reward (last 10) "
              "| resp. tokens first10 / last10 (std) | turns first10 / last10 (std) |", "|" + "---|" * 10]

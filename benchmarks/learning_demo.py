@@ -1,6 +1,6 @@
 """Learning demonstration: each GRPO variant from the same warm start, on CPU, same time budget.
 
-  python benchmarks/learning_demo.py [--minutes 60] [--variants grpo dapo dr_grpo gspo]
+  python benchmarks/learning_demo.py [--minutes 60] [--variants grpo dapo dr_grpo gspo] [--parallel]
 
 Runs `python grpo.py configs/tiny.yaml algo.loss=V ...` once per variant with a wall-clock
 budget, then reads each run's metrics.jsonl: validation reward (eval_tasks validation episodes)
@@ -22,15 +22,20 @@ VARIANT_OVERRIDES = {
 }
 
 
-def run(variant, minutes, extra):
+def launch(variant, minutes, extra, threads):
     out = os.path.join(ROOT, "runs", f"demo_{variant}")
     args = [sys.executable, os.path.join(ROOT, "grpo.py"), os.path.join(ROOT, "configs", "tiny.yaml"),
             f"algo.loss={variant}", "steps=100000", f"time_budget_min={minutes}", f"out_dir={out}",
             "checkpoint_every=0", "eval_every=0", *VARIANT_OVERRIDES[variant], *extra]
     if os.path.exists(os.path.join(out, "metrics.jsonl")):
         os.remove(os.path.join(out, "metrics.jsonl"))
-    t = time.time()
-    subprocess.run(args, cwd=ROOT, check=True)
+    os.makedirs(out, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MASTER_PORT": str(29300 + len(variant))}
+    log = open(os.path.join(out, "run.log"), "w")
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), out, time.time()
+
+
+def result(variant, out, t):
     rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
     evals = [r for r in rows if "val_reward" in r]
     return {"variant": variant, "before": evals[0]["val_reward"], "after": evals[-1]["val_reward"],
@@ -42,9 +47,22 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=60)
     ap.add_argument("--variants", nargs="+", default=list(VARIANT_OVERRIDES))
+    ap.add_argument("--parallel", action="store_true", help="run the variants at once, 1 thread each")
     ap.add_argument("extra", nargs="*", help="further key=value overrides for every run")
     a = ap.parse_args()
-    results = [run(v, a.minutes, a.extra) for v in a.variants]
+    results = []
+    if a.parallel:
+        procs = {v: launch(v, a.minutes, a.extra, 1) for v in a.variants}
+        for v, (p, out, t) in procs.items():
+            if p.wait():
+                sys.exit(f"{v} failed: see {out}/run.log")
+        results = [result(v, out, t) for v, (p, out, t) in procs.items()]
+    else:
+        for v in a.variants:
+            p, out, t = launch(v, a.minutes, a.extra, 2)
+            if p.wait():
+                sys.exit(f"{v} failed: see {out}/run.log")
+            results.append(result(v, out, t))
     lines = ["| variant | steps | wall (min) | val reward before | after | change | val accuracy before | after |",
              "|---|---|---|---|---|---|---|---|"]
     for r in results:

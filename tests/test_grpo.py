@@ -145,3 +145,16 @@ def test_bad_config_names_the_key(tmp_path):
     p.write_text("algo: {loss: grpo, groupsize: 4}\n")
     r = run([str(p)])
     assert r.returncode != 0 and "algo.groupsize" in r.stderr
+
+
+def test_value_checks_and_optional_loggers_name_the_key():
+    import config
+    for override, key in [("algo.loss=ppo", "algo.loss"), ("log_to=mlflow", "log_to"),
+                          ("algo.group_size=1", "algo.group_size"), ("rollout.tool_specs=some", "rollout.tool_specs")]:
+        with pytest.raises(config.ConfigError, match=key):
+            grpo.check_values(config.load("configs/tiny.yaml", grpo.TrainConfig, [override]))
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        with pytest.raises(config.ConfigError, match="log_to"):
+            grpo.external_logger(config.load("configs/tiny.yaml", grpo.TrainConfig, ["log_to=tensorboard"]))
