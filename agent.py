@@ -334,6 +334,18 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb):
     return trajs
 
 
+def pad_trajectories(trajs, pad_id, device):
+    """Right-padded batch: ids, attention mask, loss mask and sampling log-probs, each [B, T]."""
+    width = max(len(t.ids) for t in trajs)
+    ids = torch.full((len(trajs), width), pad_id, dtype=torch.long)
+    attn, mask, logprobs = (torch.zeros(len(trajs), width) for _ in range(3))
+    for r, t in enumerate(trajs):
+        n = len(t.ids)
+        ids[r, :n], attn[r, :n] = torch.tensor(t.ids), 1
+        mask[r, :n], logprobs[r, :n] = torch.tensor(t.mask, dtype=torch.float), torch.tensor(t.logprobs)
+    return ids.to(device), attn.long().to(device), mask.to(device), logprobs.to(device)
+
+
 @torch.no_grad()
 def score_logprobs(model, ids, temperature=1.0):
     """Log-prob of every token given its prefix, by one full forward pass (index 0 gets 0.0)."""

@@ -234,14 +234,9 @@ def token_logprobs(model, ids, attn, temperature):
 
 
 def pad_batch(trajs, pad_id, device):
-    width = max(len(t.ids) for t in trajs)
-    ids = torch.full((len(trajs), width), pad_id, dtype=torch.long)
-    attn, mask, old = (torch.zeros(len(trajs), width) for _ in range(3))
-    for r, t in enumerate(trajs):
-        n = len(t.ids)
-        ids[r, :n], attn[r, :n] = torch.tensor(t.ids), 1
-        mask[r, :n], old[r, :n] = torch.tensor(t.mask, dtype=torch.float), torch.tensor(t.logprobs)
-    return ids.to(device), attn.long().to(device), mask[:, 1:].to(device), old[:, 1:].to(device)
+    """ids, attention mask, and the loss mask / old log-probs aligned with next-token predictions."""
+    ids, attn, mask, old = agent.pad_trajectories(trajs, pad_id, device)
+    return ids, attn, mask[:, 1:], old[:, 1:]
 
 
 def all_sum(values, device):

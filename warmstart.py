@@ -62,20 +62,10 @@ def length_batches(trajs, tokens_per_batch, rng):
     return batches
 
 
-def pad(trajs, idx, pad_id, device):
-    width = max(len(trajs[i].ids) for i in idx)
-    ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(idx), width))
-    for r, i in enumerate(idx):
-        ids[r, :len(trajs[i].ids)] = torch.tensor(trajs[i].ids)
-        mask[r, :len(trajs[i].mask)] = torch.tensor(trajs[i].mask, dtype=torch.float)
-    return ids.to(device), mask.to(device)
-
-
 def masked_nll(model, ids, mask):
-    """Mean cross-entropy of the masked tokens given their prefixes."""
-    attn = (mask >= 0).long()
-    logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float()
+    """Mean cross-entropy of the masked tokens given their prefixes (right padding: causal attention never
+    lets a real token see the pads after it, so no attention mask is needed)."""
+    logits = model(input_ids=ids).logits[:, :-1].float()
     nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
     m = mask[:, 1:]
     return (nll * m).sum() / m.sum().clamp(min=1)
@@ -104,7 +94,7 @@ def warm_start(cfg):
     bar = tqdm(total=total, desc="behaviour cloning", unit="step")
     while step < total:
         for idx in length_batches(trajs, ws.tokens_per_batch, rng):
-            ids, mask = pad(trajs, idx, tok.pad_token_id, cfg.model.device)
+            ids, _, mask, _ = agent.pad_trajectories([trajs[i] for i in idx], tok.pad_token_id, cfg.model.device)
             loss = masked_nll(model, ids, mask)
             opt.zero_grad()
             loss.backward()
