@@ -291,7 +291,8 @@ def train_step(cfg, policy, ref, opt, trajs, adv, tok, device, extra_loss=None):
             stats["tokens"] += float(mask.sum())
     grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
     grad_norm = grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm
-    opt.step()
+    if all_sum([len(trajs)], device)[0] > 0:    # no group kept anywhere: Adam's momentum must not move weights
+        opt.step()
     tot = all_sum([stats["loss"], stats["clip_frac"], stats["entropy"], stats["kl"], stats["tokens"]], device)
     tokens = max(tot[4], 1.0)
     return {"loss": tot[0] / world, "clip_frac": tot[1] / tokens, "entropy": tot[2] / tokens,
