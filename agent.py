@@ -163,6 +163,23 @@ class Trajectory:
     n_calls: int = 0
     well_formed: list = dataclasses.field(default_factory=list)   # per turn: >= 1 call, none malformed
 
+    @classmethod
+    def start(cls, task, prompt):
+        return cls(task["id"], task["domain"], list(prompt), [0] * len(prompt), [0.0] * len(prompt), [])
+
+    def add_turn(self, tokens, logprobs):
+        """Append the policy's own tokens (mask 1) as one assistant turn."""
+        self.turn_spans.append((len(self.ids), len(self.ids) + len(tokens)))
+        self.ids += tokens
+        self.mask += [1] * len(tokens)
+        self.logprobs += list(logprobs)
+
+    def add_context(self, tokens):
+        """Append tokens the policy did not sample (observations, template): mask 0."""
+        self.ids += tokens
+        self.mask += [0] * len(tokens)
+        self.logprobs += [0.0] * len(tokens)
+
 
 def prompt_ids(tok, info, tool_specs):
     system = info["system"]
@@ -279,7 +296,7 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb):
         info = e.reset(seed=int(seed))[1]
         ids = prompt_ids(tok, info, rcfg.tool_specs)
         envs.append(e)
-        trajs.append(Trajectory(t["id"], t["domain"], list(ids), [0] * len(ids), [0.0] * len(ids), []))
+        trajs.append(Trajectory.start(t, ids))
         pending.append(list(ids))
     live = list(range(len(tasks)))
     batch = Batch(len(tasks), device)
@@ -305,10 +322,7 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb):
         pending, still = [], []
         for r, i in enumerate(live):
             tr, e = trajs[i], envs[i]
-            tr.turn_spans.append((len(tr.ids), len(tr.ids) + len(turns[r])))
-            tr.ids += turns[r]
-            tr.mask += [1] * len(turns[r])
-            tr.logprobs += lps[r]
+            tr.add_turn(turns[r], lps[r])
             obs, rew, term, trunc, info = e.step(turn_text(tok, turns[r]))
             tr.n_turns += 1
             tr.n_calls += sum(1 for c in info["tool_calls"] if c["name"])
@@ -324,9 +338,7 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb):
                 continue
             # the turn's last sampled token is not in the cache yet: it goes in with the observation
             pending.append(([turns[r][-1]] if turns[r] else []) + nxt)
-            tr.ids += nxt
-            tr.mask += [0] * len(nxt)
-            tr.logprobs += [0.0] * len(nxt)
+            tr.add_context(nxt)
             still.append(r)
         live = [live[r] for r in still]
         if live:

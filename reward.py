@@ -91,8 +91,8 @@ def violations(task, traj):
                       {_norm(v) for v in c["values"]} for x in calls)
         elif c["kind"] == "forbidden_answer":
             shown = parsed if parsed is not None else answer
-            hit = answer is not None and _norm(shown if not isinstance(shown, float) else int(shown)) in \
-                {_norm(v) for v in c["values"]}
+            shown = f"{shown:g}" if isinstance(shown, float) else shown      # 3.0 -> "3", 4.5 stays "4.5"
+            hit = answer is not None and _norm(shown) in {_norm(v) for v in c["values"]}
         elif c["kind"] == "must_call":
             hit = not any(x["name"] == c["tool"] for x in calls)
         else:

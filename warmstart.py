@@ -29,22 +29,17 @@ def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None):
     e = envmod.MedicalEnv(tasks=[task], kb=kb, max_turns=max(expert_turns, rcfg.max_turns), tool_specs="none")
     info = e.reset(seed=0)[1]
     ids = agent.prompt_ids(tok, info, rcfg.tool_specs)
-    tr = agent.Trajectory(task["id"], task["domain"], list(ids), [0] * len(ids), [0.0] * len(ids), [])
+    tr = agent.Trajectory.start(task, ids)
     end_id = tok.convert_tokens_to_ids("<|im_end|>")
     for action in envmod.expert_actions(task, expert_turns):
         turn = tok.encode(action, add_special_tokens=False) + [end_id]
-        tr.turn_spans.append((len(tr.ids), len(tr.ids) + len(turn)))
-        tr.ids += turn
-        tr.mask += [1] * len(turn)
-        tr.logprobs += [0.0] * len(turn)
+        tr.add_turn(turn, [0.0] * len(turn))
         obs, rew, term, trunc, info = e.step(action)
         if term or trunc:
             tr.reward_info, tr.reward, tr.finished = info["reward_info"], rew, term
             break
         nxt = agent.observation_ids(tok, info["tool_messages"], rcfg.tool_response_tokens)
-        tr.ids += nxt
-        tr.mask += [0] * len(nxt)
-        tr.logprobs += [0.0] * len(nxt)
+        tr.add_context(nxt)
     return tr
 
 
