@@ -22,6 +22,8 @@ configs/tiny_model.json with the BPE tokenizer this project trains on its own te
 import dataclasses
 import json
 import os
+import random
+import zlib
 
 import torch
 from tqdm import tqdm
@@ -66,6 +68,8 @@ class RolloutConfig:
     max_turns: int = opt(5, "assistant turns per episode (env truncation)")
     tool_response_tokens: int = opt(128, "each tool response is cut to this many tokens, from the middle")
     tool_specs: str = opt("none", "tool schemas in the prompt: full (via the chat template), names or none")
+    spec_keep: float = opt(1.0, "share of the task's tool schemas shown (grpo.py's Progressive Spec Withdrawal "
+                                "lowers it during training)")
     batch_size: int = opt(16, "episodes rolled out together")
     reuse_cache: bool = opt(True, "keep the KV cache across turns (False re-encodes the conversation each turn)")
 
@@ -162,6 +166,7 @@ class Trajectory:
     n_turns: int = 0
     n_calls: int = 0
     well_formed: list = dataclasses.field(default_factory=list)   # per turn: >= 1 call, none malformed
+    calls: list = dataclasses.field(default_factory=list)   # every call: name, arguments, error, result (text)
 
     @classmethod
     def start(cls, task, prompt):
@@ -181,12 +186,24 @@ class Trajectory:
         self.logprobs += [0.0] * len(tokens)
 
 
-def prompt_ids(tok, info, tool_specs):
+def withdraw_specs(schemas, task_id, keep):
+    """The first round(keep * n) schemas of a fixed per-task shuffle: as `keep` falls, the shown set
+    only shrinks (Progressive Spec Withdrawal). keep >= 1 returns the menu unchanged."""
+    if keep >= 1:
+        return schemas
+    order = list(range(len(schemas)))
+    random.Random(zlib.crc32(task_id.encode())).shuffle(order)
+    kept = set(order[:round(max(keep, 0.0) * len(schemas))])
+    return [s for i, s in enumerate(schemas) if i in kept]
+
+
+def prompt_ids(tok, info, tool_specs, spec_keep=1.0):
     system = info["system"]
-    if tool_specs == "names":
-        system += "\n\n" + envmod.menu_text(info["tools"], "names")
+    schemas = withdraw_specs(info["tools"], info["task_id"], spec_keep)
+    if tool_specs == "names" and schemas:
+        system += "\n\n" + envmod.menu_text(schemas, "names")
     msgs = [{"role": "system", "content": system}, {"role": "user", "content": info["user"]}]
-    tools = info["tools"] if tool_specs == "full" else None
+    tools = schemas if tool_specs == "full" and schemas else None
     out = tok.apply_chat_template(msgs, tools=tools, add_generation_prompt=True, tokenize=True)
     return list(out["input_ids"] if isinstance(out, dict) or hasattr(out, "keys") else out)
 
@@ -294,7 +311,7 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb):
     for t, seed in zip(tasks, seeds):
         e = envmod.MedicalEnv(tasks=[t], kb=kb, max_turns=rcfg.max_turns, tool_specs="none")
         info = e.reset(seed=int(seed))[1]
-        ids = prompt_ids(tok, info, rcfg.tool_specs)
+        ids = prompt_ids(tok, info, rcfg.tool_specs, rcfg.spec_keep)
         envs.append(e)
         trajs.append(Trajectory.start(t, ids))
         pending.append(list(ids))
@@ -326,6 +343,7 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb):
             obs, rew, term, trunc, info = e.step(turn_text(tok, turns[r]))
             tr.n_turns += 1
             tr.n_calls += sum(1 for c in info["tool_calls"] if c["name"])
+            tr.calls += [{**c, "result": m["content"]} for c, m in zip(info["tool_calls"], info["tool_messages"])]
             tr.well_formed.append(bool(info["tool_calls"]) and
                                   all(c["error"] != "malformed" for c in info["tool_calls"]))
             closed = turns[r][-1] == end_id

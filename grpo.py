@@ -67,6 +67,8 @@ class TrainConfig(agent.AgentConfig):     # model, rollout, warm_start, eval_spl
     checkpoint_every: int = opt(10, "save every K steps (0 = only at the end)")
     resume: bool = opt(False, "continue from the newest checkpoint in out_dir")
     save_trajectories: bool = opt(True, "write each step's trajectories (for evaluate.py taxonomy)")
+    spec_withdraw_start: int = opt(0, "Progressive Spec Withdrawal: step where tool schemas start to be removed")
+    spec_withdraw_end: int = opt(0, "step by which every schema is gone (0 = curriculum off: rollout.spec_keep)")
     time_budget_min: float = opt(0.0, "stop after the step that passes this many minutes (0 = no limit)")
     log_to: str = opt("none", "also log scalars to: none, tensorboard or wandb (each only if installed)")
 
@@ -218,6 +220,15 @@ def step_tasks(cfg, step, pool):
     return random.Random(cfg.seed * 100003 + step).sample(pool, cfg.algo.tasks_per_step)
 
 
+def spec_keep(cfg, step):
+    """Progressive Spec Withdrawal: share of tool schemas in the prompt, 1 until spec_withdraw_start,
+    then linearly down to 0 at spec_withdraw_end (agent.withdraw_specs drops them in a fixed order)."""
+    start, end = cfg.spec_withdraw_start, cfg.spec_withdraw_end
+    if end <= 0:
+        return cfg.rollout.spec_keep
+    return min(1.0, max(0.0, (end - step) / max(end - start, 1)))
+
+
 def local_rollouts(cfg, step, pool, rollout_model, tok, rank, world):
     """This rank's groups: tasks rank, rank + world, ...; episode seeds depend only on (step, task, k)."""
     tasks = step_tasks(cfg, step, pool)
@@ -225,7 +236,8 @@ def local_rollouts(cfg, step, pool, rollout_model, tok, rank, world):
     n = cfg.algo.group_size
     episodes = [tasks[i] for i in mine for _ in range(n)]
     seeds = [cfg.seed * 7919 + step * 100000 + i * n + k for i in mine for k in range(n)]
-    return agent.rollout(rollout_model, tok, episodes, cfg.rollout, seeds=seeds, progress=False)
+    rcfg = dataclasses.replace(cfg.rollout, spec_keep=spec_keep(cfg, step))
+    return agent.rollout(rollout_model, tok, episodes, rcfg, seeds=seeds, progress=False)
 
 
 def token_logprobs(model, ids, attn, temperature):
@@ -399,6 +411,8 @@ def check_values(cfg):
             raise config.ConfigError(f"config key '{key}' must be >= 1")
     if cfg.algo.group_size < 2:
         raise config.ConfigError("config key 'algo.group_size' must be >= 2 (advantages are relative)")
+    if cfg.spec_withdraw_end and cfg.spec_withdraw_end <= cfg.spec_withdraw_start:
+        raise config.ConfigError("config key 'spec_withdraw_end' must be > spec_withdraw_start (or 0 = off)")
 
 
 def external_logger(cfg):
@@ -480,6 +494,7 @@ def train(cfg, hooks=None):
         rollout_model.load_state_dict(full_state(policy))
         dt = time.time() - t0
         row = {"step": step + 1, **metrics, **stats, **hook_metrics, "lr": sched.get_last_lr()[0],
+               "spec_keep": spec_keep(cfg, step),
                "kept_groups": all_sum([len(kept) / cfg.algo.group_size], device)[0],
                "step_time_s": dt, "tokens_per_s": n_tokens / dt}
         if "after_step" in hooks:
@@ -522,7 +537,8 @@ def save_trajectories(cfg, step, trajs):
     with open(path, "a") as f:
         for t in trajs:
             f.write(json.dumps({"step": step, "task_id": t.task_id, "reward": t.reward, "errors": t.errors,
-                                "n_calls": t.n_calls, "response_tokens": sum(t.mask)}) + "\n")
+                                "n_calls": t.n_calls, "response_tokens": sum(t.mask), "calls": t.calls},
+                               default=str) + "\n")
 
 
 def main(argv, cls=TrainConfig, hooks_for=None):

@@ -4,7 +4,8 @@
 
 Runs `python grpo.py configs/tiny.yaml algo.loss=V ...` once per variant with a wall-clock
 budget, then reads each run's metrics.jsonl: validation reward (eval_tasks validation episodes)
-before the first step and after the last one. Writes benchmarks/results/learning_demo.md.
+before the first step and after the last one. Each variant's newest result is kept in
+benchmarks/results/learning_demo.json; learning_demo.md is the table of all of them.
 """
 import argparse
 import json
@@ -63,16 +64,21 @@ def main():
             if p.wait():
                 sys.exit(f"{v} failed: see {out}/run.log")
             results.append(result(v, out, t))
-    lines = ["| variant | steps | wall (min) | val reward before | after | change | val accuracy before | after |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        lines.append(f"| {r['variant']} | {r['steps']} | {r['minutes']:.0f} | {r['before']:.3f} | {r['after']:.3f} | "
-                     f"{r['after'] - r['before']:+.3f} | {r['acc_before']:.3f} | {r['acc_after']:.3f} |")
-    os.makedirs(os.path.join(ROOT, "benchmarks", "results"), exist_ok=True)
+    path = os.path.join(ROOT, "benchmarks", "results", "learning_demo.json")
+    table = json.load(open(path)) if os.path.exists(path) else {}
+    table.update({r["variant"]: {**r, "command": " ".join(sys.argv[1:])} for r in results})   # newest run wins
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(table, f, indent=1)
+    lines = ["| variant | steps | wall (min) | val reward before | after | change | val accuracy before | after | run |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for v, r in table.items():
+        lines.append(f"| {v} | {r['steps']} | {r['minutes']:.0f} | {r['before']:.3f} | {r['after']:.3f} | "
+                     f"{r['after'] - r['before']:+.3f} | {r['acc_before']:.3f} | {r['acc_after']:.3f} | "
+                     f"`{r['command']}` |")
     with open(os.path.join(ROOT, "benchmarks", "results", "learning_demo.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
-
 
 if __name__ == "__main__":
     main()

@@ -129,3 +129,37 @@ def test_warm_start_lowers_the_loss_and_saves_a_loadable_checkpoint(cfg, tmp_pat
     reloaded, _ = agent.load_policy(c.model, str(tmp_path / "ws"))
     x = torch.tensor([[1, 2, 3, 4]])
     torch.testing.assert_close(reloaded(input_ids=x).logits, model.eval()(input_ids=x).logits)
+
+
+def test_spec_withdrawal_only_shrinks_the_shown_menu_and_reaches_none(policy, val_tasks):
+    _, tok = policy
+    e = envmod.MedicalEnv(tasks=val_tasks[:1], tool_specs="none")
+    info = e.reset(seed=0)[1]
+    shown = [{s["function"]["name"] for s in agent.withdraw_specs(info["tools"], info["task_id"], k)}
+             for k in (1.0, 0.75, 0.5, 0.25, 0.0)]
+    assert len(shown[0]) == len(info["tools"]) and shown[-1] == set()
+    assert all(b <= a for a, b in zip(shown, shown[1:])) and len(shown[2]) == round(0.5 * len(info["tools"]))
+    full, half, none = (len(agent.prompt_ids(tok, info, "full", k)) for k in (1.0, 0.5, 0.0))
+    assert full > half > none == len(agent.prompt_ids(tok, info, "none"))
+
+
+def test_grpo_spec_schedule_is_monotone_from_start_to_end(cfg):
+    c = dataclasses.replace(cfg, spec_withdraw_start=10, spec_withdraw_end=30)
+    keep = [grpo.spec_keep(c, s) for s in range(0, 40)]
+    assert keep[:11] == [1.0] * 11 and keep[30:] == [0.0] * 10 and keep[20] == pytest.approx(0.5)
+    assert all(b <= a for a, b in zip(keep, keep[1:]))
+    with pytest.raises(config.ConfigError, match="spec_withdraw_end"):
+        grpo.check_values(dataclasses.replace(cfg, spec_withdraw_start=5, spec_withdraw_end=5))
+
+
+def test_rollout_records_every_call_with_its_error_and_result(policy, cfg, val_tasks):
+    _, tok = policy
+    call = envmod.format_call("summon_oracle", {}) + envmod.format_call("get_vitals", {})
+    fake = ScriptedLM(tok.encode(call, add_special_tokens=False) + [tok.convert_tokens_to_ids("<|im_end|>")],
+                      len(tok))
+    r = dataclasses.replace(cfg.rollout, max_new_tokens=96, max_turns=2)
+    tr = agent.rollout(fake, tok, val_tasks[:1], r, seed=0, progress=False)[0]
+    assert len(tr.calls) == tr.n_calls == 2 * tr.n_turns == 4
+    assert [c["name"] for c in tr.calls[:2]] == ["summon_oracle", "get_vitals"]
+    assert tr.calls[0]["error"] == "phantom_tool" and tr.calls[1]["error"] is None
+    assert "heart" in tr.calls[1]["result"].lower()
