@@ -203,8 +203,12 @@ def prompt_ids(tok, info, tool_specs, spec_keep=1.0):
     if tool_specs == "names" and schemas:
         system += "\n\n" + envmod.menu_text(schemas, "names")
     msgs = [{"role": "system", "content": system}, {"role": "user", "content": info["user"]}]
-    tools = schemas if tool_specs == "full" and schemas else None
-    out = tok.apply_chat_template(msgs, tools=tools, add_generation_prompt=True, tokenize=True)
+    return chat_ids(tok, msgs, schemas if tool_specs == "full" and schemas else None)
+
+
+def chat_ids(tok, messages, tools=None):
+    """Token ids of a conversation through the tokenizer's chat template, ending with the assistant cue."""
+    out = tok.apply_chat_template(messages, tools=tools, add_generation_prompt=True, tokenize=True)
     return list(out["input_ids"] if isinstance(out, dict) or hasattr(out, "keys") else out)
 
 
@@ -315,8 +319,13 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb):
         envs.append(e)
         trajs.append(Trajectory.start(t, ids))
         pending.append(list(ids))
-    live = list(range(len(tasks)))
-    batch = Batch(len(tasks), device)
+    live = [i for i in range(len(tasks)) if len(pending[i]) + rcfg.max_new_tokens <= rcfg.max_total_tokens]
+    for i in sorted(set(range(len(tasks))) - set(live)):     # no room for even one turn: scored unplayed
+        print(f"warning: prompt of {tasks[i]['id']} has {len(pending[i])} tokens, no room for a turn within "
+              f"rollout.max_total_tokens={rcfg.max_total_tokens}; the episode is scored without playing")
+        finish(trajs[i], envs[i])
+    pending = [pending[i] for i in live]
+    batch = Batch(len(live), device)
     model.eval()
     while live:
         if not rcfg.reuse_cache:             # baseline: forget the cache, re-encode every conversation
@@ -350,9 +359,7 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb):
             nxt = observation_ids(tok, info["tool_messages"], rcfg.tool_response_tokens, close_turn=not closed)
             too_long = len(tr.ids) + len(nxt) + rcfg.max_new_tokens > rcfg.max_total_tokens
             if term or trunc or too_long:
-                tr.reward_info = info.get("reward_info") or e.score()
-                tr.reward, tr.finished = tr.reward_info["reward"], e.case.answer is not None
-                tr.errors = dict(info["errors"])
+                finish(tr, e, info.get("reward_info"))
                 continue
             # the turn's last sampled token is not in the cache yet: it goes in with the observation
             pending.append(([turns[r][-1]] if turns[r] else []) + nxt)
@@ -362,6 +369,13 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb):
         if live:
             batch.keep(still)
     return trajs
+
+
+def finish(tr, e, reward_info=None):
+    """Close an episode's Trajectory with the env's reward breakdown (scored as it stands if not ended)."""
+    tr.reward_info = reward_info or e.score()
+    tr.reward, tr.finished = tr.reward_info["reward"], e.case.answer is not None
+    tr.errors = dict(e.errors)
 
 
 def pad_trajectories(trajs, pad_id, device):

@@ -7,7 +7,9 @@ Nothing is downloaded: point a loader at the file you have. Formats:
   PubMedQA        JSON {pmid: {"QUESTION", "CONTEXTS": [..], "final_decision"}} (ori_pqal.json)
   MMLU-style      CSV rows question,A,B,C,D,answer (no header), or JSONL
                   {"question", "choices": [..], "answer": int or letter}
-Each task has an exactly checkable answer (a letter, or yes/no/maybe for PubMedQA).
+  Long-form QA    JSONL {"question", "answer"} (also "Question"/"Answer", as in MedicationQA
+                  and LiveQA exports): free text, scored by reward.token_f1 against the reference
+Each choice task has an exactly checkable answer (a letter, or yes/no/maybe for PubMedQA).
 """
 import csv
 import json
@@ -19,8 +21,10 @@ def _task(source, i, question, options, answer, answer_type="choice"):
     if answer_type == "choice":
         body = question + "\n" + "\n".join(f"{LETTERS[j]}) {o}" for j, o in enumerate(options))
         body += "\nSubmit the letter of the correct option."
-    else:
+    elif answer_type == "label":
         body = question + "\nSubmit one of: " + ", ".join(options) + "."
+    else:
+        body = question + "\nSubmit your answer in a few sentences."
     search = {"name": "search_knowledge_base", "arguments": {"query": question[:200]}, "match": []}
     return {"id": f"{source}-{i:05d}", "domain": "medical_qa", "split": "test", "question": body, "patient": {},
             "record": {}, "image": None, "answer": {"type": answer_type, "value": answer, "options": options},
@@ -72,4 +76,14 @@ def load_mmlu(path):
     return out
 
 
-LOADERS = {"medqa": load_medqa, "medmcqa": load_medmcqa, "pubmedqa": load_pubmedqa, "mmlu": load_mmlu}
+def load_longform(path):
+    out = []
+    for i, r in enumerate(_jsonl(path)):
+        q, a = r.get("question", r.get("Question")), r.get("answer", r.get("Answer"))
+        if not q or not a:
+            raise ValueError(f"{path} line {i + 1}: a long-form item needs 'question' and 'answer'")
+        out.append(_task("longform", i, q, [], a, "text"))
+    return out
+
+
+LOADERS = {"medqa": load_medqa, "medmcqa": load_medmcqa, "pubmedqa": load_pubmedqa, "mmlu": load_mmlu, "longform": load_longform}

@@ -46,6 +46,8 @@ def parse_answer(spec, text):
     if kind == "yesno":
         word = t.split(" ")[0] if t else ""
         return word if word in ("yes", "no") else None
+    if kind == "text":                   # long-form answer: any non-empty text, scored by token_f1
+        return t or None
     raise ValueError(f"unknown answer type {kind!r}")
 
 
@@ -53,7 +55,7 @@ def _ok_calls(traj):
     return [c for turn in traj["turns"] for c in turn["calls"] if c["error"] is None]
 
 
-def _matches(call, expected):
+def matches_expected(call, expected):
     """Same tool, and the same values for the arguments listed in expected['match'] (default: all)."""
     if call["name"] != expected["name"]:
         return False
@@ -61,11 +63,31 @@ def _matches(call, expected):
     return all(_norm(call["arguments"].get(k)) == _norm(expected["arguments"][k]) for k in keys)
 
 
+def answer_tokens(text):
+    """Lower-cased words without punctuation or the articles a/an/the (SQuAD answer normalisation)."""
+    words = re.sub(r"[^\w\s]", " ", str(text).lower()).split()
+    return [w for w in words if w not in ("a", "an", "the")]
+
+
+def token_f1(prediction, reference):
+    """Bag-of-words F1 of the normalised tokens (the SQuAD metric, Rajpurkar et al. 2016):
+    P = overlap / |pred|, R = overlap / |ref|, F1 = 2PR / (P + R); 0 when either side is empty."""
+    pred, ref = answer_tokens(prediction), answer_tokens(reference)
+    common = sum(min(pred.count(w), ref.count(w)) for w in set(pred))
+    if not pred or not ref or common == 0:
+        return 0.0
+    p, r = common / len(pred), common / len(ref)
+    return 2 * p * r / (p + r)
+
+
 def accuracy(task, traj):
-    """1 if the submitted answer equals the ground truth (numbers within the task's tolerance), else 0."""
+    """1 if the submitted answer equals the ground truth (numbers within the task's tolerance), else 0;
+    for long-form (text) answers, the token F1 against the reference answer."""
     got, spec = parse_answer(task["answer"], traj["answer"]), task["answer"]
     if got is None:
         return 0.0
+    if spec["type"] == "text":
+        return token_f1(got, spec["value"])
     if spec["type"] == "number":
         return float(abs(got - spec["value"]) <= spec.get("tolerance", 0))
     return float(got == spec["value"])
@@ -77,7 +99,7 @@ def process(task, traj):
     if not expected:
         raise ValueError(f"task {task.get('id')} has no expected tools: process cannot be scored")
     calls = _ok_calls(traj)
-    return sum(any(_matches(c, e) for c in calls) for e in expected) / len(expected)
+    return sum(any(matches_expected(c, e) for c in calls) for e in expected) / len(expected)
 
 
 def violations(task, traj):

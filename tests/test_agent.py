@@ -163,3 +163,11 @@ def test_rollout_records_every_call_with_its_error_and_result(policy, cfg, val_t
     assert [c["name"] for c in tr.calls[:2]] == ["summon_oracle", "get_vitals"]
     assert tr.calls[0]["error"] == "phantom_tool" and tr.calls[1]["error"] is None
     assert "heart" in tr.calls[1]["result"].lower()
+
+
+def test_a_prompt_longer_than_the_token_budget_is_scored_unplayed(policy, cfg, val_tasks, capsys):
+    model, tok = policy
+    r = dataclasses.replace(cfg.rollout, tool_specs="full", max_total_tokens=1024)
+    trajs = agent.rollout(model, tok, val_tasks[:3], r, seed=0, progress=False)
+    assert all(t.n_turns == 0 and sum(t.mask) == 0 and t.reward == 0.0 for t in trajs)
+    assert "no room for a turn" in capsys.readouterr().out

@@ -1,0 +1,412 @@
+"""Evaluation: what did training do? Benchmarks in text and agent mode, the tool-call taxonomy,
+and the training-dynamics figure.
+
+  python evaluate.py CONFIG [--checkpoint DIR] [--bench KIND=PATH]... [--modes text agent]
+                     [--specs none|names|full|both] [--per-domain N] [--out DIR] [key.sub=value ...]
+  torchrun --nproc_per_node=8 evaluate.py CONFIG ...     # tasks split over ranks, rank 0 writes
+  python evaluate.py taxonomy RUN_DIR [RUN_DIR ...]     # per-step failure rates -> RUN_DIR/taxonomy.jsonl
+  python evaluate.py plot RUN_DIR [RUN_DIR ...] [--out FILE.png]
+
+Data flow of an evaluation: the task bank's test split (all 10 domains) + local benchmark files
+(loaders.py) -> tasks ->
+  text mode:  one chat prompt per task, no tools. Options (choice, label, yes/no) are scored by the
+              mean log-probability per token of each option's text after the prompt, and the best one
+              is the answer; other answers are one greedy reply. -> reward.accuracy
+  agent mode: the multi-turn agent with tools and the KB (agent.rollout, or a scripted policy)
+              -> the env's 5D reward breakdown
+-> one record per (mode, task) -> grouped by domain or benchmark -> a table printed and written to
+OUT/eval.json and OUT/eval.md.
+
+The taxonomy sorts every tool call of a set of trajectories into: schema hallucination (a real
+tool, wrong arguments), phantom tool invocation (a tool that is not defined), structural
+malformation (broken JSON or tag), semantic tool misuse (see classify_call), and the env's two
+other errors (off_menu, execution); rates are per 1,000 calls.
+"""
+import argparse
+import collections
+import dataclasses
+import json
+import os
+import re
+import sys
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import agent
+import config
+import env as envmod
+import loaders
+import reward as rewardmod
+import knowledge
+import taskgen
+
+COMPONENTS = ("process", "safety", "format", "coherence")
+TEXT_SYSTEM = "You are a medical expert. Answer the question."
+TAXONOMY = {"schema": "schema_hallucination", "phantom_tool": "phantom_tool_invocation",
+            "malformed": "structural_malformation", "misuse": "semantic_misuse",
+            "off_menu": "off_menu", "execution": "execution_error"}
+
+
+# ---------------------------------------------------------------- text mode
+def option_texts(task):
+    """The candidate answers of a task that has them, as (text to score, answer to submit) pairs."""
+    spec = task["answer"]
+    if spec["type"] == "choice":
+        return [(o, "ABCDE"[i]) for i, o in enumerate(spec["options"])]
+    if spec["type"] == "label":
+        return [(o, o) for o in spec["options"]]
+    if spec["type"] == "yesno":
+        return [("yes", "yes"), ("no", "no")]
+    return None
+
+
+def text_prompt(tok, task):
+    return agent.chat_ids(tok, [{"role": "system", "content": TEXT_SYSTEM},
+                                {"role": "user", "content": envmod.case_text(task)}])
+
+
+@torch.no_grad()
+def continuation_scores(model, prompts, continuations, batch_size=16):
+    """Mean log-probability per token of each continuation after its prompt (length-normalised, so
+    long options are not penalised for their length), from right-padded batched forward passes."""
+    device, out = next(model.parameters()).device, []
+    for b in range(0, len(prompts), batch_size):
+        seqs = [p + c for p, c in zip(prompts[b:b + batch_size], continuations[b:b + batch_size])]
+        ids = torch.zeros(len(seqs), max(map(len, seqs)), dtype=torch.long)
+        attn = torch.zeros_like(ids)
+        for r, s in enumerate(seqs):
+            ids[r, :len(s)], attn[r, :len(s)] = torch.tensor(s), 1
+        ids, attn = ids.to(device), attn.to(device)
+        logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float()
+        lp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+        for r, (p, c) in enumerate(zip(prompts[b:b + batch_size], continuations[b:b + batch_size])):
+            out.append(float(lp[r, len(p) - 1:len(p) - 1 + len(c)].mean()))
+    return out
+
+
+def pick_options(model, tok, tasks, batch_size=16):
+    """The answer whose option text the model finds most likely, for each task (all have options)."""
+    prompts, conts = [], []
+    for t in tasks:
+        p = text_prompt(tok, t)
+        for text, _ in option_texts(t):
+            prompts.append(p)
+            conts.append(tok.encode(" " + text, add_special_tokens=False))
+    scores, picks, k = continuation_scores(model, prompts, conts, batch_size), [], 0
+    for t in tasks:
+        opts = option_texts(t)
+        picks.append(opts[int(np.argmax(scores[k:k + len(opts)]))][1])
+        k += len(opts)
+    return picks
+
+
+@torch.no_grad()
+def greedy_replies(model, tok, prompts, max_new_tokens):
+    """One greedy reply per prompt, batched over agent.Batch (the rollout's KV-cached feeder)."""
+    device = next(model.parameters()).device
+    end_id, pad_id = tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id
+    batch, outs = agent.Batch(len(prompts), device), [[] for _ in prompts]
+    logits, live = batch.feed(model, prompts, pad_id), set(range(len(prompts)))
+    for _ in range(max_new_tokens):
+        toks = logits.argmax(-1)
+        for r in list(live):
+            outs[r].append(int(toks[r]))
+            if toks[r] == end_id:
+                live.discard(r)
+        if not live:
+            break
+        logits = batch.feed(model, [[int(toks[r])] if r in live else [] for r in range(len(prompts))], pad_id)
+    return [agent.turn_text(tok, o) for o in outs]
+
+
+def reply_answer(text):
+    """A submit_answer call's answer if the reply makes one, else the reply itself."""
+    for name, args in envmod.parse_tool_calls(text)[0]:
+        if name == "submit_answer" and isinstance(args, dict) and "answer" in args:
+            return str(args["answer"])
+    return text.strip()
+
+
+def text_mode(model, tok, tasks, max_new_tokens=96, batch_size=16):
+    """Single turn, no tools: one record per task (accuracy and reply length; no 5D reward)."""
+    mc = [t for t in tasks if option_texts(t)]
+    free = [t for t in tasks if not option_texts(t)]
+    answers = {t["id"]: (a, None) for t, a in zip(mc, pick_options(model, tok, mc, batch_size) if mc else [])}
+    for b in tqdm(range(0, len(free), batch_size), desc="text mode", disable=not free, leave=False):
+        chunk = free[b:b + batch_size]
+        for t, reply in zip(chunk, greedy_replies(model, tok, [text_prompt(tok, t) for t in chunk], max_new_tokens)):
+            answers[t["id"]] = (reply_answer(reply), len(tok.encode(reply, add_special_tokens=False)))
+    return [{"mode": "text", "group": group_of(t), "task_id": t["id"],
+             "accuracy": rewardmod.accuracy(t, {"answer": answers[t["id"]][0]}), "tokens": answers[t["id"]][1]}
+            for t in tasks]
+
+
+# ---------------------------------------------------------------- agent mode
+def group_of(task):
+    return task.get("source", task["domain"])
+
+
+def record(mode, task, info, turns, tokens, calls):
+    return {"mode": mode, "group": group_of(task), "task_id": task["id"], "reward": info["reward"],
+            "accuracy": info["accuracy"], **{k: info[k] for k in COMPONENTS},
+            "violation": bool(info["critical_violation"]), "turns": turns, "tokens": tokens, "calls": calls}
+
+
+def agent_mode(model, tok, tasks, rcfg, seed=0, mode="agent"):
+    """The multi-turn agent with tools and the KB, one episode per task."""
+    trajs = agent.rollout(model, tok, tasks, rcfg, seed=seed)
+    return [record(mode, t, tr.reward_info, tr.n_turns, sum(tr.mask), tr.calls) for t, tr in zip(tasks, trajs)]
+
+
+def scripted_mode(policy_for, tasks, max_turns=8, mode="agent"):
+    """Agent mode for a scripted policy: policy_for(task) -> policy(obs, info, turn) -> action text."""
+    out = []
+    for t in tasks:
+        e = envmod.MedicalEnv(tasks=[t], max_turns=max_turns)
+        info = envmod.run_episode(e, policy_for(t), seed=0)[1]
+        calls = [{**c, "result": str(c["result"])} for turn in e.traj["turns"] for c in turn["calls"]]
+        out.append(record(mode, t, info["reward_info"], len(e.traj["turns"]), None, calls))
+    return out
+
+
+def expert_policy(task, max_turns=8):
+    acts = envmod.expert_actions(task, max_turns)
+    return lambda obs, info, turn: acts[turn]
+
+
+# ---------------------------------------------------------------- tables
+def summarise(records):
+    """Mean metrics per (mode, group), plus an 'all domains' row over the task bank's records."""
+    groups = collections.defaultdict(list)
+    for r in records:
+        groups[(r["mode"], r["group"])].append(r)
+        if r["group"] in knowledge.DOMAINS:
+            groups[(r["mode"], "all domains")].append(r)
+    rows = []
+    for (mode, group), rs in groups.items():
+        row = {"mode": mode, "group": group, "n": len(rs), "accuracy": float(np.mean([r["accuracy"] for r in rs]))}
+        for k in ("reward", *COMPONENTS, "violation", "turns", "tokens"):
+            vals = [r[k] for r in rs if r.get(k) is not None]
+            row[k] = float(np.mean(vals)) if vals else None
+        rows.append(row)
+    order = list(knowledge.DOMAINS) + ["all domains"]
+    return sorted(rows, key=lambda r: (r["mode"], order.index(r["group"]) if r["group"] in order else len(order),
+                                       r["group"]))
+
+
+def markdown(rows):
+    cols = ("accuracy", "reward", *COMPONENTS, "violation", "turns", "tokens")
+    lines = ["| mode | domain / benchmark | n | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 3)]
+    for r in rows:
+        cells = ["-" if r[c] is None else f"{r[c]:.1f}" if c == "tokens" else f"{r[c]:.3f}" for c in cols]
+        lines.append(f"| {r['mode']} | {r['group']} | {r['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- tool-call taxonomy
+def answer_evidence(task):
+    """Patterns whose presence in a tool result means the result carries what the answer needs: the
+    correct option's text (choice), the label, or the number as a whole token. Yes/no and long-form
+    answers have none, so for them every valid call outside the expected ones counts as misuse."""
+    spec = task["answer"]
+    if spec["type"] == "choice":
+        text = spec["options"]["ABCDE".index(spec["value"])]
+    elif spec["type"] == "label":
+        text = str(spec["value"])
+    elif spec["type"] == "number":
+        return [re.compile(r"(?<![\d.])" + re.escape(f"{spec['value']:g}") + r"(?![\d])")]
+    else:
+        return []
+    return [re.compile(re.escape(text.lower()))]
+
+
+def classify_call(task, call):
+    """One call -> a TAXONOMY key, or 'ok'. Errors come from the env's dispatch. A valid call is
+    semantic misuse when it (1) is not submit_answer, (2) matches none of the task's expected calls
+    (reward.matches_expected: same tool and the same key arguments), and (3) its result does not
+    contain the answer's evidence (answer_evidence): it neither advanced the work-up nor supplied the
+    answer."""
+    if call.get("error"):
+        return call["error"] if call["error"] in TAXONOMY else "malformed"
+    if call["name"] == "submit_answer" or any(rewardmod.matches_expected(call, e) for e in task["expected_tools"]):
+        return "ok"
+    text = str(call.get("result", "")).lower()
+    return "ok" if any(p.search(text) for p in answer_evidence(task)) else "misuse"
+
+
+def taxonomy(pairs):
+    """pairs: (task, calls). Rates per 1,000 calls of each failure kind, the unique-tool vocabulary
+    (distinct tools called validly) and each tool's share of the valid calls."""
+    kinds, names, n = collections.Counter(), collections.Counter(), 0
+    for task, calls in pairs:
+        for c in calls:
+            n += 1
+            kinds[classify_call(task, c)] += 1
+            if not c.get("error"):
+                names[c["name"]] += 1
+    valid = sum(names.values())
+    return {"calls": n, "per_1000": {name: 1000 * kinds[k] / max(n, 1) for k, name in TAXONOMY.items()},
+            "vocabulary": len(names), "tool_share": {k: v / valid for k, v in names.most_common()}}
+
+
+def run_taxonomy(run_dir, tasks_by_id=None):
+    """Taxonomy per training step from RUN_DIR/trajectories.jsonl -> rows, also written to taxonomy.jsonl."""
+    tasks_by_id = tasks_by_id or {t["id"]: t for t in taskgen.load_tasks()}
+    steps = collections.defaultdict(list)
+    with open(os.path.join(run_dir, "trajectories.jsonl")) as f:
+        for line in f:
+            r = json.loads(line)
+            if "calls" in r:       # older runs saved counts only
+                steps[r["step"]].append((tasks_by_id[r["task_id"]], r["calls"]))
+    rows = [{"step": s, **taxonomy(p)} for s, p in sorted(steps.items())]
+    with open(os.path.join(run_dir, "taxonomy.jsonl"), "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    return rows
+
+
+# ---------------------------------------------------------------- training-dynamics figure
+PANELS = [("val_reward", "validation reward"), ("val_accuracy", "validation accuracy"),
+          ("kl", "KL (to reference; TT-OPD: distillation)"), ("response_tokens", "response tokens / episode"),
+          ("turns", "turns / episode"), ("tool_errors", "tool-call failures / 1,000 calls")]
+
+
+def run_series(run_dir):
+    """{panel key: (steps, values)} of one run, from metrics.jsonl (and taxonomy when trajectories exist)."""
+    rows = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
+    out = {}
+    for key, _ in PANELS[:5]:
+        pts = [(r["step"], r[key]) for r in rows if key in r]
+        if key == "kl":     # TT-OPD logs its per-turn distillation KL; plain GRPO its reference KL
+            pts = [(r["step"], float(np.mean(list(r["distill_kl_turn"].values()))) if r.get("distill_kl_turn")
+                    else r.get("kl", 0.0)) for r in rows if "loss" in r]
+        out[key] = ([p[0] for p in pts], [p[1] for p in pts])
+    if os.path.exists(os.path.join(run_dir, "trajectories.jsonl")):
+        tax = run_taxonomy(run_dir)
+        out["tool_errors"] = ([r["step"] for r in tax], [sum(r["per_1000"].values()) for r in tax])
+    return out
+
+
+def plot(run_dirs, path, smooth=5):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
+    for run in run_dirs:
+        series, label = run_series(run), os.path.basename(os.path.normpath(run))
+        for ax, (key, title) in zip(axes.flat, PANELS):
+            x, y = series.get(key, ([], []))
+            if len(y) > 2 * smooth and not key.startswith("val_"):   # noisy per-step values: moving mean
+                y = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
+                x = x[smooth - 1:]
+            ax.plot(x, y, "o-" if key.startswith("val_") else "-", label=label, ms=3)
+            ax.set_title(title)
+    for ax in axes.flat:
+        ax.set_xlabel("step")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
+# ---------------------------------------------------------------- the command
+def benchmark_tasks(specs):
+    """--bench KIND=PATH ... -> tasks, each tagged with its benchmark as 'source'."""
+    tasks = []
+    for spec in specs:
+        kind, _, path = spec.partition("=")
+        if kind not in loaders.LOADERS or not path:
+            raise SystemExit(f"--bench wants KIND=PATH with KIND one of {sorted(loaders.LOADERS)}, got {spec!r}")
+        if not os.path.exists(path):
+            raise SystemExit(f"--bench {kind}: no file at {path} (see the README for where to get it)")
+        tasks += loaders.LOADERS[kind](path)
+    return tasks
+
+
+def bank_tasks(split, per_domain):
+    tasks = taskgen.load_tasks(split=split)
+    if per_domain:
+        by = collections.defaultdict(list)
+        for t in tasks:
+            by[t["domain"]].append(t)
+        tasks = [t for d in knowledge.DOMAINS for t in by[d][:per_domain]]
+    return tasks
+
+
+def evaluate_model(cfg, model, tok, tasks, modes, specs, rank=0, world=1):
+    """All records of this rank's share of the tasks, for each mode (agent mode once per spec setting)."""
+    mine, records = tasks[rank::world], []
+    if "text" in modes:
+        records += text_mode(model, tok, mine, cfg.rollout.max_new_tokens, cfg.rollout.batch_size)
+    for s in (specs if "agent" in modes else []):
+        rcfg = dataclasses.replace(cfg.rollout, tool_specs=s)
+        records += agent_mode(model, tok, mine, rcfg, cfg.seed, mode="agent" if len(specs) == 1 else f"agent, specs={s}")
+    return records
+
+
+def gather(records):
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        return records
+    out = [None] * dist.get_world_size()
+    dist.all_gather_object(out, records)
+    return [r for part in out for r in part]
+
+
+def write_results(records, out_dir):
+    rows = summarise(records)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "eval.json"), "w") as f:
+        json.dump({"summary": rows, "records": records}, f, default=str)
+    table = markdown(rows)
+    with open(os.path.join(out_dir, "eval.md"), "w") as f:
+        f.write(table + "\n")
+    return table
+
+
+def main(argv):
+    if argv and argv[0] == "taxonomy":
+        for run in argv[1:]:
+            for r in run_taxonomy(run):
+                print(json.dumps({"run": run, "step": r["step"], "calls": r["calls"], "vocabulary": r["vocabulary"],
+                                  **{k: round(v, 1) for k, v in r["per_1000"].items()}}))
+        return
+    if argv and argv[0] == "plot":
+        ap = argparse.ArgumentParser(prog="evaluate.py plot")
+        ap.add_argument("runs", nargs="+")
+        ap.add_argument("--out", default="training_dynamics.png")
+        a = ap.parse_args(argv[1:])
+        return print(f"wrote {plot(a.runs, a.out)}")
+    ap = argparse.ArgumentParser(prog="evaluate.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("config")
+    ap.add_argument("--checkpoint", default="")
+    ap.add_argument("--bench", action="append", default=[], help="KIND=PATH (repeatable), KIND in "
+                    + ", ".join(loaders.LOADERS))
+    ap.add_argument("--modes", nargs="+", default=["text", "agent"], choices=["text", "agent"])
+    ap.add_argument("--specs", default="", choices=["", "none", "names", "full", "both"],
+                    help="tool schemas in agent mode ('' = the config's rollout.tool_specs; both = none and full)")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--per-domain", type=int, default=0, help="first N tasks of each domain (0 = all)")
+    ap.add_argument("--no-bank", action="store_true", help="only the --bench files")
+    ap.add_argument("--out", default="runs/eval")
+    ap.add_argument("overrides", nargs="*", help="key.sub=value config overrides")
+    a = ap.parse_intermixed_args(argv)
+    import grpo          # one YAML serves agent.py, grpo.py, ttopd.py and this file
+    import warmstart
+    cfg = config.load(a.config, grpo.TrainConfig, a.overrides)
+    rank, world = 0, 1
+    if "RANK" in os.environ:
+        rank, world, device = grpo.setup_distributed()
+        cfg.model.device = str(device)
+    specs = {"": [cfg.rollout.tool_specs], "both": ["none", "full"]}.get(a.specs, [a.specs])
+    tasks = ([] if a.no_bank else bank_tasks(a.split, a.per_domain)) + benchmark_tasks(a.bench)
+    model, tok = agent.load_policy(cfg.model, warmstart.resolve_checkpoint(cfg, a.checkpoint))
+    records = gather(evaluate_model(cfg, model, tok, tasks, a.modes, specs, rank, world))
+    if rank == 0:
+        print(write_results(records, a.out))
+        print(f"(written to {a.out}/eval.json and eval.md)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
