@@ -2,7 +2,7 @@
 and the training-dynamics figure.
 
   python evaluate.py CONFIG [--checkpoint DIR] [--bench KIND=PATH]... [--modes text agent]
-                     [--specs none|names|full|both] [--per-domain N] [--out DIR] [key.sub=value ...]
+                     [--specs none names full] [--per-domain N] [--out DIR] [key.sub=value ...]
   torchrun --nproc_per_node=8 evaluate.py CONFIG ...     # tasks split over ranks, rank 0 writes
   python evaluate.py taxonomy RUN_DIR [RUN_DIR ...]     # per-step failure rates -> RUN_DIR/taxonomy.jsonl
   python evaluate.py plot RUN_DIR [RUN_DIR ...] [--out FILE.png]
@@ -282,9 +282,13 @@ def run_series(run_dir):
             pts = [(r["step"], float(np.mean(list(r["distill_kl_turn"].values()))) if r.get("distill_kl_turn")
                     else r.get("kl", 0.0)) for r in rows if "loss" in r]
         out[key] = ([p[0] for p in pts], [p[1] for p in pts])
-    if os.path.exists(os.path.join(run_dir, "trajectories.jsonl")):
-        tax = run_taxonomy(run_dir)
+    tax = run_taxonomy(run_dir) if os.path.exists(os.path.join(run_dir, "trajectories.jsonl")) else []
+    if tax:
         out["tool_errors"] = ([r["step"] for r in tax], [sum(r["per_1000"].values()) for r in tax])
+    else:    # trajectories without per-call records: the env's error counts (no semantic misuse)
+        tr = [r for r in rows if "tool_calls" in r]
+        out["tool_errors"] = ([r["step"] for r in tr], [1000 * sum(r[f"err_{k}"] for k in TAXONOMY if k != "misuse")
+                                                        / max(r["tool_calls"], 1e-9) for r in tr])
     return out
 
 
@@ -341,7 +345,8 @@ def evaluate_model(cfg, model, tok, tasks, modes, specs, rank=0, world=1):
         records += text_mode(model, tok, mine, cfg.rollout.max_new_tokens, cfg.rollout.batch_size)
     for s in (specs if "agent" in modes else []):
         rcfg = dataclasses.replace(cfg.rollout, tool_specs=s)
-        records += agent_mode(model, tok, mine, rcfg, cfg.seed, mode="agent" if len(specs) == 1 else f"agent, specs={s}")
+        mode = "agent" if len(specs) == 1 else f"agent, specs={s}"
+        records += agent_mode(model, tok, mine, rcfg, cfg.seed, mode=mode)
     return records
 
 
@@ -384,8 +389,8 @@ def main(argv):
     ap.add_argument("--bench", action="append", default=[], help="KIND=PATH (repeatable), KIND in "
                     + ", ".join(loaders.LOADERS))
     ap.add_argument("--modes", nargs="+", default=["text", "agent"], choices=["text", "agent"])
-    ap.add_argument("--specs", default="", choices=["", "none", "names", "full", "both"],
-                    help="tool schemas in agent mode ('' = the config's rollout.tool_specs; both = none and full)")
+    ap.add_argument("--specs", nargs="+", default=[], choices=["none", "names", "full"],
+                    help="tool schemas in agent mode, one agent run each (default: the config's rollout.tool_specs)")
     ap.add_argument("--split", default="test")
     ap.add_argument("--per-domain", type=int, default=0, help="first N tasks of each domain (0 = all)")
     ap.add_argument("--no-bank", action="store_true", help="only the --bench files")
@@ -399,7 +404,7 @@ def main(argv):
     if "RANK" in os.environ:
         rank, world, device = grpo.setup_distributed()
         cfg.model.device = str(device)
-    specs = {"": [cfg.rollout.tool_specs], "both": ["none", "full"]}.get(a.specs, [a.specs])
+    specs = a.specs or [cfg.rollout.tool_specs]
     tasks = ([] if a.no_bank else bank_tasks(a.split, a.per_domain)) + benchmark_tasks(a.bench)
     model, tok = agent.load_policy(cfg.model, warmstart.resolve_checkpoint(cfg, a.checkpoint))
     records = gather(evaluate_model(cfg, model, tok, tasks, a.modes, specs, rank, world))

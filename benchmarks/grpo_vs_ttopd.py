@@ -6,8 +6,7 @@ Both runs start together (one process each, `--threads` torch threads each): pla
 (`grpo.py configs/tiny.yaml`) and full TT-OPD (`ttopd.py configs/ttopd_tiny.yaml`: the same
 rollout and GRPO settings plus the EMA teacher, hints, turn-level KL and the cosine length
 reward), with the same steps, seeds and warm start. Reads both metrics.jsonl
-files and writes benchmarks/results/grpo_vs_ttopd.{md,png}: validation reward, response
-length, turns per episode and KL over steps.
+files and writes benchmarks/results/grpo_vs_ttopd.{md,png} (the figure is evaluate.plot's).
 """
 import argparse
 import json
@@ -18,6 +17,8 @@ import sys
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import evaluate  # noqa: E402  (the training-dynamics figure)
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 
 
@@ -50,28 +51,6 @@ def summarise(name, rows):
             "turns_last10": float(turns[-10:].mean()), "turns_std": float(turns.std())}
 
 
-def plot(runs, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
-    for name, rows in runs.items():
-        ev = [r for r in rows if "val_reward" in r]
-        tr = [r for r in rows if "reward" in r]
-        axes[0].plot([r["step"] for r in ev], [r["val_reward"] for r in ev], "o-", label=name)
-        axes[1].plot([r["step"] for r in tr], [r["response_tokens"] for r in tr], label=name)
-        axes[2].plot([r["step"] for r in tr], [r["turns"] for r in tr], label=name)
-        kl = [np.mean(list(r["distill_kl_turn"].values())) if r.get("distill_kl_turn") else 0.0 for r in tr]
-        axes[3].plot([r["step"] for r in tr], kl, label=name)
-    for ax, title in zip(axes, ["validation reward", "response tokens / episode", "turns / episode",
-                                "distillation KL (mean over turns)"]):
-        ax.set_title(title)
-        ax.set_xlabel("step")
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=40)
@@ -96,7 +75,8 @@ def main():
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, "grpo_vs_ttopd.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
-    plot(runs, os.path.join(RESULTS, "grpo_vs_ttopd.png"))
+    evaluate.plot([os.path.join(ROOT, "runs", f"side_{name}") for name in spec],
+                  os.path.join(RESULTS, "grpo_vs_ttopd.png"))
     print("\n".join(lines))
 
 
