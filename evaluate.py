@@ -154,9 +154,9 @@ def record(mode, task, info, turns, tokens, calls):
             "violation": bool(info["critical_violation"]), "turns": turns, "tokens": tokens, "calls": calls}
 
 
-def agent_mode(model, tok, tasks, rcfg, seed=0, mode="agent"):
-    """The multi-turn agent with tools and the KB, one episode per task."""
-    trajs = agent.rollout(model, tok, tasks, rcfg, seed=seed)
+def agent_mode(model, tok, tasks, rcfg, seeds=None, mode="agent"):
+    """The multi-turn agent with tools and the KB, one episode per task (episode i seeded seeds[i])."""
+    trajs = agent.rollout(model, tok, tasks, rcfg, seeds=seeds)
     return [record(mode, t, tr.reward_info, tr.n_turns, sum(tr.mask), tr.calls) for t, tr in zip(tasks, trajs)]
 
 
@@ -341,12 +341,13 @@ def bank_tasks(split, per_domain):
 def evaluate_model(cfg, model, tok, tasks, modes, specs, rank=0, world=1):
     """All records of this rank's share of the tasks, for each mode (agent mode once per spec setting)."""
     mine, records = tasks[rank::world], []
+    seeds = [cfg.seed + i for i in range(rank, len(tasks), world)]    # by global index: any world size agrees
     if "text" in modes:
         records += text_mode(model, tok, mine, cfg.rollout.max_new_tokens, cfg.rollout.batch_size)
     for s in (specs if "agent" in modes else []):
         rcfg = dataclasses.replace(cfg.rollout, tool_specs=s)
         mode = "agent" if len(specs) == 1 else f"agent, specs={s}"
-        records += agent_mode(model, tok, mine, rcfg, cfg.seed, mode=mode)
+        records += agent_mode(model, tok, mine, rcfg, seeds, mode=mode)
     return records
 
 
@@ -406,8 +407,11 @@ def main(argv):
         cfg.model.device = str(device)
     specs = a.specs or [cfg.rollout.tool_specs]
     tasks = ([] if a.no_bank else bank_tasks(a.split, a.per_domain)) + benchmark_tasks(a.bench)
+    torch.manual_seed(cfg.seed)      # an un-trained embedded model is then the same on every rank
     model, tok = agent.load_policy(cfg.model, warmstart.resolve_checkpoint(cfg, a.checkpoint))
     records = gather(evaluate_model(cfg, model, tok, tasks, a.modes, specs, rank, world))
+    order = {t["id"]: i for i, t in enumerate(tasks)}
+    records.sort(key=lambda r: (r["mode"], order[r["task_id"]]))
     if rank == 0:
         print(write_results(records, a.out))
         print(f"(written to {a.out}/eval.json and eval.md)")

@@ -175,3 +175,22 @@ def test_cli_writes_tables_for_bank_and_benchmarks_in_both_modes(tmp_path):
     assert "| agent, specs=full | medqa |" in open(tmp_path / "eval.md").read()
     with pytest.raises(SystemExit, match="KIND=PATH"):
         evaluate.main(["configs/tiny.yaml", "--bench", "nosuch=x"])
+
+
+def test_torchrun_two_ranks_give_the_records_of_one_process(tmp_path):
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    args = [os.path.join(root, "evaluate.py"), "configs/tiny.yaml", "--per-domain", "1", "--bench",
+            f"pubmedqa={FIX}/pubmedqa.json", "rollout.max_new_tokens=12", "rollout.max_turns=2",
+            "warm_start.out_dir=none"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port",
+                          str(29700 + os.getpid() % 200)] + args + ["--out", str(tmp_path / "two")],
+                         cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert two.returncode == 0, two.stderr[-3000:]
+    evaluate.main(args[1:] + ["--out", str(tmp_path / "one")])
+    a, b = (json.load(open(tmp_path / d / "eval.json"))["records"] for d in ("one", "two"))
+    assert len(a) == 2 * (10 + 2)
+    assert [(r["mode"], r["task_id"], r["accuracy"], r.get("reward"), r.get("turns"), r["tokens"]) for r in a] == \
+        [(r["mode"], r["task_id"], r["accuracy"], r.get("reward"), r.get("turns"), r["tokens"]) for r in b]
