@@ -132,15 +132,23 @@ def train_tokenizer(out_dir=TOKENIZER_DIR, vocab_size=3072):
 
 
 def load_policy(cfg: ModelConfig, checkpoint=None):
-    """(model, tokenizer): a local checkpoint if one is named, else the embedded tiny Qwen3."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
+    """(model, tokenizer): a local checkpoint if one is named, else the embedded tiny Qwen3. A
+    vision-language checkpoint (Qwen2-VL / Qwen2.5-VL family) gets tok.image_processor."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[cfg.dtype]
     path = checkpoint or cfg.path
     if path:
         if not os.path.isdir(path):
             raise FileNotFoundError(f"model.path {path!r} is not a local checkpoint directory")
         tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype)
+        if hasattr(AutoConfig.from_pretrained(path, local_files_only=True), "vision_config"):
+            # a vision-language checkpoint: its image processor rides on the tokenizer, so every caller
+            # that builds prompts (rollout, expert, evaluation) can turn a task's image into model inputs
+            from transformers import AutoImageProcessor, AutoModelForImageTextToText
+            model = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True, dtype=dtype)
+            tok.image_processor = AutoImageProcessor.from_pretrained(path, local_files_only=True)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype)
     else:
         tok = AutoTokenizer.from_pretrained(TOKENIZER_DIR, local_files_only=True)
         with open(os.path.join(ROOT, cfg.tiny_config)) as f:
@@ -167,10 +175,12 @@ class Trajectory:
     n_calls: int = 0
     well_formed: list = dataclasses.field(default_factory=list)   # per turn: >= 1 call, none malformed
     calls: list = dataclasses.field(default_factory=list)   # every call: name, arguments, error, result (text)
+    vision: dict = None             # vision-language checkpoints: pixel_values, image_grid_thw of the prompt image
 
     @classmethod
-    def start(cls, task, prompt):
-        return cls(task["id"], task["domain"], list(prompt), [0] * len(prompt), [0.0] * len(prompt), [])
+    def start(cls, task, prompt, vision=None):
+        return cls(task["id"], task["domain"], list(prompt), [0] * len(prompt), [0.0] * len(prompt), [],
+                   vision=vision)
 
     def add_turn(self, tokens, logprobs):
         """Append the policy's own tokens (mask 1) as one assistant turn."""
@@ -204,6 +214,39 @@ def prompt_ids(tok, info, tool_specs, spec_keep=1.0):
         system += "\n\n" + envmod.menu_text(schemas, "names")
     msgs = [{"role": "system", "content": system}, {"role": "user", "content": info["user"]}]
     return chat_ids(tok, msgs, schemas if tool_specs == "full" and schemas else None)
+
+
+IMAGE_PLACEHOLDER = "<|vision_start|><|image_pad|><|vision_end|>"     # how Qwen-VL templates show an image
+
+
+def episode_prompt(tok, info, tool_specs, spec_keep=1.0):
+    """An episode's prompt ids and, for a vision-language checkpoint on a visual task, its image inputs
+    ({pixel_values, image_grid_thw} from the checkpoint's image processor; else None)."""
+    proc = getattr(tok, "image_processor", None)
+    if proc is None or not info.get("image"):
+        return prompt_ids(tok, info, tool_specs, spec_keep), None
+    ids = prompt_ids(tok, {**info, "user": IMAGE_PLACEHOLDER + "\n" + info["user"]}, tool_specs, spec_keep)
+    import images
+    img = images.read_png(os.path.join(ROOT, "data", info["image"]))
+    if img.ndim == 2:                   # grey ECG strips: the processors expect RGB
+        img = img[:, :, None].repeat(3, axis=2)
+    enc = proc(images=[img], return_tensors="pt")
+    pad = tok.convert_tokens_to_ids("<|image_pad|>")
+    n = int(enc["image_grid_thw"].prod()) // proc.merge_size ** 2    # one token per merged patch
+    k = ids.index(pad)
+    return ids[:k] + [pad] * n + ids[k + 1:], {"pixel_values": enc["pixel_values"],
+                                                 "image_grid_thw": enc["image_grid_thw"]}
+
+
+def vision_kwargs(tok, trajs, ids):
+    """Forward kwargs carrying the images of a padded batch's rows (rows in order); {} when it has none."""
+    vs = [t.vision for t in trajs if t.vision]
+    if not vs:
+        return {}
+    pad = tok.convert_tokens_to_ids("<|image_pad|>")
+    return {"pixel_values": torch.cat([v["pixel_values"] for v in vs]).to(ids.device),
+            "image_grid_thw": torch.cat([v["image_grid_thw"] for v in vs]).to(ids.device),
+            "mm_token_type_ids": (ids == pad).int()}
 
 
 def chat_ids(tok, messages, tools=None):
@@ -260,10 +303,11 @@ class Batch:
         self.device = device
 
     @torch.no_grad()
-    def feed(self, model, rows_tokens, pad_id):
+    def feed(self, model, rows_tokens, pad_id, vision=None):
         """Append each row's new tokens (right-padded; pads stay masked; a row may add none) and return
         the logits after each row's last real token. Only these tokens are encoded: the cache holds
-        the rest of every conversation."""
+        the rest of every conversation. vision[i] (image inputs of a row's prompt) goes with its first
+        feed: those rows get the model's 3-D rotary positions, and their text then continues after them."""
         from transformers import DynamicCache
         n_new = torch.tensor([len(t) for t in rows_tokens], device=self.device)
         width = max(1, int(n_new.max()))
@@ -275,11 +319,32 @@ class Batch:
         self.mask = torch.cat([self.mask, new_mask], 1)
         if self.cache is None:
             self.cache = DynamicCache()
+        extra, shift = {}, torch.zeros_like(self.pos)
+        if vision and any(v is not None for v in vision):
+            positions, shift, extra = self._image_positions(model, ids, n_new, positions, vision)
         out = model(input_ids=ids, attention_mask=self.mask, position_ids=positions, use_cache=True,
-                    **{cache_kwarg(model): self.cache})
-        self.pos += n_new
+                    **{cache_kwarg(model): self.cache}, **extra)
+        self.pos += n_new + shift
         last = (n_new - 1).clamp(min=0)
         return out.logits[torch.arange(len(rows_tokens)), last]
+
+    def _image_positions(self, model, ids, n_new, positions, vision):
+        """M-RoPE: (3, rows, width) positions, image rows from the model's own get_rope_index; each image
+        row's next text position is its largest position + 1, not its token count."""
+        pos3 = positions[None].repeat(3, 1, 1)
+        shift = torch.zeros_like(self.pos)
+        rows = [r for r, v in enumerate(vision) if v is not None]
+        for r in rows:
+            assert self.pos[r] == 0, "image inputs go with a row's first tokens"
+            row = ids[r:r + 1, :n_new[r]]
+            grid = vision[r]["image_grid_thw"].to(ids.device)
+            p, delta = model.model.get_rope_index(row, mm_token_type_ids=(row == model.config.image_token_id).int(),
+                                                  image_grid_thw=grid)
+            pos3[:, r, :n_new[r]] = p[:, 0]
+            shift[r] = int(delta.reshape(-1)[0])
+        extra = {"pixel_values": torch.cat([vision[r]["pixel_values"] for r in rows]).to(ids.device),
+                 "image_grid_thw": torch.cat([vision[r]["image_grid_thw"] for r in rows]).to(ids.device)}
+        return pos3, shift, extra
 
     def keep(self, rows):
         idx = torch.tensor(rows, dtype=torch.long, device=self.device)
@@ -315,9 +380,9 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb):
     for t, seed in zip(tasks, seeds):
         e = envmod.MedicalEnv(tasks=[t], kb=kb, max_turns=rcfg.max_turns, tool_specs="none")
         info = e.reset(seed=int(seed))[1]
-        ids = prompt_ids(tok, info, rcfg.tool_specs, rcfg.spec_keep)
+        ids, vision = episode_prompt(tok, info, rcfg.tool_specs, rcfg.spec_keep)
         envs.append(e)
-        trajs.append(Trajectory.start(t, ids))
+        trajs.append(Trajectory.start(t, ids, vision))
         pending.append(list(ids))
     live = [i for i in range(len(tasks)) if len(pending[i]) + rcfg.max_new_tokens <= rcfg.max_total_tokens]
     for i in sorted(set(range(len(tasks))) - set(live)):     # no room for even one turn: scored unplayed
@@ -326,12 +391,14 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb):
         finish(trajs[i], envs[i])
     pending = [pending[i] for i in live]
     batch = Batch(len(live), device)
+    vision = [trajs[i].vision for i in live]     # goes in with each row's first tokens only
     model.eval()
     while live:
         if not rcfg.reuse_cache:             # baseline: forget the cache, re-encode every conversation
             batch.reset()
-            pending = [list(trajs[i].ids) for i in live]
-        logits = batch.feed(model, pending, pad_id)
+            pending, vision = [list(trajs[i].ids) for i in live], [trajs[i].vision for i in live]
+        logits = batch.feed(model, pending, pad_id, vision)
+        vision = None
         turns = [[] for _ in live]
         lps = [[] for _ in live]
         open_rows = set(range(len(live)))
@@ -391,10 +458,12 @@ def pad_trajectories(trajs, pad_id, device):
 
 
 @torch.no_grad()
-def score_logprobs(model, ids, temperature=1.0):
-    """Log-prob of every token given its prefix, by one full forward pass (index 0 gets 0.0)."""
+def score_logprobs(model, ids, temperature=1.0, tok=None, traj=None):
+    """Log-prob of every token given its prefix, by one full forward pass (index 0 gets 0.0); pass the
+    tokenizer and the trajectory to score a vision-language episode with its image."""
     x = torch.tensor([ids], device=next(model.parameters()).device)
-    logits = model(input_ids=x).logits[0, :-1].float() / temperature
+    extra = vision_kwargs(tok, [traj], x) if traj is not None else {}
+    logits = model(input_ids=x, **extra).logits[0, :-1].float() / temperature
     lp = torch.log_softmax(logits, -1).gather(-1, x[0, 1:, None]).squeeze(-1)
     return torch.cat([torch.zeros(1, device=lp.device), lp])
 

@@ -177,7 +177,8 @@ def shard(model, device, bf16, activation_checkpointing):
     kw = {"mesh": mesh, **({"mp_policy": mp} if mp else {})}
     if activation_checkpointing:
         model.gradient_checkpointing_enable()
-    for layer in model.model.layers:
+    text = getattr(model.model, "language_model", model.model)     # vision-language models nest it
+    for layer in text.layers:      # (a vision tower stays in the root unit: every rank gathers it alike)
         fully_shard(layer, **kw)
     fully_shard(model, **kw)
     return model
@@ -240,8 +241,8 @@ def local_rollouts(cfg, step, pool, rollout_model, tok, rank, world):
     return agent.rollout(rollout_model, tok, episodes, rcfg, seeds=seeds, progress=False)
 
 
-def token_logprobs(model, ids, attn, temperature):
-    logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float() / temperature
+def token_logprobs(model, ids, attn, temperature, extra=None):
+    logits = model(input_ids=ids, attention_mask=attn, **(extra or {})).logits[:, :-1].float() / temperature
     return torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
 
 
@@ -277,13 +278,14 @@ def train_step(cfg, policy, ref, opt, trajs, adv, tok, device, extra_loss=None):
         if dummy:
             mask = mask * 0
         policy.set_requires_gradient_sync(m == n_micro - 1)
-        logits = policy(input_ids=ids, attention_mask=attn).logits[:, :-1].float() / cfg.rollout.temperature
+        images = agent.vision_kwargs(tok, chunk, ids)      # {} unless a vision-language policy saw images
+        logits = policy(input_ids=ids, attention_mask=attn, **images).logits[:, :-1].float() / cfg.rollout.temperature
         logp_all = torch.log_softmax(logits, -1)
         logp = logp_all.gather(-1, ids[:, 1:, None]).squeeze(-1)
         ref_logp = None
         if ref is not None:
             with torch.no_grad():
-                ref_logp = token_logprobs(ref, ids, attn, cfg.rollout.temperature)
+                ref_logp = token_logprobs(ref, ids, attn, cfg.rollout.temperature, images)
         a_mb = adv[idx].to(device) if not dummy else torch.zeros(1, device=device)
         if dummy:
             old = logp.detach()
@@ -528,6 +530,8 @@ def export_final(cfg, rollout_model, tok, rank):
     if rank == 0:
         rollout_model.save_pretrained(os.path.join(cfg.out_dir, "final"))
         tok.save_pretrained(os.path.join(cfg.out_dir, "final"))
+        if getattr(tok, "image_processor", None) is not None:
+            tok.image_processor.save_pretrained(os.path.join(cfg.out_dir, "final"))
     dist.barrier()
 
 

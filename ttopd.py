@@ -175,7 +175,8 @@ class TTOPD:
         micro-batch (also when lambda is 0) so that FSDP ranks stay in lockstep."""
         t_ids, t_attn, rows = self._teacher_batch(chunk, ids, attn)
         with torch.no_grad():
-            t_logits = self.teacher(input_ids=t_ids, attention_mask=t_attn).logits.float()
+            images = agent.vision_kwargs(self.tok, chunk, t_ids)
+            t_logits = self.teacher(input_ids=t_ids, attention_mask=t_attn, **images).logits.float()
             t_logp = torch.log_softmax(t_logits / self.cfg.rollout.temperature, -1)
         if self.lam_now == 0.0:
             return logp_all.sum() * 0.0

@@ -28,8 +28,8 @@ def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None):
     expert_turns = expert_turns or rcfg.max_turns
     e = envmod.MedicalEnv(tasks=[task], kb=kb, max_turns=max(expert_turns, rcfg.max_turns), tool_specs="none")
     info = e.reset(seed=0)[1]
-    ids = agent.prompt_ids(tok, info, rcfg.tool_specs)
-    tr = agent.Trajectory.start(task, ids)
+    ids, vision = agent.episode_prompt(tok, info, rcfg.tool_specs)
+    tr = agent.Trajectory.start(task, ids, vision)
     end_id = tok.convert_tokens_to_ids("<|im_end|>")
     for action in envmod.expert_actions(task, expert_turns):
         turn = tok.encode(action, add_special_tokens=False) + [end_id]
@@ -57,10 +57,10 @@ def length_batches(trajs, tokens_per_batch, rng):
     return batches
 
 
-def masked_nll(model, ids, mask):
+def masked_nll(model, ids, mask, extra=None):
     """Mean cross-entropy of the masked tokens given their prefixes (right padding: causal attention never
     lets a real token see the pads after it, so no attention mask is needed)."""
-    logits = model(input_ids=ids).logits[:, :-1].float()
+    logits = model(input_ids=ids, **(extra or {})).logits[:, :-1].float()
     nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
     m = mask[:, 1:]
     return (nll * m).sum() / m.sum().clamp(min=1)
@@ -89,8 +89,9 @@ def warm_start(cfg):
     bar = tqdm(total=total, desc="behaviour cloning", unit="step")
     while step < total:
         for idx in length_batches(trajs, ws.tokens_per_batch, rng):
-            ids, _, mask, _ = agent.pad_trajectories([trajs[i] for i in idx], tok.pad_token_id, cfg.model.device)
-            loss = masked_nll(model, ids, mask)
+            batch = [trajs[i] for i in idx]
+            ids, _, mask, _ = agent.pad_trajectories(batch, tok.pad_token_id, cfg.model.device)
+            loss = masked_nll(model, ids, mask, agent.vision_kwargs(tok, batch, ids))
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
