@@ -25,6 +25,7 @@ import sys
 import torch
 import torch.distributed as dist
 
+import agent
 import grpo
 from config import opt
 
