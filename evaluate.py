@@ -2,7 +2,7 @@
 and the training-dynamics figure.
 
   python evaluate.py CONFIG [--checkpoint DIR] [--bench KIND=PATH]... [--modes text agent]
-                     [--specs none names full] [--per-domain N] [--out DIR] [key.sub=value ...]
+                     [--specs none,full] [--per-domain N] [--out DIR] [key.sub=value ...]
   torchrun --nproc_per_node=8 evaluate.py CONFIG ...     # tasks split over ranks, rank 0 writes
   python evaluate.py taxonomy RUN_DIR [RUN_DIR ...]     # per-step failure rates -> RUN_DIR/taxonomy.jsonl
   python evaluate.py plot RUN_DIR [RUN_DIR ...] [--out FILE.png]
@@ -390,8 +390,8 @@ def main(argv):
     ap.add_argument("--bench", action="append", default=[], help="KIND=PATH (repeatable), KIND in "
                     + ", ".join(loaders.LOADERS))
     ap.add_argument("--modes", nargs="+", default=["text", "agent"], choices=["text", "agent"])
-    ap.add_argument("--specs", nargs="+", default=[], choices=["none", "names", "full"],
-                    help="tool schemas in agent mode, one agent run each (default: the config's rollout.tool_specs)")
+    ap.add_argument("--specs", default="", help="tool schemas in agent mode, comma-separated, one agent run each: "
+                    "none, names, full (default: the config's rollout.tool_specs)")
     ap.add_argument("--split", default="test")
     ap.add_argument("--per-domain", type=int, default=0, help="first N tasks of each domain (0 = all)")
     ap.add_argument("--no-bank", action="store_true", help="only the --bench files")
@@ -405,7 +405,9 @@ def main(argv):
     if "RANK" in os.environ:
         rank, world, device = grpo.setup_distributed()
         cfg.model.device = str(device)
-    specs = a.specs or [cfg.rollout.tool_specs]
+    specs = a.specs.split(",") if a.specs else [cfg.rollout.tool_specs]
+    if set(specs) - {"none", "names", "full"}:
+        raise SystemExit(f"--specs takes none, names and/or full (comma-separated), got {a.specs!r}")
     tasks = ([] if a.no_bank else bank_tasks(a.split, a.per_domain)) + benchmark_tasks(a.bench)
     torch.manual_seed(cfg.seed)      # an un-trained embedded model is then the same on every rank
     model, tok = agent.load_policy(cfg.model, warmstart.resolve_checkpoint(cfg, a.checkpoint))

@@ -165,7 +165,7 @@ def test_run_taxonomy_and_plot_from_a_run_dir(tmp_path, test_tasks):
 
 
 def test_cli_writes_tables_for_bank_and_benchmarks_in_both_modes(tmp_path):
-    evaluate.main(["configs/tiny.yaml", "--per-domain", "1", "--out", str(tmp_path), "--specs", "none", "full",
+    evaluate.main(["configs/tiny.yaml", "--per-domain", "1", "--out", str(tmp_path), "--specs", "none,full",
                    "--bench", f"medqa={FIX}/medqa.jsonl", "--bench", f"longform={FIX}/longform.jsonl",
                    "rollout.max_new_tokens=16", "rollout.max_turns=2", "init_checkpoint=", "warm_start.out_dir=none"])
     res = json.load(open(tmp_path / "eval.json"))
