@@ -294,6 +294,15 @@ def cache_kwarg(model):
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
+def has_recurrent_layers(model):
+    """Hybrid models (e.g. Qwen3.5's linear-attention layers) carry a recurrent state that a pad token in
+    the middle of a row would change; attention-only models just mask such pads."""
+    config = getattr(model, "config", None)
+    types = getattr(config.get_text_config(), "layer_types", None) if config is not None else None
+    types = types or []
+    return any(t not in ("full_attention", "sliding_attention") for t in types)
+
+
 class Batch:
     """The live rows of a rollout: the shared KV cache, its 2-D attention mask and positions."""
 
@@ -303,32 +312,36 @@ class Batch:
         self.device = device
 
     @torch.no_grad()
-    def feed(self, model, rows_tokens, pad_id, vision=None):
+    def feed(self, model, rows_tokens, pad_id, vision=None, left=False):
         """Append each row's new tokens (right-padded; pads stay masked; a row may add none) and return
         the logits after each row's last real token. Only these tokens are encoded: the cache holds
         the rest of every conversation. vision[i] (image inputs of a row's prompt) goes with its first
-        feed: those rows get the model's 3-D rotary positions, and their text then continues after them."""
+        feed: those rows get the model's 3-D rotary positions, and their text then continues after them.
+        left=True (a fresh cache only) left-pads instead: a recurrent layer's state starts at zero and
+        leading pads (zeroed inputs) leave it at zero, so hybrid models prefill exactly."""
         from transformers import DynamicCache
         n_new = torch.tensor([len(t) for t in rows_tokens], device=self.device)
         width = max(1, int(n_new.max()))
+        start = (width - n_new) if left else torch.zeros_like(n_new)     # where each row's tokens begin
         ids = torch.full((len(rows_tokens), width), pad_id, dtype=torch.long, device=self.device)
         for i, t in enumerate(rows_tokens):
-            ids[i, :len(t)] = torch.tensor(t, device=self.device)
-        new_mask = (torch.arange(width, device=self.device)[None] < n_new[:, None]).long()
-        positions = self.pos[:, None] + torch.arange(width, device=self.device)[None]
+            ids[i, int(start[i]):int(start[i]) + len(t)] = torch.tensor(t, dtype=torch.long, device=self.device)
+        cols = torch.arange(width, device=self.device)[None]
+        new_mask = ((cols >= start[:, None]) & (cols < (start + n_new)[:, None])).long()
+        positions = (self.pos[:, None] + cols - start[:, None]).clamp(min=0)
         self.mask = torch.cat([self.mask, new_mask], 1)
         if self.cache is None:
-            self.cache = DynamicCache()
+            self.cache = DynamicCache(config=getattr(model, "config", None))
         extra, shift = {}, torch.zeros_like(self.pos)
         if vision and any(v is not None for v in vision):
-            positions, shift, extra = self._image_positions(model, ids, n_new, positions, vision)
+            positions, shift, extra = self._image_positions(model, ids, start, n_new, positions, vision)
         out = model(input_ids=ids, attention_mask=self.mask, position_ids=positions, use_cache=True,
                     **{cache_kwarg(model): self.cache}, **extra)
         self.pos += n_new + shift
-        last = (n_new - 1).clamp(min=0)
+        last = (start + n_new - 1).clamp(min=0)
         return out.logits[torch.arange(len(rows_tokens)), last]
 
-    def _image_positions(self, model, ids, n_new, positions, vision):
+    def _image_positions(self, model, ids, start, n_new, positions, vision):
         """M-RoPE: (3, rows, width) positions, image rows from the model's own get_rope_index; each image
         row's next text position is its largest position + 1, not its token count."""
         pos3 = positions[None].repeat(3, 1, 1)
@@ -336,18 +349,21 @@ class Batch:
         rows = [r for r, v in enumerate(vision) if v is not None]
         for r in rows:
             assert self.pos[r] == 0, "image inputs go with a row's first tokens"
-            row = ids[r:r + 1, :n_new[r]]
+            a, b = int(start[r]), int(start[r] + n_new[r])
+            row = ids[r:r + 1, a:b]
             grid = vision[r]["image_grid_thw"].to(ids.device)
             p, delta = model.model.get_rope_index(row, mm_token_type_ids=(row == model.config.image_token_id).int(),
                                                   image_grid_thw=grid)
-            pos3[:, r, :n_new[r]] = p[:, 0]
+            pos3[:, r, a:b] = p[:, 0]
             shift[r] = int(delta.reshape(-1)[0])
         extra = {"pixel_values": torch.cat([vision[r]["pixel_values"] for r in rows]).to(ids.device),
                  "image_grid_thw": torch.cat([vision[r]["image_grid_thw"] for r in rows]).to(ids.device)}
         return pos3, shift, extra
 
-    def keep(self, rows):
+    def keep(self, rows, drop_cache=False):
         idx = torch.tensor(rows, dtype=torch.long, device=self.device)
+        if drop_cache:                     # the next feed re-encodes from scratch anyway
+            self.cache = None
         if self.cache is not None:
             self.cache.batch_select_indices(idx)
         self.mask, self.pos = self.mask[idx], self.pos[idx]
@@ -392,12 +408,16 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb):
     pending = [pending[i] for i in live]
     batch = Batch(len(live), device)
     vision = [trajs[i].vision for i in live]     # goes in with each row's first tokens only
+    # hybrid (recurrent) models re-encode each turn, left-padded: observations of unequal length would
+    # otherwise put pads inside a row, which changes a recurrent state (attention-only models mask them)
+    recurrent = has_recurrent_layers(model)
+    fresh = recurrent or not rcfg.reuse_cache
     model.eval()
     while live:
-        if not rcfg.reuse_cache:             # baseline: forget the cache, re-encode every conversation
+        if fresh:                            # (also the no-cache baseline of benchmarks/bench_rollout.py)
             batch.reset()
             pending, vision = [list(trajs[i].ids) for i in live], [trajs[i].vision for i in live]
-        logits = batch.feed(model, pending, pad_id, vision)
+        logits = batch.feed(model, pending, pad_id, vision, left=recurrent)
         vision = None
         turns = [[] for _ in live]
         lps = [[] for _ in live]
@@ -434,7 +454,7 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb):
             still.append(r)
         live = [live[r] for r in still]
         if live:
-            batch.keep(still)
+            batch.keep(still, drop_cache=fresh)
     return trajs
 
 

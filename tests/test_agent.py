@@ -171,3 +171,17 @@ def test_a_prompt_longer_than_the_token_budget_is_scored_unplayed(policy, cfg, v
     trajs = agent.rollout(model, tok, val_tasks[:3], r, seed=0, progress=False)
     assert all(t.n_turns == 0 and sum(t.mask) == 0 and t.reward == 0.0 for t in trajs)
     assert "no room for a turn" in capsys.readouterr().out
+
+
+def test_hybrid_recurrent_model_rollout_is_exact(cfg, val_tasks, tmp_path):
+    """Qwen3.5-style linear-attention layers: each turn is re-encoded left-padded (a pad inside a row would
+    change the recurrent state); sampling log-probs still equal a full forward."""
+    from tiny_models import make_tiny_hybrid
+    model, tok = agent.load_policy(dataclasses.replace(cfg.model, path=make_tiny_hybrid(tmp_path / "hybrid")))
+    assert agent.has_recurrent_layers(model)
+    r = dataclasses.replace(cfg.rollout, max_new_tokens=16, max_turns=3, batch_size=4)
+    for tr in agent.rollout(model, tok, val_tasks[:4], r, seed=0, progress=False):
+        lp = agent.score_logprobs(model, tr.ids, r.temperature)
+        m = torch.tensor(tr.mask, dtype=torch.bool)
+        assert tr.n_turns >= 2
+        torch.testing.assert_close(lp[m], torch.tensor(tr.logprobs)[m], atol=2e-5, rtol=0)

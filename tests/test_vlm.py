@@ -1,4 +1,4 @@
-"""Vision-language checkpoints: a tiny random Qwen2-VL (tests/vlm.py) gets the visual tasks' images through
+"""Vision-language checkpoints: a tiny random Qwen2-VL (tests/tiny_models.py) gets the visual tasks' images through
 its image processor, in rollouts (KV-cached, M-RoPE positions), re-scoring, the expert and a GRPO step."""
 import dataclasses
 import os
@@ -12,7 +12,7 @@ import config  # noqa: E402
 import grpo  # noqa: E402
 import taskgen  # noqa: E402
 import warmstart  # noqa: E402
-from vlm import make_tiny_vlm  # noqa: E402
+from tiny_models import make_tiny_vlm  # noqa: E402
 
 
 @pytest.fixture(scope="module")

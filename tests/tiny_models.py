@@ -1,6 +1,9 @@
-"""A tiny random Qwen2-VL checkpoint built offline for the vision-language tests: the project's
-tokenizer plus the four Qwen-VL special tokens, a 2-layer text model, a 2-block vision tower and a
-small-image processor (256 x 256 task images become 8 x 8 patches, 16 image tokens)."""
+"""Tiny random checkpoints of other architectures, built offline for the tests (nothing is downloaded).
+
+make_tiny_vlm: Qwen2-VL: the project's tokenizer plus the four Qwen-VL special tokens, a 2-layer text
+model, a 2-block vision tower and a small-image processor (256 x 256 task images -> 8 x 8 patches).
+make_tiny_hybrid: Qwen3.5's text model: 3 linear-attention (gated delta rule) layers + 1 full attention.
+"""
 import os
 
 
@@ -25,4 +28,21 @@ def make_tiny_vlm(out_dir):
     Qwen2VLForConditionalGeneration(cfg).save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
     Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=112 * 112).save_pretrained(out_dir)
+    return os.fspath(out_dir)
+
+
+def make_tiny_hybrid(out_dir):
+    from transformers import AutoTokenizer, Qwen3_5ForCausalLM, Qwen3_5TextConfig
+    import torch
+    import agent
+    tok = AutoTokenizer.from_pretrained(agent.TOKENIZER_DIR)
+    cfg = Qwen3_5TextConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
+                            num_key_value_heads=2, head_dim=16, vocab_size=len(tok), max_position_embeddings=4096,
+                            pad_token_id=tok.pad_token_id, eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
+                            linear_num_value_heads=2, linear_num_key_heads=2, linear_key_head_dim=16,
+                            linear_value_head_dim=16)
+    assert "linear_attention" in cfg.layer_types
+    torch.manual_seed(0)
+    Qwen3_5ForCausalLM(cfg).save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
     return os.fspath(out_dir)
