@@ -31,7 +31,8 @@ def launch(variant, minutes, extra, threads):
     if os.path.exists(os.path.join(out, "metrics.jsonl")):
         os.remove(os.path.join(out, "metrics.jsonl"))
     os.makedirs(out, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MASTER_PORT": str(29300 + len(variant))}
+    port = 29300 + list(VARIANT_OVERRIDES).index(variant)       # runs side by side need their own ports
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MASTER_PORT": str(port)}
     log = open(os.path.join(out, "run.log"), "w")
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), out, time.time()
 
