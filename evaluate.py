@@ -72,7 +72,8 @@ def continuation_scores(model, prompts, continuations, batch_size=16):
     """Mean log-probability per token of each continuation after its prompt (length-normalised, so
     long options are not penalised for their length), from right-padded batched forward passes."""
     device, out = next(model.parameters()).device, []
-    for b in range(0, len(prompts), batch_size):
+    for b in tqdm(range(0, len(prompts), batch_size), desc="text mode (options)", leave=False,
+                  disable=len(prompts) <= batch_size):
         seqs = [p + c for p, c in zip(prompts[b:b + batch_size], continuations[b:b + batch_size])]
         ids = torch.zeros(len(seqs), max(map(len, seqs)), dtype=torch.long)
         attn = torch.zeros_like(ids)
@@ -108,7 +109,8 @@ def greedy_replies(model, tok, prompts, max_new_tokens):
     device = next(model.parameters()).device
     end_id, pad_id = tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id
     batch, outs = agent.Batch(len(prompts), device), [[] for _ in prompts]
-    logits, live = batch.feed(model, prompts, pad_id), set(range(len(prompts)))
+    logits = batch.feed(model, prompts, pad_id, left=agent.has_recurrent_layers(model))
+    live = set(range(len(prompts)))
     for _ in range(max_new_tokens):
         toks = logits.argmax(-1)
         for r in list(live):
