@@ -48,6 +48,8 @@ class AlgoConfig:
     overlong_buffer: int = opt(0, "DAPO overlong shaping: tokens before max_policy_tokens where the penalty ramps")
     max_policy_tokens: int = opt(480, "policy-token budget of an episode (length reward L_max, overlong limit)")
     dr_grpo_norm: int = opt(480, "Dr. GRPO constant normaliser (tokens)")
+    epochs: int = opt(1, "optimiser steps on each rollout batch (DeepSeekMath's mu); with 1 every ratio is 1, "
+                         "so clipping never acts and GSPO's gradient equals GRPO's")
 
 
 @dataclasses.dataclass
@@ -411,6 +413,8 @@ def check_values(cfg):
     for key in ("steps", "micro_batch"):
         if getattr(cfg, key) < 1:
             raise config.ConfigError(f"config key '{key}' must be >= 1")
+    if cfg.algo.epochs < 1:
+        raise config.ConfigError("config key 'algo.epochs' must be >= 1")
     if cfg.algo.group_size < 2:
         raise config.ConfigError("config key 'algo.group_size' must be >= 2 (advantages are relative)")
     if cfg.spec_withdraw_end and cfg.spec_withdraw_end <= cfg.spec_withdraw_start:
@@ -491,7 +495,8 @@ def train(cfg, hooks=None):
             keep = [i for i in keep if np.ptp(shaped[i // g * g:(i // g + 1) * g]) > 1e-9]
         metrics, n_tokens = rollout_metrics(trajs, shaped, device)
         kept = [trajs[i] for i in keep]
-        stats = train_step(cfg, policy, ref, opt_, kept, adv[keep], tok, device, hooks.get("extra_loss"))
+        for _ in range(cfg.algo.epochs):     # passes after the first are off-policy: ratios and clipping act
+            stats = train_step(cfg, policy, ref, opt_, kept, adv[keep], tok, device, hooks.get("extra_loss"))
         sched.step()
         rollout_model.load_state_dict(full_state(policy))
         dt = time.time() - t0

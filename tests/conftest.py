@@ -25,3 +25,19 @@ def make_env(tasks, kb_index):
     def make(**kw):
         return env.MedicalEnv(tasks=kw.pop("tasks", tasks), kb=kb_index, **kw)
     return make
+
+
+@pytest.fixture
+def process_group():
+    """A one-process gloo group for in-process FSDP tests (rank, world, device), torn down afterwards."""
+    import torch.distributed as dist
+    import grpo
+    keys = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+    saved = {k: os.environ.get(k) for k in keys}
+    try:
+        yield grpo.setup_distributed()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)

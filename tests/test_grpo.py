@@ -158,3 +158,22 @@ def test_value_checks_and_optional_loggers_name_the_key():
     except ImportError:
         with pytest.raises(config.ConfigError, match="log_to"):
             grpo.external_logger(config.load("configs/tiny.yaml", grpo.TrainConfig, ["log_to=tensorboard"]))
+
+
+def test_second_epoch_on_a_batch_is_off_policy_and_clips(process_group):
+    """What algo.epochs = 2 does in train(): two train_step passes on one batch with its sampling log-probs.
+    The first pass is on-policy (every ratio 1, nothing clipped); the second is not."""
+    import agent
+    import config
+    import taskgen
+    rank, world, device = process_group
+    cfg = config.load("configs/tiny.yaml", grpo.TrainConfig, ["algo.loss=grpo", "rollout.max_new_tokens=12",
+                                                              "rollout.max_turns=2", "micro_batch=4"])
+    torch.manual_seed(0)
+    model, tok = agent.load_policy(cfg.model)
+    trajs = agent.rollout(model, tok, taskgen.load_tasks(split="train")[:4], cfg.rollout, seed=0, progress=False)
+    policy = grpo.shard(model, device, False, False)
+    opt = torch.optim.AdamW(policy.parameters(), lr=0.05)
+    adv = torch.tensor([1.0, -1.0, 1.0, -1.0])
+    clip = [grpo.train_step(cfg, policy, None, opt, trajs, adv, tok, device)["clip_frac"] for _ in range(2)]
+    assert clip[0] == 0.0 and clip[1] > 0.0

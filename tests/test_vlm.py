@@ -1,7 +1,6 @@
 """Vision-language checkpoints: a tiny random Qwen2-VL (tests/tiny_models.py) gets the visual tasks' images through
 its image processor, in rollouts (KV-cached, M-RoPE positions), re-scoring, the expert and a GRPO step."""
 import dataclasses
-import os
 
 import pytest
 import torch
@@ -68,25 +67,15 @@ def test_the_pixels_change_what_the_model_predicts(vlm, tasks):
     assert (a - b).abs().max() > 1e-4
 
 
-def test_a_grpo_step_trains_the_vision_tower_too(vlm, tasks):
+def test_a_grpo_step_trains_the_vision_tower_too(vlm, tasks, process_group):
     cfg, model, tok = vlm
-    keys = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
-    saved = {k: os.environ.get(k) for k in keys}
-    try:
-        rank, world, device = grpo.setup_distributed()
-        policy = agent.load_policy(cfg.model)[0]
-        before = {n: p.detach().clone() for n, p in policy.named_parameters() if ".visual." in f".{n}"}
-        policy = grpo.shard(policy, device, False, False)
-        opt = torch.optim.AdamW(policy.parameters(), lr=1e-2)
-        trajs = agent.rollout(model, tok, tasks[:2] * 2, cfg.rollout, seed=0, progress=False)
-        adv = torch.tensor([1.0, -1.0, -1.0, 1.0])
-        stats = grpo.train_step(cfg, policy, None, opt, trajs, adv, tok, device)
-        assert torch.isfinite(torch.tensor(stats["loss"])) and stats["grad_norm"] > 0
-        after = dict(grpo.full_state(policy))
-        assert any(not torch.equal(after[n], p) for n, p in before.items())
-    finally:
-        import torch.distributed as dist
-        if dist.is_initialized():
-            dist.destroy_process_group()
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    rank, world, device = process_group
+    policy = agent.load_policy(cfg.model)[0]
+    before = {n: p.detach().clone() for n, p in policy.named_parameters() if ".visual." in f".{n}"}
+    policy = grpo.shard(policy, device, False, False)
+    opt = torch.optim.AdamW(policy.parameters(), lr=1e-2)
+    trajs = agent.rollout(model, tok, tasks[:2] * 2, cfg.rollout, seed=0, progress=False)
+    stats = grpo.train_step(cfg, policy, None, opt, trajs, torch.tensor([1.0, -1.0, -1.0, 1.0]), tok, device)
+    assert torch.isfinite(torch.tensor(stats["loss"])) and stats["grad_norm"] > 0
+    after = dict(grpo.full_state(policy))
+    assert before and any(not torch.equal(after[n], p) for n, p in before.items())
