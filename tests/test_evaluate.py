@@ -186,7 +186,7 @@ def test_torchrun_two_ranks_give_the_records_of_one_process(tmp_path):
             "warm_start.out_dir=none"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port",
-                          str(29700 + os.getpid() % 200)] + args + ["--out", str(tmp_path / "two")],
+                          str(30100 + os.getpid() % 200)] + args + ["--out", str(tmp_path / "two")],
                          cwd=root, env=env, capture_output=True, text=True, timeout=600)
     assert two.returncode == 0, two.stderr[-3000:]
     evaluate.main(args[1:] + ["--out", str(tmp_path / "one")])

@@ -94,7 +94,7 @@ resume: {str(resume).lower()}
 def run(args, nproc=None, **kw):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     cmd = ([sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_port",
-            str(29600 + os.getpid() % 300)] if nproc else [sys.executable]) + [os.path.join(ROOT, "grpo.py")] + args
+            str(29600 + os.getpid() % 100)] if nproc else [sys.executable]) + [os.path.join(ROOT, "grpo.py")] + args
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, **kw)
 
 

@@ -90,7 +90,7 @@ def test_torchrun_two_ranks_two_steps(tmp_path):
             "rollout.batch_size=4", "algo.group_size=2", "algo.tasks_per_step=2", "steps=2", "micro_batch=2",
             f"out_dir={out}", "checkpoint_every=1", "distill.ema_every=1", "distill.kl_max=100"]
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port",
-                        str(29700 + os.getpid() % 200), os.path.join(ROOT, "ttopd.py"),
+                        str(29700 + os.getpid() % 100), os.path.join(ROOT, "ttopd.py"),
                         os.path.join(ROOT, "configs", "ttopd_tiny.yaml"), *args],
                        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr[-3000:]
