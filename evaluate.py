@@ -271,14 +271,15 @@ def run_taxonomy(run_dir, tasks_by_id=None):
 # ---------------------------------------------------------------- training-dynamics figure
 PANELS = [("val_reward", "validation reward"), ("val_accuracy", "validation accuracy"),
           ("kl", "KL (to reference; TT-OPD: distillation)"), ("response_tokens", "response tokens / episode"),
-          ("turns", "turns / episode"), ("tool_errors", "tool-call failures / 1,000 calls")]
+          ("turns", "turns / episode"), ("entropy", "policy entropy (nats / token)"),
+          ("tool_errors", "tool-call failures / 1,000 calls")]
 
 
 def run_series(run_dir):
     """{panel key: (steps, values)} of one run, from metrics.jsonl (and taxonomy when trajectories exist)."""
     rows = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
     out = {}
-    for key, _ in PANELS[:5]:
+    for key, _ in PANELS[:-1]:
         pts = [(r["step"], r[key]) for r in rows if key in r]
         if key == "kl":     # TT-OPD logs its per-turn distillation KL; plain GRPO its reference KL
             pts = [(r["step"], float(np.mean(list(r["distill_kl_turn"].values()))) if r.get("distill_kl_turn")
@@ -298,7 +299,8 @@ def plot(run_dirs, path, smooth=5):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
+    fig, axes = plt.subplots(2, 4, figsize=(19, 7.5))
+    axes.flat[-1].axis("off")
     for run in run_dirs:
         series, label = run_series(run), os.path.basename(os.path.normpath(run))
         for ax, (key, title) in zip(axes.flat, PANELS):
@@ -308,7 +310,7 @@ def plot(run_dirs, path, smooth=5):
                 x = x[smooth - 1:]
             ax.plot(x, y, "o-" if key.startswith("val_") else "-", label=label, ms=3)
             ax.set_title(title)
-    for ax in axes.flat:
+    for ax in axes.flat[:len(PANELS)]:
         ax.set_xlabel("step")
         ax.legend(fontsize=8)
     fig.tight_layout()
