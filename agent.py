@@ -477,14 +477,19 @@ def pad_trajectories(trajs, pad_id, device):
     return ids.to(device), attn.long().to(device), mask.to(device), logprobs.to(device)
 
 
+def token_logprobs(model, ids, attn=None, temperature=1.0, extra=None):
+    """[B, T-1]: log-prob of each token ids[:, t+1] given its prefix, under softmax(logits / temperature)."""
+    logits = model(input_ids=ids, attention_mask=attn, **(extra or {})).logits[:, :-1].float() / temperature
+    return torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+
+
 @torch.no_grad()
 def score_logprobs(model, ids, temperature=1.0, tok=None, traj=None):
     """Log-prob of every token given its prefix, by one full forward pass (index 0 gets 0.0); pass the
     tokenizer and the trajectory to score a vision-language episode with its image."""
     x = torch.tensor([ids], device=next(model.parameters()).device)
     extra = vision_kwargs(tok, [traj], x) if traj is not None else {}
-    logits = model(input_ids=x, **extra).logits[0, :-1].float() / temperature
-    lp = torch.log_softmax(logits, -1).gather(-1, x[0, 1:, None]).squeeze(-1)
+    lp = token_logprobs(model, x, temperature=temperature, extra=extra)[0]
     return torch.cat([torch.zeros(1, device=lp.device), lp])
 
 

@@ -79,9 +79,7 @@ def continuation_scores(model, prompts, continuations, batch_size=16):
         attn = torch.zeros_like(ids)
         for r, s in enumerate(seqs):
             ids[r, :len(s)], attn[r, :len(s)] = torch.tensor(s), 1
-        ids, attn = ids.to(device), attn.to(device)
-        logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float()
-        lp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+        lp = agent.token_logprobs(model, ids.to(device), attn.to(device))
         for r, (p, c) in enumerate(zip(prompts[b:b + batch_size], continuations[b:b + batch_size])):
             out.append(float(lp[r, len(p) - 1:len(p) - 1 + len(c)].mean()))
     return out

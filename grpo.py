@@ -243,11 +243,6 @@ def local_rollouts(cfg, step, pool, rollout_model, tok, rank, world):
     return agent.rollout(rollout_model, tok, episodes, rcfg, seeds=seeds, progress=False)
 
 
-def token_logprobs(model, ids, attn, temperature, extra=None):
-    logits = model(input_ids=ids, attention_mask=attn, **(extra or {})).logits[:, :-1].float() / temperature
-    return torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
-
-
 def pad_batch(trajs, pad_id, device):
     """ids, attention mask, and the loss mask / old log-probs aligned with next-token predictions."""
     ids, attn, mask, old = agent.pad_trajectories(trajs, pad_id, device)
@@ -287,7 +282,7 @@ def train_step(cfg, policy, ref, opt, trajs, adv, tok, device, extra_loss=None):
         ref_logp = None
         if ref is not None:
             with torch.no_grad():
-                ref_logp = token_logprobs(ref, ids, attn, cfg.rollout.temperature, images)
+                ref_logp = agent.token_logprobs(ref, ids, attn, cfg.rollout.temperature, images)
         a_mb = adv[idx].to(device) if not dummy else torch.zeros(1, device=device)
         if dummy:
             old = logp.detach()
