@@ -343,7 +343,9 @@ def bank_tasks(split, per_domain):
 def evaluate_model(cfg, model, tok, tasks, modes, specs, rank=0, world=1):
     """All records of this rank's share of the tasks, for each mode (agent mode once per spec setting)."""
     mine, records = tasks[rank::world], []
-    seeds = [cfg.seed + i for i in range(rank, len(tasks), world)]    # by global index: any world size agrees
+    # seeded by global index, so any world size samples the same episodes (up to the float summation order
+    # of different batch shapes)
+    seeds = [cfg.seed + i for i in range(rank, len(tasks), world)]
     if "text" in modes:
         records += text_mode(model, tok, mine, cfg.rollout.max_new_tokens, cfg.rollout.batch_size)
     for s in (specs if "agent" in modes else []):
