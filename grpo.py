@@ -59,6 +59,8 @@ class TrainConfig(agent.AgentConfig):     # model, rollout, warm_start, eval_spl
     steps: int = opt(20, "optimiser steps")
     lr: float = opt(1e-4, "AdamW learning rate after warm-up")
     warmup_steps: int = opt(2, "linear LR warm-up steps")
+    lr_schedule: str = opt("constant", "after warm-up: constant, or cosine decay to lr * min_lr_ratio at `steps`")
+    min_lr_ratio: float = opt(0.1, "cosine schedule: final LR as a fraction of lr")
     weight_decay: float = opt(0.0, "AdamW weight decay")
     grad_clip: float = opt(1.0, "max global grad norm")
     micro_batch: int = opt(8, "sequences per forward/backward")
@@ -401,7 +403,8 @@ def check_values(cfg):
     """Values the type check cannot catch, named by key."""
     bad = [("algo.loss", cfg.algo.loss, LOSSES), ("rollout.tool_specs", cfg.rollout.tool_specs,
                                                    ("full", "names", "none")),
-           ("log_to", cfg.log_to, ("none", "tensorboard", "wandb"))]
+           ("log_to", cfg.log_to, ("none", "tensorboard", "wandb")),
+           ("lr_schedule", cfg.lr_schedule, ("constant", "cosine"))]
     for key, value, allowed in bad:
         if value not in allowed:
             raise config.ConfigError(f"config key '{key}' must be one of {sorted(allowed)}, got {value!r}")
@@ -433,10 +436,20 @@ def external_logger(cfg):
         raise config.ConfigError(f"config key 'log_to' is {cfg.log_to!r} but that package is not installed ({e})")
 
 
+def lr_factor(cfg, s):
+    """LR multiplier at step s: linear warm-up, then 1 (constant) or a cosine from 1 to min_lr_ratio at
+    cfg.steps. With a time budget, set steps to about what fits, so the decay ends where the run does."""
+    if s < cfg.warmup_steps:
+        return (s + 1) / cfg.warmup_steps
+    if cfg.lr_schedule == "constant":
+        return 1.0
+    frac = min(1.0, (s - cfg.warmup_steps) / max(cfg.steps - cfg.warmup_steps, 1))
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac))
+
+
 def make_optimizer(cfg, policy):
     opt_ = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt_, lambda s: min(1.0, (s + 1) / max(cfg.warmup_steps, 1)))
-    return opt_, sched
+    return opt_, torch.optim.lr_scheduler.LambdaLR(opt_, lambda s: lr_factor(cfg, s))
 
 
 def train(cfg, hooks=None):

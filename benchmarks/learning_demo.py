@@ -34,15 +34,20 @@ def launch(variant, minutes, extra, threads):
     port = 29300 + list(VARIANT_OVERRIDES).index(variant)       # runs side by side need their own ports
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MASTER_PORT": str(port)}
     log = open(os.path.join(out, "run.log"), "w")
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), out, time.time()
+    with open(os.path.join(out, "launch.json"), "w") as f:     # lets --collect tabulate a run after the fact
+        json.dump({"started": time.time(), "threads": threads, "overrides": [x.replace(ROOT + os.sep, "") for x in args[3:]]}, f)
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), out
 
 
-def result(variant, out, t):
-    rows = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"))]
+def result(variant, out):
+    metrics = os.path.join(out, "metrics.jsonl")
+    rows = [json.loads(line) for line in open(metrics)]
+    launched = json.load(open(os.path.join(out, "launch.json")))
     evals = [r for r in rows if "val_reward" in r]
     return {"variant": variant, "before": evals[0]["val_reward"], "after": evals[-1]["val_reward"],
             "acc_before": evals[0]["val_accuracy"], "acc_after": evals[-1]["val_accuracy"],
-            "steps": max(r["step"] for r in rows), "minutes": (time.time() - t) / 60}
+            "steps": max(r["step"] for r in rows), "minutes": (os.path.getmtime(metrics) - launched["started"]) / 60,
+            "threads": launched["threads"], "command": " ".join(launched["overrides"])}
 
 
 def main():
@@ -50,31 +55,36 @@ def main():
     ap.add_argument("--minutes", type=float, default=60)
     ap.add_argument("--variants", nargs="+", default=list(VARIANT_OVERRIDES))
     ap.add_argument("--parallel", action="store_true", help="run the variants at once, 1 thread each")
+    ap.add_argument("--collect", action="store_true",
+                    help="launch nothing: tabulate the finished runs/demo_VARIANT directories")
     ap.add_argument("extra", nargs="*", help="further key=value overrides for every run")
     a = ap.parse_args()
     results = []
-    if a.parallel:
+    if a.collect:
+        results = [result(v, os.path.join(ROOT, "runs", f"demo_{v}")) for v in a.variants]
+    elif a.parallel:
         procs = {v: launch(v, a.minutes, a.extra, 1) for v in a.variants}
-        for v, (p, out, t) in procs.items():
+        for v, (p, out) in procs.items():
             if p.wait():
                 sys.exit(f"{v} failed: see {out}/run.log")
-        results = [result(v, out, t) for v, (p, out, t) in procs.items()]
+        results = [result(v, out) for v, (p, out) in procs.items()]
     else:
         for v in a.variants:
-            p, out, t = launch(v, a.minutes, a.extra, 2)
+            p, out = launch(v, a.minutes, a.extra, 2)
             if p.wait():
                 sys.exit(f"{v} failed: see {out}/run.log")
-            results.append(result(v, out, t))
+            results.append(result(v, out))
     path = os.path.join(ROOT, "benchmarks", "results", "learning_demo.json")
     table = json.load(open(path)) if os.path.exists(path) else {}
-    table.update({r["variant"]: {**r, "command": " ".join(sys.argv[1:])} for r in results})   # newest run wins
+    table.update({r["variant"]: r for r in results})    # newest run wins
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         json.dump(table, f, indent=1)
-    lines = ["| variant | steps | wall (min) | val reward before | after | change | val accuracy before | after | run |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| variant | steps | wall (min) | threads | val reward before | after | change | val accuracy before | "
+             "after | run |", "|---|---|---|---|---|---|---|---|---|---|"]
     for v, r in table.items():
-        lines.append(f"| {v} | {r['steps']} | {r['minutes']:.0f} | {r['before']:.3f} | {r['after']:.3f} | "
+        lines.append(f"| {v} | {r['steps']} | {r['minutes']:.0f} | {r.get('threads', 1)} | {r['before']:.3f} | "
+                     f"{r['after']:.3f} | "
                      f"{r['after'] - r['before']:+.3f} | {r['acc_before']:.3f} | {r['acc_after']:.3f} | "
                      f"`{r['command']}` |")
     with open(os.path.join(ROOT, "benchmarks", "results", "learning_demo.md"), "w") as f:

@@ -150,7 +150,8 @@ def test_bad_config_names_the_key(tmp_path):
 def test_value_checks_and_optional_loggers_name_the_key():
     import config
     for override, key in [("algo.loss=ppo", "algo.loss"), ("log_to=mlflow", "log_to"),
-                          ("algo.group_size=1", "algo.group_size"), ("rollout.tool_specs=some", "rollout.tool_specs")]:
+                          ("algo.group_size=1", "algo.group_size"), ("rollout.tool_specs=some", "rollout.tool_specs"),
+                          ("lr_schedule=linear", "lr_schedule")]:
         with pytest.raises(config.ConfigError, match=key):
             grpo.check_values(config.load("configs/tiny.yaml", grpo.TrainConfig, [override]))
     try:
@@ -158,6 +159,18 @@ def test_value_checks_and_optional_loggers_name_the_key():
     except ImportError:
         with pytest.raises(config.ConfigError, match="log_to"):
             grpo.external_logger(config.load("configs/tiny.yaml", grpo.TrainConfig, ["log_to=tensorboard"]))
+
+
+def test_lr_schedule_warms_up_then_decays_to_the_floor():
+    import config
+    cfg = config.load("configs/tiny.yaml", grpo.TrainConfig, ["warmup_steps=4", "steps=104", "lr_schedule=cosine",
+                                                              "min_lr_ratio=0.1"])
+    f = [grpo.lr_factor(cfg, s) for s in range(110)]
+    assert f[:4] == [0.25, 0.5, 0.75, 1.0]                 # linear warm-up, full LR from step 4
+    assert f[4] == 1.0 and abs(f[54] - 0.55) < 1e-12       # cosine: half way, (1 + 0.1) / 2
+    assert all(a >= b for a, b in zip(f[4:], f[5:])) and f[104] == f[109] == pytest.approx(0.1)
+    cfg.lr_schedule = "constant"
+    assert [grpo.lr_factor(cfg, s) for s in (3, 50, 500)] == [1.0, 1.0, 1.0]
 
 
 def test_second_epoch_on_a_batch_is_off_policy_and_clips(process_group):
