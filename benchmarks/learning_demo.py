@@ -47,7 +47,8 @@ def result(variant, out):
     return {"variant": variant, "before": evals[0]["val_reward"], "after": evals[-1]["val_reward"],
             "acc_before": evals[0]["val_accuracy"], "acc_after": evals[-1]["val_accuracy"],
             "steps": max(r["step"] for r in rows), "minutes": (os.path.getmtime(metrics) - launched["started"]) / 60,
-            "threads": launched["threads"], "command": " ".join(launched["overrides"])}
+            "threads": launched["threads"], "command": " ".join(x for x in launched["overrides"] if not x.startswith(
+                ("algo.loss=", "steps=100000", "time_budget_min=", "out_dir=", "checkpoint_every=", "eval_every=0")))}
 
 
 def main():

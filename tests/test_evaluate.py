@@ -15,6 +15,7 @@ import grpo
 import loaders
 import reward
 import taskgen
+from torchrun import torchrun
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures")
 
@@ -187,8 +188,7 @@ def test_torchrun_two_ranks_give_the_records_of_one_process(tmp_path):
     # batch 1 and one thread on both sides: the same float arithmetic, so sampled tokens can be compared
     # exactly (batches of other sizes change summation order, which can flip a near-tie sample)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port",
-                          str(30100 + os.getpid() % 200)] + args + ["--out", str(tmp_path / "two")],
+    two = subprocess.run(torchrun(2) + args + ["--out", str(tmp_path / "two")],
                          cwd=root, env=env, capture_output=True, text=True, timeout=600)
     assert two.returncode == 0, two.stderr[-3000:]
     one = subprocess.run([sys.executable] + args + ["--out", str(tmp_path / "one")], cwd=root, env=env,

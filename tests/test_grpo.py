@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import grpo
+from torchrun import torchrun
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 A = SimpleNamespace(clip_low=0.2, clip_high=0.28, kl_coef=0.0, dr_grpo_norm=4)
@@ -93,8 +94,7 @@ resume: {str(resume).lower()}
 
 def run(args, nproc=None, **kw):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    cmd = ([sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_port",
-            str(29600 + os.getpid() % 100)] if nproc else [sys.executable]) + [os.path.join(ROOT, "grpo.py")] + args
+    cmd = (torchrun(nproc) if nproc else [sys.executable]) + [os.path.join(ROOT, "grpo.py")] + args
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, **kw)
 
 

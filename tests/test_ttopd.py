@@ -2,7 +2,6 @@
 import math
 import os
 import subprocess
-import sys
 
 import pytest
 import torch
@@ -11,6 +10,7 @@ import agent
 import grpo
 import config
 import ttopd
+from torchrun import torchrun
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -27,8 +27,7 @@ def test_ema_and_hard_copy_match_the_formula():
 
 
 def test_ema_under_fsdp_on_two_cpu_ranks():
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port",
-                        str(29900 + os.getpid() % 90), os.path.join(ROOT, "tests", "fsdp_ema_check.py")],
+    r = subprocess.run(torchrun(2) + [os.path.join(ROOT, "tests", "fsdp_ema_check.py")],
                        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert "EMA_OK" in r.stdout, r.stdout + r.stderr[-2000:]
 
@@ -89,9 +88,8 @@ def test_torchrun_two_ranks_two_steps(tmp_path):
     args = ["init_checkpoint=", "eval_tasks=2", "rollout.max_new_tokens=10", "rollout.max_turns=2",
             "rollout.batch_size=4", "algo.group_size=2", "algo.tasks_per_step=2", "steps=2", "micro_batch=2",
             f"out_dir={out}", "checkpoint_every=1", "distill.ema_every=1", "distill.kl_max=100"]
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port",
-                        str(29700 + os.getpid() % 100), os.path.join(ROOT, "ttopd.py"),
-                        os.path.join(ROOT, "configs", "ttopd_tiny.yaml"), *args],
+    r = subprocess.run(torchrun(2) + [os.path.join(ROOT, "ttopd.py"), os.path.join(ROOT, "configs", "ttopd_tiny.yaml"),
+                                      *args],
                        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr[-3000:]
     import json
