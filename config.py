@@ -32,6 +32,11 @@ def _check(key, value, hint):
         origin = typing.get_origin(hint)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str):        # PyYAML (YAML 1.1) reads 1e-4 as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
     want = origin or hint
     if want is typing.Any or (isinstance(value, want) and not (want is int and isinstance(value, bool))):
         return value

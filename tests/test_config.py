@@ -34,3 +34,11 @@ def test_every_key_is_documented_and_defaults_are_fresh():
     assert b.rollout.max_turns == 5
     assert config.from_dict(agent.AgentConfig, {"rollout": {"temperature": 1}}).rollout.temperature == 1.0
     assert dataclasses.asdict(a)["rollout"]["max_turns"] == 99
+
+
+def test_exponent_floats_without_a_dot_are_read_as_numbers():
+    # YAML 1.1 (PyYAML) resolves "1e-4" to a string; an lr written that way must still load, and a word must not
+    c = config.load("configs/tiny.yaml", grpo.TrainConfig, ["lr=1e-4", "algo.clip_high=3E-4"])
+    assert c.lr == 1e-4 and c.algo.clip_high == 3e-4
+    with pytest.raises(config.ConfigError, match="'lr' must be float"):
+        config.load("configs/tiny.yaml", grpo.TrainConfig, ["lr=fast"])
