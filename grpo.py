@@ -198,7 +198,7 @@ def sharded_copy(cfg, policy, device):
     """A frozen FSDP2 copy of the sharded policy (FSDP modules cannot be deep-copied): a fresh module,
     the policy's gathered state loaded into it, sharded the same way."""
     model = agent.load_policy(dataclasses.replace(cfg.model, device=str(device), dtype="float32"),
-                              cfg.init_checkpoint if os.path.isdir(cfg.init_checkpoint or "") else None)[0]
+                              cfg.init_checkpoint or None)[0]
     model.load_state_dict(full_state(policy))
     return shard(model.eval().requires_grad_(False), device, device.type == "cuda", False)
 
@@ -206,7 +206,10 @@ def sharded_copy(cfg, policy, device):
 def build_models(cfg, device):
     """Policy (FSDP), its full-weight rollout copy, and the frozen reference when kl_coef > 0."""
     torch.manual_seed(cfg.seed)
-    ck = cfg.init_checkpoint if cfg.init_checkpoint and os.path.isdir(cfg.init_checkpoint) else None
+    ck = cfg.init_checkpoint or None
+    if ck and not os.path.isdir(ck):     # a silent fresh init would waste the whole run
+        raise config.ConfigError(f"config key 'init_checkpoint': no directory {ck!r} (run `python agent.py "
+                                 "warmstart CONFIG` first, or set init_checkpoint: '' to start from model.path)")
     mcfg = dataclasses.replace(cfg.model, device=str(device), dtype="float32")
     policy, tok = agent.load_policy(mcfg, ck)
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[cfg.model.dtype]

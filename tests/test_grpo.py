@@ -161,6 +161,13 @@ def test_value_checks_and_optional_loggers_name_the_key():
             grpo.external_logger(config.load("configs/tiny.yaml", grpo.TrainConfig, ["log_to=tensorboard"]))
 
 
+def test_missing_init_checkpoint_is_an_error_not_a_fresh_model(tmp_path):
+    import config
+    cfg = config.load("configs/tiny.yaml", grpo.TrainConfig, [f"init_checkpoint={tmp_path / 'warmstrat'}"])
+    with pytest.raises(config.ConfigError, match="init_checkpoint.*warmstrat"):
+        grpo.build_models(cfg, torch.device("cpu"))
+
+
 def test_lr_schedule_warms_up_then_decays_to_the_floor():
     import config
     cfg = config.load("configs/tiny.yaml", grpo.TrainConfig, ["warmup_steps=4", "steps=104", "lr_schedule=cosine",
