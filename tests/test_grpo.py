@@ -54,6 +54,18 @@ def test_gspo_loss_by_hand():
     assert loss.item() == pytest.approx((l1 + l2) / 2, abs=1e-6)
 
 
+def test_on_policy_gspo_and_grpo_have_the_same_gradient():
+    # every ratio is 1 on the first pass: d s_i = mean_t d logp, which is GRPO's per-sequence token mean
+    a = SimpleNamespace(**{**vars(A), "clip_low": 3e-4, "clip_high": 4e-4})
+    grads = []
+    for fn in (grpo.loss_gspo, grpo.loss_grpo):
+        logp = LOGP.clone().requires_grad_(True)
+        fn(logp, LOGP.detach(), ADV, MASK, a)[0].backward()
+        grads.append(logp.grad)
+    torch.testing.assert_close(grads[0], grads[1])
+    assert grads[0].abs().sum() > 0
+
+
 def test_kl_and_gradient_flow():
     ref = torch.log(torch.tensor([[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]))
     kl = grpo.k3_kl(LOGP, ref)
