@@ -30,12 +30,10 @@ def _check(key, value, hint):
             return value
         hint = [a for a in typing.get_args(hint) if a is not type(None)][0]
         origin = typing.get_origin(hint)
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint is float and isinstance(value, str):        # PyYAML (YAML 1.1) reads 1e-4 as a string
-        try:
+    if hint is float and isinstance(value, (int, str)) and not isinstance(value, bool):
+        try:                        # ints, and 1e-4, which PyYAML (YAML 1.1) leaves as a string
             return float(value)
-        except ValueError:
+        except ValueError:          # a word: the type check below names the key
             pass
     want = origin or hint
     if want is typing.Any or (isinstance(value, want) and not (want is int and isinstance(value, bool))):

@@ -44,7 +44,7 @@ def main():
         ids, attn, mask, old = grpo.pad_batch(batch["trajs"], 0, torch.device("cpu"))
         with torch.no_grad():
             new = agent.token_logprobs(policy, ids, attn, cfg.rollout.temperature)
-        log_s = ((new - old) * mask).sum(1) / mask.sum(1).clamp(min=1)
+        log_s = grpo.masked_mean(new - old, mask, 1)          # the log of loss_gspo's s_i
         q = np.quantile(log_s.abs().numpy(), QUANTILES)
         rows.append({"step": step, **{f"abs_log_s_q{int(p * 100)}": float(v) for p, v in zip(QUANTILES, q)}})
         print(json.dumps(rows[-1]), flush=True)
