@@ -32,6 +32,7 @@ import sys
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from tqdm import tqdm
 
 import agent
@@ -356,7 +357,6 @@ def evaluate_model(cfg, model, tok, tasks, modes, specs, rank=0, world=1):
 
 
 def gather(records):
-    import torch.distributed as dist
     if not dist.is_initialized():
         return records
     out = [None] * dist.get_world_size()
@@ -403,12 +403,21 @@ def main(argv):
     ap.add_argument("overrides", nargs="*", help="key.sub=value config overrides")
     a = ap.parse_intermixed_args(argv)
     import grpo          # one YAML serves agent.py, grpo.py, ttopd.py and this file
-    import warmstart
     cfg = config.load(a.config, grpo.TrainConfig, a.overrides)
     rank, world = 0, 1
     if "RANK" in os.environ:
         rank, world, device = grpo.setup_distributed()
         cfg.model.device = str(device)
+    try:
+        run_evaluation(cfg, a, rank, world)
+    finally:        # an undestroyed gloo group can abort the process at exit ("terminate called ...")
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def run_evaluation(cfg, a, rank, world):
+    """This rank's share of the tasks in every mode; rank 0 gathers the records and writes the tables."""
+    import warmstart
     specs = a.specs.split(",") if a.specs else [cfg.rollout.tool_specs]
     if set(specs) - {"none", "names", "full"}:
         raise SystemExit(f"--specs takes none, names and/or full (comma-separated), got {a.specs!r}")
