@@ -180,7 +180,8 @@ def shard(model, device, bf16, activation_checkpointing):
     mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 else None
     kw = {"mesh": mesh, **({"mp_policy": mp} if mp else {})}
     if activation_checkpointing:
-        model.gradient_checkpointing_enable()
+        # transformers 5.2x renamed the method; older releases (5.17 on our GPU image) only have the old name
+        (getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable)()
     text = getattr(model.model, "language_model", model.model)     # vision-language models nest it
     for layer in text.layers:      # (a vision tower stays in the root unit: every rank gathers it alike)
         fully_shard(layer, **kw)
@@ -281,7 +282,8 @@ def train_step(cfg, policy, ref, opt, trajs, adv, tok, device, extra_loss=None):
             mask = mask * 0
         policy.set_requires_gradient_sync(m == n_micro - 1)
         images = agent.vision_kwargs(tok, chunk, ids)      # {} unless a vision-language policy saw images
-        logits = policy(input_ids=ids, attention_mask=attn, **images).logits[:, :-1].float() / cfg.rollout.temperature
+        logits = policy(input_ids=ids, attention_mask=attn, use_cache=False, **images).logits[:, :-1]
+        logits = logits.float() / cfg.rollout.temperature
         logp_all = torch.log_softmax(logits, -1)
         logp = logp_all.gather(-1, ids[:, 1:, None]).squeeze(-1)
         ref_logp = None
@@ -515,6 +517,8 @@ def train(cfg, hooks=None):
                "spec_keep": spec_keep(cfg, step),
                "kept_groups": all_sum([len(kept) / cfg.algo.group_size], device)[0],
                "step_time_s": dt, "tokens_per_s": n_tokens / dt}
+        if device.type == "cuda":
+            row["gpu_mem_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
         if "after_step" in hooks:
             row.update(hooks["after_step"](step + 1, policy))
         if (cfg.eval_every and (step + 1) % cfg.eval_every == 0) or step + 1 == cfg.steps:

@@ -60,7 +60,7 @@ def length_batches(trajs, tokens_per_batch, rng):
 def masked_nll(model, ids, mask, extra=None):
     """Mean cross-entropy of the masked tokens given their prefixes (right padding: causal attention never
     lets a real token see the pads after it, so no attention mask is needed)."""
-    logits = model(input_ids=ids, **(extra or {})).logits[:, :-1].float()
+    logits = model(input_ids=ids, use_cache=False, **(extra or {})).logits[:, :-1].float()
     nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
     m = mask[:, 1:]
     return (nll * m).sum() / m.sum().clamp(min=1)
