@@ -20,6 +20,7 @@ configs/tiny_model.json with the BPE tokenizer this project trains on its own te
 (the commands are in warmstart.py)
 """
 import dataclasses
+import functools
 import json
 import os
 import random
@@ -290,8 +291,13 @@ def sample(logits, temperature, top_p, generators):
 # ---------------------------------------------------------------- batched rollout with KV cache
 def cache_kwarg(model):
     """transformers renamed past_key_values to cache (5.2x); use whichever forward() takes."""
+    return _cache_kwarg_of(type(model))
+
+
+@functools.lru_cache(maxsize=None)     # asked at every decoded token; inspecting a signature is slow
+def _cache_kwarg_of(cls):
     import inspect
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    return "cache" if "cache" in inspect.signature(cls.forward).parameters else "past_key_values"
 
 
 def has_recurrent_layers(model):
@@ -320,12 +326,15 @@ class Batch:
         left=True (a fresh cache only) left-pads instead: a recurrent layer's state starts at zero and
         leading pads (zeroed inputs) leave it at zero, so hybrid models prefill exactly."""
         from transformers import DynamicCache
-        n_new = torch.tensor([len(t) for t in rows_tokens], device=self.device)
-        width = max(1, int(n_new.max()))
-        start = (width - n_new) if left else torch.zeros_like(n_new)     # where each row's tokens begin
-        ids = torch.full((len(rows_tokens), width), pad_id, dtype=torch.long, device=self.device)
+        lens = [len(t) for t in rows_tokens]
+        width = max([1, *lens])
+        begin = [width - n if left else 0 for n in lens]     # where each row's tokens begin
+        # built on the host and copied once: per-row writes into a GPU tensor would each wait on the device
+        ids = torch.full((len(rows_tokens), width), pad_id, dtype=torch.long)
         for i, t in enumerate(rows_tokens):
-            ids[i, int(start[i]):int(start[i]) + len(t)] = torch.tensor(t, dtype=torch.long, device=self.device)
+            ids[i, begin[i]:begin[i] + lens[i]] = torch.tensor(t, dtype=torch.long)
+        ids = ids.to(self.device)
+        n_new, start = torch.tensor(lens, device=self.device), torch.tensor(begin, device=self.device)
         cols = torch.arange(width, device=self.device)[None]
         new_mask = ((cols >= start[:, None]) & (cols < (start + n_new)[:, None])).long()
         positions = (self.pos[:, None] + cols - start[:, None]).clamp(min=0)
@@ -424,14 +433,15 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb):
         open_rows = set(range(len(live)))
         for step in range(rcfg.max_new_tokens):
             toks, lp = sample(logits, rcfg.temperature, rcfg.top_p, [gens[i] for i in live])
+            toks, lp = toks.tolist(), lp.tolist()      # one device-to-host copy per token, not one per row
             for r in list(open_rows):
-                turns[r].append(int(toks[r]))
-                lps[r].append(float(lp[r]))
+                turns[r].append(toks[r])
+                lps[r].append(lp[r])
                 if toks[r] == end_id:
                     open_rows.discard(r)
             if not open_rows or step == rcfg.max_new_tokens - 1:
                 break
-            logits = batch.feed(model, [[int(toks[r])] if r in open_rows else [] for r in range(len(live))], pad_id)
+            logits = batch.feed(model, [[toks[r]] if r in open_rows else [] for r in range(len(live))], pad_id)
         pending, still = [], []
         for r, i in enumerate(live):
             tr, e = trajs[i], envs[i]
@@ -479,7 +489,8 @@ def pad_trajectories(trajs, pad_id, device):
 
 def token_logprobs(model, ids, attn=None, temperature=1.0, extra=None):
     """[B, T-1]: log-prob of each token ids[:, t+1] given its prefix, under softmax(logits / temperature)."""
-    logits = model(input_ids=ids, attention_mask=attn, **(extra or {})).logits[:, :-1].float() / temperature
+    logits = model(input_ids=ids, attention_mask=attn, use_cache=False, **(extra or {})).logits[:, :-1]
+    logits = logits.float() / temperature
     return torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
 
 
