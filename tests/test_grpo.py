@@ -209,3 +209,26 @@ def test_second_epoch_on_a_batch_is_off_policy_and_clips(process_group):
     adv = torch.tensor([1.0, -1.0, 1.0, -1.0])
     clip = [grpo.train_step(cfg, policy, None, opt, trajs, adv, tok, device)["clip_frac"] for _ in range(2)]
     assert clip[0] == 0.0 and clip[1] > 0.0
+
+
+def test_activation_checkpointing_changes_memory_not_the_update(process_group):
+    """activation_checkpointing recomputes each decoder layer in backward: the same step, the same weights."""
+    import agent
+    import config
+    import taskgen
+    rank, world, device = process_group
+    cfg = config.load("configs/tiny.yaml", grpo.TrainConfig, ["rollout.max_new_tokens=12", "rollout.max_turns=2",
+                                                              "micro_batch=4"])
+    torch.manual_seed(0)
+    model, tok = agent.load_policy(cfg.model)
+    trajs = agent.rollout(model, tok, taskgen.load_tasks(split="train")[:4], cfg.rollout, seed=0, progress=False)
+    after = []
+    for checkpointing in (False, True):
+        torch.manual_seed(0)
+        policy = grpo.shard(agent.load_policy(cfg.model)[0], device, False, checkpointing)
+        assert policy.is_activation_checkpointing == checkpointing
+        opt = torch.optim.AdamW(policy.parameters(), lr=0.01)
+        grpo.train_step(cfg, policy, None, opt, trajs, torch.tensor([1.0, -1.0, 1.0, -1.0]), tok, device)
+        after.append({k: v.detach().clone() for k, v in policy.state_dict().items()})
+    for k in after[0]:
+        torch.testing.assert_close(after[0][k].full_tensor(), after[1][k].full_tensor(), atol=1e-6, rtol=0)
