@@ -1,6 +1,6 @@
 """GPU path check on one CUDA device: NCCL, FSDP2 with bf16 compute, checkpoint and resume, TT-OPD, throughput.
 
-  python benchmarks/gpu_check.py [--out runs/gpu_check]        # a machine with a GPU; ~6 min on one H100
+  python benchmarks/gpu_check.py [--out runs/gpu_check]        # a machine with a GPU; ~10 min on one H100
   python benchmarks/gpu_check.py --device cpu --quick          # the same harness on CPU (a smoke test)
 
 CI has no GPU, so this runs by hand when one is at hand. Each check launches a real entry point
