@@ -261,8 +261,10 @@ def all_sum(values, device):
     return t.tolist()
 
 
-def train_step(cfg, policy, ref, opt, trajs, adv, tok, device, extra_loss=None):
-    """One optimiser step over this rank's kept trajectories, micro-batched; returns loss statistics."""
+def train_step(cfg, policy, ref, opt, trajs, adv, tok, device, extra_loss=None, ref_cache=None):
+    """One optimiser step over this rank's kept trajectories, micro-batched; returns loss statistics.
+    ref_cache (a dict, micro-batch -> reference log-probs) lets later passes over the same batch reuse the
+    frozen reference's forward instead of repeating it."""
     a = cfg.algo
     n_tokens = all_sum([sum(sum(t.mask) for t in trajs)], device)[0]
     world = dist.get_world_size()
@@ -286,10 +288,12 @@ def train_step(cfg, policy, ref, opt, trajs, adv, tok, device, extra_loss=None):
         logits = logits.float() / cfg.rollout.temperature
         logp_all = torch.log_softmax(logits, -1)
         logp = logp_all.gather(-1, ids[:, 1:, None]).squeeze(-1)
-        ref_logp = None
-        if ref is not None:
+        ref_logp = None if ref is None or ref_cache is None else ref_cache.get(m)
+        if ref is not None and ref_logp is None:
             with torch.no_grad():
                 ref_logp = agent.token_logprobs(ref, ids, attn, cfg.rollout.temperature, images)
+            if ref_cache is not None:
+                ref_cache[m] = ref_logp
         a_mb = adv[idx].to(device) if not dummy else torch.zeros(1, device=device)
         if dummy:
             old = logp.detach()
@@ -508,8 +512,10 @@ def train(cfg, hooks=None):
             keep = [i for i in keep if np.ptp(shaped[i // g * g:(i // g + 1) * g]) > 1e-9]
         metrics, n_tokens = rollout_metrics(trajs, shaped, device)
         kept = [trajs[i] for i in keep]
+        ref_cache = {}                       # the reference is frozen: one forward per batch, whatever the passes
         for _ in range(cfg.algo.epochs):     # passes after the first are off-policy: ratios and clipping act
-            stats = train_step(cfg, policy, ref, opt_, kept, adv[keep], tok, device, hooks.get("extra_loss"))
+            stats = train_step(cfg, policy, ref, opt_, kept, adv[keep], tok, device, hooks.get("extra_loss"),
+                               ref_cache)
         sched.step()
         rollout_model.load_state_dict(full_state(policy))
         dt = time.time() - t0

@@ -232,3 +232,34 @@ def test_activation_checkpointing_changes_memory_not_the_update(process_group):
         after.append({k: v.detach().clone() for k, v in policy.state_dict().items()})
     for k in after[0]:
         torch.testing.assert_close(after[0][k].full_tensor(), after[1][k].full_tensor(), atol=1e-6, rtol=0)
+
+
+def test_reference_forward_runs_once_per_batch_however_many_passes(process_group):
+    """algo.epochs = 2 with a KL term: the frozen reference's log-probs are cached from the first pass, and the
+    update is the one that recomputing them would give."""
+    import agent
+    import config
+    import taskgen
+    rank, world, device = process_group
+    cfg = config.load("configs/tiny.yaml", grpo.TrainConfig, ["rollout.max_new_tokens=12", "rollout.max_turns=2",
+                                                              "micro_batch=2", "algo.kl_coef=0.5"])
+    torch.manual_seed(0)
+    model, tok = agent.load_policy(cfg.model)
+    trajs = agent.rollout(model, tok, taskgen.load_tasks(split="train")[:4], cfg.rollout, seed=0, progress=False)
+    adv = torch.tensor([1.0, -1.0, 1.0, -1.0])
+    after, calls = [], []
+    for cache in (None, {}):
+        torch.manual_seed(0)
+        policy = grpo.shard(agent.load_policy(cfg.model)[0], device, False, False)
+        ref = grpo.shard(agent.load_policy(cfg.model)[0].requires_grad_(False), device, False, False)
+        n = [0]
+        ref.register_forward_hook(lambda *_: n.__setitem__(0, n[0] + 1))
+        opt = torch.optim.AdamW(policy.parameters(), lr=0.05)
+        for _ in range(2):
+            kl = grpo.train_step(cfg, policy, ref, opt, trajs, adv, tok, device, ref_cache=cache)["kl"]
+        assert kl > 0.0                                     # the second pass moved away from the reference
+        after.append({k: v.detach().full_tensor().clone() for k, v in policy.state_dict().items()})
+        calls.append(n[0])
+    assert calls == [4, 2]                                  # 2 micro-batches: 2 passes x 2, then 2 only
+    for k in after[0]:
+        assert torch.equal(after[0][k], after[1][k])
