@@ -377,11 +377,17 @@ def load_checkpoint(path, policy, opt, sched, rank, extra=None):
 
 
 # ---------------------------------------------------------------- the loop
-def evaluate(cfg, rollout_model, tok, tasks, rank, world, device):
+def validation_tasks(cfg):
+    """The eval_tasks tasks of eval_split every evaluation uses (a fixed sample: all if eval_tasks is 0)."""
+    val = taskgen.load_tasks(split=cfg.eval_split)
+    return random.Random(1).sample(val, cfg.eval_tasks) if cfg.eval_tasks else val
+
+
+def evaluate(cfg, rollout_model, tok, tasks, rank, world, device, seed_base=10 ** 6):
     """Mean validation reward/accuracy/length/turns over `tasks`, split across ranks (greedy-free:
-    one sample per task at the rollout temperature, seeded)."""
+    one sample per task at the rollout temperature; task i always gets seed seed_base + i)."""
     mine = tasks[rank::world]
-    trajs = agent.rollout(rollout_model, tok, mine, cfg.rollout, seeds=[10 ** 6 + rank + world * i
+    trajs = agent.rollout(rollout_model, tok, mine, cfg.rollout, seeds=[seed_base + rank + world * i
                                                                          for i in range(len(mine))],
                           progress=False) if mine else []
     tot = all_sum([len(trajs), sum(t.reward for t in trajs), sum(t.reward_info["accuracy"] for t in trajs),
@@ -480,8 +486,7 @@ def train(cfg, hooks=None):
         start = load_checkpoint(latest_checkpoint(cfg), policy, opt_, sched, rank, extra)
     rollout_model.load_state_dict(full_state(policy))
     pool = taskgen.load_tasks(split=cfg.train_split)
-    val = taskgen.load_tasks(split=cfg.eval_split)
-    val = random.Random(1).sample(val, cfg.eval_tasks) if cfg.eval_tasks else val
+    val = validation_tasks(cfg)
     log = open(os.path.join(cfg.out_dir, "metrics.jsonl"), "a") if rank == 0 else None
     also_log = external_logger(cfg) if rank == 0 else (lambda row: None)
     if start == 0 and rank == 0:

@@ -263,3 +263,22 @@ def test_reference_forward_runs_once_per_batch_however_many_passes(process_group
     assert calls == [4, 2]                                  # 2 micro-batches: 2 passes x 2, then 2 only
     for k in after[0]:
         assert torch.equal(after[0][k], after[1][k])
+
+
+def test_evaluation_is_a_fixed_draw_that_seed_base_moves(process_group):
+    """grpo.evaluate seeds task i with seed_base + i: the same policy evaluates identically every time (so all
+    of a run's evaluations share their noise), and benchmarks/val_seeds.py's other seed sets draw afresh."""
+    import agent
+    import config
+    rank, world, device = process_group
+    cfg = config.load("configs/tiny.yaml", grpo.TrainConfig, ["rollout.max_new_tokens=24", "rollout.max_turns=2",
+                                                              "eval_tasks=8", "rollout.top_p=1.0"])
+    tasks = grpo.validation_tasks(cfg)
+    assert len(tasks) == 8 and tasks == grpo.validation_tasks(cfg)
+    torch.manual_seed(0)
+    model, tok = agent.load_policy(cfg.model)
+    ev = lambda **kw: grpo.evaluate(cfg, model, tok, tasks, rank, world, device, **kw)  # noqa: E731
+    first = ev()
+    assert ev(seed_base=10 ** 6) == first
+    others = [ev(seed_base=10 ** 6 + k * 10 ** 5) for k in (1, 2)]
+    assert any(o["val_response_tokens"] != first["val_response_tokens"] for o in others)
