@@ -266,6 +266,7 @@ def train_step(cfg, policy, ref, opt, trajs, adv, tok, device, extra_loss=None, 
     ref_cache (a dict, micro-batch -> reference log-probs) lets later passes over the same batch reuse the
     frozen reference's forward instead of repeating it."""
     a = cfg.algo
+    ref_cache = {} if ref_cache is None else ref_cache
     n_tokens = all_sum([sum(sum(t.mask) for t in trajs)], device)[0]
     world = dist.get_world_size()
     # every rank runs the same number of micro-batches: FSDP's collectives must line up
@@ -288,12 +289,12 @@ def train_step(cfg, policy, ref, opt, trajs, adv, tok, device, extra_loss=None, 
         logits = logits.float() / cfg.rollout.temperature
         logp_all = torch.log_softmax(logits, -1)
         logp = logp_all.gather(-1, ids[:, 1:, None]).squeeze(-1)
-        ref_logp = None if ref is None or ref_cache is None else ref_cache.get(m)
-        if ref is not None and ref_logp is None:
-            with torch.no_grad():
-                ref_logp = agent.token_logprobs(ref, ids, attn, cfg.rollout.temperature, images)
-            if ref_cache is not None:
-                ref_cache[m] = ref_logp
+        ref_logp = None
+        if ref is not None:
+            if m not in ref_cache:
+                with torch.no_grad():
+                    ref_cache[m] = agent.token_logprobs(ref, ids, attn, cfg.rollout.temperature, images)
+            ref_logp = ref_cache[m]
         a_mb = adv[idx].to(device) if not dummy else torch.zeros(1, device=device)
         if dummy:
             old = logp.detach()

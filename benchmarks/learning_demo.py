@@ -55,6 +55,14 @@ def evaluate_seed_sets(out, n_sets):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)                      # runs' own numerics
 
 
+def finish(variant, proc, out, seed_sets):
+    """Wait for a launched run; stop the demo if it failed, else score it under seed_sets seed sets."""
+    if proc.wait():
+        sys.exit(f"{variant} failed: see {out}/run.log")
+    if seed_sets:
+        evaluate_seed_sets(out, seed_sets)
+
+
 def result(variant, out):
     metrics = os.path.join(out, "metrics.jsonl")
     rows = [json.loads(line) for line in open(metrics)]
@@ -75,10 +83,13 @@ def seed_set_result(out):
 
 
 def table_line(v, r):
-    sets = (f"{r['before_sets']:.3f} | {r['after_sets']:.3f} | {r['after_sets'] - r['before_sets']:+.3f} ({r['seed_sets']})"
-            if "seed_sets" in r else "- | - | -")
+    sets = "- | - | -"
+    if "seed_sets" in r:
+        change = r["after_sets"] - r["before_sets"]
+        sets = f"{r['before_sets']:.3f} | {r['after_sets']:.3f} | {change:+.3f} ({r['seed_sets']})"
     return (f"| {v} | {r['steps']} | {r['minutes']:.0f} | {r['threads']} | {r['before']:.3f} | {r['after']:.3f} | "
-            f"{r['after'] - r['before']:+.3f} | {sets} | {r['acc_before']:.3f} | {r['acc_after']:.3f} | `{r['command']}` |")
+            f"{r['after'] - r['before']:+.3f} | {sets} | {r['acc_before']:.3f} | {r['acc_after']:.3f} | "
+            f"`{r['command']}` |")
 
 
 def main():
@@ -104,18 +115,12 @@ def main():
     elif a.parallel:
         procs = {v: launch(v, a.minutes, a.extra, 1) for v in a.variants}
         for v, (p, out) in procs.items():
-            if p.wait():
-                sys.exit(f"{v} failed: see {out}/run.log")
-            if a.seed_sets:
-                evaluate_seed_sets(out, a.seed_sets)
+            finish(v, p, out, a.seed_sets)
         results = [result(v, out) for v, (p, out) in procs.items()]
     else:
         for v in a.variants:
             p, out = launch(v, a.minutes, a.extra, 2)
-            if p.wait():
-                sys.exit(f"{v} failed: see {out}/run.log")
-            if a.seed_sets:
-                evaluate_seed_sets(out, a.seed_sets)
+            finish(v, p, out, a.seed_sets)
             results.append(result(v, out))
     path = os.path.join(ROOT, "benchmarks", "results", "learning_demo.json")
     table = json.load(open(path)) if os.path.exists(path) else {}

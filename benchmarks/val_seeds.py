@@ -1,6 +1,6 @@
 """Validation reward under several sampling seeds: how much of a learning-demo change is sampling noise.
 
-  python benchmarks/val_seeds.py CHECKPOINT [CHECKPOINT ...] [--seeds 6] [--out FILE] [key=value ...]
+  python benchmarks/val_seeds.py CHECKPOINT [CHECKPOINT ...] [--seeds 5] [--out FILE] [key=value ...]
 
 grpo.py evaluates a policy with one sample per validation task, task i always seeded 10**6 + i, so every
 evaluation of a run, and of every run at the same thread count, draws the same random numbers. That makes one
@@ -32,7 +32,7 @@ def seed_sets(cfg, checkpoint, n_sets, tasks, device):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoints", nargs="+")
-    ap.add_argument("--seeds", type=int, default=6)
+    ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--config", default="configs/tiny.yaml")
     ap.add_argument("--out", default="", help="also write the results as JSON here")
     ap.add_argument("overrides", nargs="*", help="key.sub=value config overrides (e.g. rollout.top_p=1.0)")

@@ -192,18 +192,24 @@ def test_lr_schedule_warms_up_then_decays_to_the_floor():
     assert [grpo.lr_factor(cfg, s) for s in (3, 50, 500)] == [1.0, 1.0, 1.0]
 
 
-def test_second_epoch_on_a_batch_is_off_policy_and_clips(process_group):
-    """What algo.epochs = 2 does in train(): two train_step passes on one batch with its sampling log-probs.
-    The first pass is on-policy (every ratio 1, nothing clipped); the second is not."""
+def rollouts_on_four_train_tasks(overrides):
+    """configs/tiny.yaml with overrides, the embedded policy seeded 0, its episodes on the first 4 training tasks."""
     import agent
     import config
     import taskgen
-    rank, world, device = process_group
-    cfg = config.load("configs/tiny.yaml", grpo.TrainConfig, ["algo.loss=grpo", "rollout.max_new_tokens=12",
-                                                              "rollout.max_turns=2", "micro_batch=4"])
+    cfg = config.load("configs/tiny.yaml", grpo.TrainConfig, overrides)
     torch.manual_seed(0)
     model, tok = agent.load_policy(cfg.model)
     trajs = agent.rollout(model, tok, taskgen.load_tasks(split="train")[:4], cfg.rollout, seed=0, progress=False)
+    return cfg, model, tok, trajs
+
+
+def test_second_epoch_on_a_batch_is_off_policy_and_clips(process_group):
+    """What algo.epochs = 2 does in train(): two train_step passes on one batch with its sampling log-probs.
+    The first pass is on-policy (every ratio 1, nothing clipped); the second is not."""
+    rank, world, device = process_group
+    cfg, model, tok, trajs = rollouts_on_four_train_tasks(["algo.loss=grpo", "rollout.max_new_tokens=12",
+                                                           "rollout.max_turns=2", "micro_batch=4"])
     policy = grpo.shard(model, device, False, False)
     opt = torch.optim.AdamW(policy.parameters(), lr=0.05)
     adv = torch.tensor([1.0, -1.0, 1.0, -1.0])
@@ -214,14 +220,9 @@ def test_second_epoch_on_a_batch_is_off_policy_and_clips(process_group):
 def test_activation_checkpointing_changes_memory_not_the_update(process_group):
     """activation_checkpointing recomputes each decoder layer in backward: the same step, the same weights."""
     import agent
-    import config
-    import taskgen
     rank, world, device = process_group
-    cfg = config.load("configs/tiny.yaml", grpo.TrainConfig, ["rollout.max_new_tokens=12", "rollout.max_turns=2",
-                                                              "micro_batch=4"])
-    torch.manual_seed(0)
-    model, tok = agent.load_policy(cfg.model)
-    trajs = agent.rollout(model, tok, taskgen.load_tasks(split="train")[:4], cfg.rollout, seed=0, progress=False)
+    cfg, _, tok, trajs = rollouts_on_four_train_tasks(["rollout.max_new_tokens=12", "rollout.max_turns=2",
+                                                       "micro_batch=4"])
     after = []
     for checkpointing in (False, True):
         torch.manual_seed(0)
@@ -238,14 +239,9 @@ def test_reference_forward_runs_once_per_batch_however_many_passes(process_group
     """algo.epochs = 2 with a KL term: the frozen reference's log-probs are cached from the first pass, and the
     update is the one that recomputing them would give."""
     import agent
-    import config
-    import taskgen
     rank, world, device = process_group
-    cfg = config.load("configs/tiny.yaml", grpo.TrainConfig, ["rollout.max_new_tokens=12", "rollout.max_turns=2",
-                                                              "micro_batch=2", "algo.kl_coef=0.5"])
-    torch.manual_seed(0)
-    model, tok = agent.load_policy(cfg.model)
-    trajs = agent.rollout(model, tok, taskgen.load_tasks(split="train")[:4], cfg.rollout, seed=0, progress=False)
+    cfg, _, tok, trajs = rollouts_on_four_train_tasks(["rollout.max_new_tokens=12", "rollout.max_turns=2",
+                                                       "micro_batch=2", "algo.kl_coef=0.5"])
     adv = torch.tensor([1.0, -1.0, 1.0, -1.0])
     after, calls = [], []
     for cache in (None, {}):
