@@ -48,8 +48,10 @@ class AlgoConfig:
     overlong_buffer: int = opt(0, "DAPO overlong shaping: tokens before max_policy_tokens where the penalty ramps")
     max_policy_tokens: int = opt(480, "policy-token budget of an episode (length reward L_max, overlong limit)")
     dr_grpo_norm: int = opt(480, "Dr. GRPO constant normaliser (tokens)")
-    epochs: int = opt(1, "optimiser steps on each rollout batch (DeepSeekMath's mu); with 1 every ratio is 1, "
-                         "so clipping never acts and GSPO's gradient equals GRPO's")
+    epochs: int = opt(1, "passes over each rollout batch (DeepSeekMath's mu); with 1 pass of 1 minibatch every "
+                         "ratio is 1, so clipping never acts and GSPO's gradient equals GRPO's")
+    minibatches: int = opt(1, "optimiser steps per pass: each rank's batch in this many parts (PPO mini-batches, "
+                              "as in the GSPO paper); every update after the first is off-policy")
 
 
 @dataclasses.dataclass
@@ -322,6 +324,19 @@ def train_step(cfg, policy, ref, opt, trajs, adv, tok, device, extra_loss=None, 
             "kl": tot[3] / tokens, "grad_norm": float(grad_norm)}
 
 
+def update(cfg, policy, ref, opt, trajs, adv, tok, device, extra_loss=None):
+    """algo.epochs passes over the batch, each algo.minibatches optimiser steps on consecutive parts of it.
+    Every update after the first is off-policy, so ratios and clipping act. Returns the last pass's statistics,
+    averaged over its minibatches."""
+    parts = [torch.as_tensor(p, dtype=torch.long) for p in np.array_split(np.arange(len(trajs)),
+                                                                          cfg.algo.minibatches)]
+    caches = [{} for _ in parts]     # the reference is frozen: one forward per minibatch, whatever the passes
+    for _ in range(cfg.algo.epochs):
+        stats = [train_step(cfg, policy, ref, opt, [trajs[i] for i in p], adv[p], tok, device, extra_loss, c)
+                 for p, c in zip(parts, caches)]
+    return {k: sum(s[k] for s in stats) / len(stats) for k in stats[0]}
+
+
 def max_over_ranks(x, device):
     t = torch.tensor([float(x)], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
@@ -427,8 +442,9 @@ def check_values(cfg):
     for key in ("steps", "micro_batch"):
         if getattr(cfg, key) < 1:
             raise config.ConfigError(f"config key '{key}' must be >= 1")
-    if cfg.algo.epochs < 1:
-        raise config.ConfigError("config key 'algo.epochs' must be >= 1")
+    for key in ("epochs", "minibatches"):
+        if getattr(cfg.algo, key) < 1:
+            raise config.ConfigError(f"config key 'algo.{key}' must be >= 1")
     if cfg.algo.group_size < 2:
         raise config.ConfigError("config key 'algo.group_size' must be >= 2 (advantages are relative)")
     if cfg.spec_withdraw_end and cfg.spec_withdraw_end <= cfg.spec_withdraw_start:
@@ -518,10 +534,7 @@ def train(cfg, hooks=None):
             keep = [i for i in keep if np.ptp(shaped[i // g * g:(i // g + 1) * g]) > 1e-9]
         metrics, n_tokens = rollout_metrics(trajs, shaped, device)
         kept = [trajs[i] for i in keep]
-        ref_cache = {}                       # the reference is frozen: one forward per batch, whatever the passes
-        for _ in range(cfg.algo.epochs):     # passes after the first are off-policy: ratios and clipping act
-            stats = train_step(cfg, policy, ref, opt_, kept, adv[keep], tok, device, hooks.get("extra_loss"),
-                               ref_cache)
+        stats = update(cfg, policy, ref, opt_, kept, adv[keep], tok, device, hooks.get("extra_loss"))
         sched.step()
         rollout_model.load_state_dict(full_state(policy))
         dt = time.time() - t0

@@ -163,7 +163,8 @@ def test_value_checks_and_optional_loggers_name_the_key():
     import config
     for override, key in [("algo.loss=ppo", "algo.loss"), ("log_to=mlflow", "log_to"),
                           ("algo.group_size=1", "algo.group_size"), ("rollout.tool_specs=some", "rollout.tool_specs"),
-                          ("lr_schedule=linear", "lr_schedule")]:
+                          ("lr_schedule=linear", "lr_schedule"), ("algo.minibatches=0", "algo.minibatches"),
+                          ("algo.epochs=0", "algo.epochs")]:
         with pytest.raises(config.ConfigError, match=key):
             grpo.check_values(config.load("configs/tiny.yaml", grpo.TrainConfig, [override]))
     try:
@@ -215,6 +216,35 @@ def test_second_epoch_on_a_batch_is_off_policy_and_clips(process_group):
     adv = torch.tensor([1.0, -1.0, 1.0, -1.0])
     clip = [grpo.train_step(cfg, policy, None, opt, trajs, adv, tok, device)["clip_frac"] for _ in range(2)]
     assert clip[0] == 0.0 and clip[1] > 0.0
+
+
+def test_minibatches_are_separate_updates_and_later_ones_are_off_policy(process_group):
+    """algo.minibatches = 2: one pass over the batch is two optimiser steps on its halves; the second half is
+    scored by a policy the first already moved, so its ratios leave 1 and clip. One minibatch is train_step."""
+    import agent
+    rank, world, device = process_group
+    after, clip, steps = [], [], []
+    for m in (1, 2):
+        cfg, _, tok, trajs = rollouts_on_four_train_tasks(["rollout.max_new_tokens=12", "rollout.max_turns=2",
+                                                           "micro_batch=4", f"algo.minibatches={m}"])
+        torch.manual_seed(0)
+        policy = grpo.shard(agent.load_policy(cfg.model)[0], device, False, False)
+        opt = torch.optim.AdamW(policy.parameters(), lr=0.05)
+        n = [0]
+        opt.register_step_post_hook(lambda *_: n.__setitem__(0, n[0] + 1))
+        clip.append(grpo.update(cfg, policy, None, opt, trajs, torch.tensor([1.0, -1.0, 1.0, -1.0]), tok,
+                                device)["clip_frac"])
+        steps.append(n[0])
+        after.append({k: v.detach().full_tensor().clone() for k, v in policy.state_dict().items()})
+    assert steps == [1, 2] and clip[0] == 0.0 and clip[1] > 0.0
+    assert any(not torch.equal(after[0][k], after[1][k]) for k in after[0])
+    torch.manual_seed(0)       # one minibatch, one pass: exactly train_step
+    policy = grpo.shard(agent.load_policy(cfg.model)[0], device, False, False)
+    opt = torch.optim.AdamW(policy.parameters(), lr=0.05)
+    cfg.algo.minibatches = 1
+    grpo.train_step(cfg, policy, None, opt, trajs, torch.tensor([1.0, -1.0, 1.0, -1.0]), tok, device)
+    for k, v in policy.state_dict().items():
+        assert torch.equal(v.detach().full_tensor(), after[0][k])
 
 
 def test_activation_checkpointing_changes_memory_not_the_update(process_group):
