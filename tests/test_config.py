@@ -13,6 +13,15 @@ def test_shipped_config_loads():
     assert c.rollout.max_turns == 8 and c.warm_start.expert_max_turns == 5 and c.model.path == ""
 
 
+@pytest.mark.parametrize("name", ["grpo", "dapo", "dr_grpo", "gspo", "ttopd", "ttopd_tiny"])
+def test_every_shipped_training_config_loads_and_passes_the_value_checks(name):
+    import ttopd
+    cls = ttopd.TTOPDConfig if name.startswith("ttopd") else grpo.TrainConfig
+    c = config.load(f"configs/{name}.yaml", cls)
+    grpo.check_values(c)
+    assert c.algo.loss in grpo.LOSSES
+
+
 def test_unknown_and_mistyped_keys_are_named(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text("rollout:\n  temprature: 0.7\n")
