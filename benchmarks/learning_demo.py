@@ -10,6 +10,7 @@ under --seed-sets seed sets as well, and the table gives both changes. Each vari
 benchmarks/results/learning_demo.json; learning_demo.md is the table of all of them.
 """
 import argparse
+import fcntl
 import json
 import os
 import subprocess
@@ -123,17 +124,19 @@ def main():
             finish(v, p, out, a.seed_sets)
             results.append(result(v, out))
     path = os.path.join(ROOT, "benchmarks", "results", "learning_demo.json")
-    table = json.load(open(path)) if os.path.exists(path) else {}
-    table.update({r["variant"]: r for r in results})    # newest run wins
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(table, f, indent=1)
-    lines = ["| variant | steps | wall (min) | threads | val reward before | after | change | before, mean of seed "
-             "sets | after, mean of seed sets | change (sets) | val accuracy before | after | run |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    lines += [table_line(v, r) for v, r in table.items()]
-    with open(os.path.join(ROOT, "benchmarks", "results", "learning_demo.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    os.makedirs(os.path.join(ROOT, "runs"), exist_ok=True)
+    with open(os.path.join(ROOT, "runs", ".learning_demo.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)     # two demos finishing together must not drop each other's row
+        table = json.load(open(path)) if os.path.exists(path) else {}
+        table.update({r["variant"]: r for r in results})    # newest run wins
+        with open(path, "w") as f:
+            json.dump(table, f, indent=1)
+        lines = ["| variant | steps | wall (min) | threads | val reward before | after | change | before, mean of "
+                 "seed sets | after, mean of seed sets | change (sets) | val accuracy before | after | run |",
+                 "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [table_line(v, r) for v, r in table.items()]
+        with open(os.path.join(ROOT, "benchmarks", "results", "learning_demo.md"), "w") as f:
+            f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 if __name__ == "__main__":
