@@ -124,7 +124,8 @@ def main():
             finish(v, p, out, a.seed_sets)
             results.append(result(v, out))
     path = os.path.join(ROOT, "benchmarks", "results", "learning_demo.json")
-    os.makedirs(os.path.join(ROOT, "runs"), exist_ok=True)
+    for d in (os.path.dirname(path), os.path.join(ROOT, "runs")):
+        os.makedirs(d, exist_ok=True)
     with open(os.path.join(ROOT, "runs", ".learning_demo.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)     # two demos finishing together must not drop each other's row
         table = json.load(open(path)) if os.path.exists(path) else {}

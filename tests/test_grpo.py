@@ -223,10 +223,11 @@ def test_minibatches_are_separate_updates_and_later_ones_are_off_policy(process_
     scored by a policy the first already moved, so its ratios leave 1 and clip. One minibatch is train_step."""
     import agent
     rank, world, device = process_group
+    cfg, _, tok, trajs = rollouts_on_four_train_tasks(["rollout.max_new_tokens=12", "rollout.max_turns=2",
+                                                       "micro_batch=4"])
     after, clip, steps = [], [], []
     for m in (1, 2):
-        cfg, _, tok, trajs = rollouts_on_four_train_tasks(["rollout.max_new_tokens=12", "rollout.max_turns=2",
-                                                           "micro_batch=4", f"algo.minibatches={m}"])
+        cfg.algo.minibatches = m
         torch.manual_seed(0)
         policy = grpo.shard(agent.load_policy(cfg.model)[0], device, False, False)
         opt = torch.optim.AdamW(policy.parameters(), lr=0.05)
@@ -241,7 +242,6 @@ def test_minibatches_are_separate_updates_and_later_ones_are_off_policy(process_
     torch.manual_seed(0)       # one minibatch, one pass: exactly train_step
     policy = grpo.shard(agent.load_policy(cfg.model)[0], device, False, False)
     opt = torch.optim.AdamW(policy.parameters(), lr=0.05)
-    cfg.algo.minibatches = 1
     grpo.train_step(cfg, policy, None, opt, trajs, torch.tensor([1.0, -1.0, 1.0, -1.0]), tok, device)
     for k, v in policy.state_dict().items():
         assert torch.equal(v.detach().full_tensor(), after[0][k])
