@@ -67,6 +67,7 @@ class RolloutConfig:
     max_new_tokens: int = opt(96, "tokens per assistant turn before the turn is cut")
     max_total_tokens: int = opt(2048, "conversation length at which an episode is stopped")
     max_turns: int = opt(5, "assistant turns per episode (env truncation)")
+    max_calls_per_turn: int = opt(16, "tool calls the env runs from one turn; the rest are one malformed error")
     tool_response_tokens: int = opt(128, "each tool response is cut to this many tokens, from the middle")
     tool_specs: str = opt("none", "tool schemas in the prompt: full (via the chat template), names or none")
     spec_keep: float = opt(1.0, "share of the task's tool schemas shown (grpo.py's Progressive Spec Withdrawal "
@@ -403,7 +404,8 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb):
     end_id, pad_id = tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id
     envs, trajs, pending = [], [], []
     for t, seed in zip(tasks, seeds):
-        e = envmod.MedicalEnv(tasks=[t], kb=kb, max_turns=rcfg.max_turns, tool_specs="none")
+        e = envmod.MedicalEnv(tasks=[t], kb=kb, max_turns=rcfg.max_turns, tool_specs="none",
+                              max_calls_per_turn=rcfg.max_calls_per_turn)
         info = e.reset(seed=int(seed))[1]
         ids, vision = episode_prompt(tok, info, rcfg.tool_specs, rcfg.spec_keep)
         envs.append(e)

@@ -8,8 +8,12 @@ each through tools.dispatch, and returns the tool responses as the next
 observation. The episode terminates on submit_answer and is truncated at
 max_turns; the reward is 0 until then and reward.compute() at the end, with
 the per-dimension breakdown in info["reward_info"]. Bad input never raises:
-it becomes an error observation and a count in info["errors"].
-gymnasium is optional: with it installed MedicalEnv is a gymnasium.Env.
+it becomes an error observation and a count in info["errors"]. Parsing is one
+left-to-right scan (linear in the action's length); a turn is cut at
+max_calls_per_turn calls, and the first successful submit_answer ends it
+(later calls in the same turn are dropped, and both count as one malformed
+error each). gymnasium is optional: with it installed MedicalEnv is a
+gymnasium.Env.
 """
 import json
 import re
@@ -52,7 +56,9 @@ except ImportError:          # the env itself does not need gymnasium
 CHARSET = string.printable
 MAX_OBS_CHARS = 200_000
 MAX_RESULT_CHARS = 4000
-TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
+MAX_ARG_DEPTH = 8            # nesting of lists/objects inside arguments: deeper is malformed (and could
+                             # exhaust the recursion limit of anything that walks the arguments later)
+OPEN, CLOSE = "<tool_call>", "</tool_call>"
 ERROR_COUNTS = tools.ERROR_KINDS + ("no_tool_call",)
 SYSTEM_PROMPT = (
     "You are a careful clinical agent working one case in a hospital information system. Act only through "
@@ -61,36 +67,82 @@ SYSTEM_PROMPT = (
     "submit_answer(answer, rationale).")
 
 
+NOT_PRINTABLE = re.compile(f"[^{re.escape(CHARSET)}]")
+
+
 def sanitize(text, limit):
     """Printable ASCII only, long text cut in the middle (keeps both ends readable)."""
-    text = "".join(c if c in CHARSET else "?" for c in text)
+    text = NOT_PRINTABLE.sub("?", text)
     if len(text) > limit:
         half = limit // 2 - 20
         text = f"{text[:half]} ...[{len(text) - 2 * half} chars cut]... {text[-half:]}"
     return text
 
 
-def parse_tool_calls(action):
-    """Split an assistant turn into [(name, arguments)] and a list of malformed-call messages."""
+def tool_call_bodies(action):
+    """The text inside each <tool_call>...</tool_call> in order, and whether a tag was left unclosed.
+    One scan with str.find: linear time whatever the action (a regex over tag soup is quadratic)."""
+    bodies, pos = [], 0
+    while True:
+        start = action.find(OPEN, pos)
+        if start < 0:
+            return bodies, False
+        end = action.find(CLOSE, start + len(OPEN))
+        if end < 0:
+            return bodies, True
+        bodies.append(action[start + len(OPEN):end])
+        pos = end + len(CLOSE)
+
+
+INVALID = object()
+
+
+def _json(text):
+    """json.loads, or INVALID for anything it rejects (bad syntax, an int past Python's 4,300-digit limit,
+    nesting past the recursion limit)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return INVALID
+
+
+def _depth(value, limit):
+    """Nesting depth of lists/dicts in value, counted up to limit + 1 (iterative: no recursion)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack and deepest <= limit:
+        x, d = stack.pop()
+        if isinstance(x, (list, dict)):
+            deepest = max(deepest, d + 1)
+            stack += [(y, d + 1) for y in (x.values() if isinstance(x, dict) else x)]
+    return deepest
+
+
+def parse_call(body):
+    """(name, arguments) of one tool-call body, or an error message."""
+    obj = _json(body)
+    if obj is INVALID:
+        return f"tool call is not valid JSON: {body.strip()[:120]!r}"
+    args = obj.get("arguments", {}) if isinstance(obj, dict) else None
+    if isinstance(args, str):       # some models emit the arguments as a JSON string
+        args = _json(args)
+    if not isinstance(obj, dict) or "name" not in obj or not isinstance(args, dict):
+        return "tool call must be an object with 'name' and object 'arguments'"
+    if _depth(args, MAX_ARG_DEPTH) > MAX_ARG_DEPTH:
+        return f"arguments nested deeper than {MAX_ARG_DEPTH} levels"
+    return obj["name"], args
+
+
+def parse_tool_calls(action, max_calls=16):
+    """Split an assistant turn into [(name, arguments)] (at most max_calls) and malformed-call messages."""
+    bodies, unclosed = tool_call_bodies(action)
     calls, problems = [], []
-    for body in TOOL_CALL.findall(action):
-        try:
-            obj = json.loads(body)
-        except (json.JSONDecodeError, RecursionError):
-            problems.append(f"tool call is not valid JSON: {body.strip()[:120]!r}")
-            continue
-        args = obj.get("arguments", {}) if isinstance(obj, dict) else None
-        if isinstance(args, str):       # some models emit the arguments as a JSON string
-            try:
-                args = json.loads(args)
-            except json.JSONDecodeError:
-                args = None
-        if not isinstance(obj, dict) or "name" not in obj or not isinstance(args, dict):
-            problems.append("tool call must be an object with 'name' and object 'arguments'")
-            continue
-        calls.append((obj["name"], args))
-    tail = TOOL_CALL.sub("", action)
-    if "<tool_call>" in tail:
+    for body in bodies[:max_calls]:
+        parsed = parse_call(body)
+        (problems.append if isinstance(parsed, str) else calls.append)(parsed)
+    if len(bodies) > max_calls:
+        problems.append(f"more than {max_calls} tool calls in one turn; the other {len(bodies) - max_calls} "
+                        f"were ignored")
+    if unclosed:
         problems.append("unclosed <tool_call> tag")
     return calls, problems
 
@@ -120,7 +172,7 @@ class MedicalEnv(_Base):
     metadata = {"render_modes": ["ansi", "human"]}
 
     def __init__(self, tasks=None, domain=None, split=None, task_id=None, max_turns=8, kb=None,
-                 tool_specs="full", max_action_chars=32768, render_mode=None):
+                 tool_specs="full", max_action_chars=32768, max_calls_per_turn=16, render_mode=None):
         pool = tasks if tasks is not None else taskgen.load_tasks(domain=domain, split=split)
         if domain is not None or split is not None:
             pool = [t for t in pool if (domain is None or t["domain"] == domain) and
@@ -136,7 +188,9 @@ class MedicalEnv(_Base):
             import kb as kb_module
             kb = kb_module.default_kb()
         self.tasks, self.max_turns, self.kb, self.tool_specs = pool, max_turns, kb or None, tool_specs
-        self.max_action_chars, self.render_mode = max_action_chars, render_mode
+        self._by_id = {t["id"]: t for t in pool}
+        self.max_action_chars, self.max_calls_per_turn, self.render_mode = max_action_chars, max_calls_per_turn, \
+            render_mode
         self.observation_space = Text(max_length=MAX_OBS_CHARS, min_length=0, charset=CHARSET)
         self.action_space = Text(max_length=max_action_chars, min_length=0, charset=CHARSET)
         self.case, self._last = None, ""
@@ -146,9 +200,9 @@ class MedicalEnv(_Base):
         options = options or {}
         pool = self.tasks
         if "task_id" in options:
-            pool = [t for t in self.tasks if t["id"] == options["task_id"]]
-            if not pool:
+            if options["task_id"] not in self._by_id:
                 raise ValueError(f"unknown task_id {options['task_id']!r}")
+            pool = [self._by_id[options["task_id"]]]
         task = pool[int(self.np_random.integers(len(pool)))]
         self.case = tools.Case(task=task, kb=self.kb)
         self.traj = {"turns": [], "answer": None, "rationale": ""}
@@ -172,24 +226,25 @@ class MedicalEnv(_Base):
         if len(action) > self.max_action_chars:
             calls, problems = [], [f"action too long ({len(action)} > {self.max_action_chars} characters)"]
         else:
-            calls, problems = parse_tool_calls(action)
+            calls, problems = parse_tool_calls(action, self.max_calls_per_turn)
         for p in problems:
-            turn_errors["malformed"] += 1
-            turn["calls"].append({"name": None, "arguments": {}, "error": "malformed", "result": p})
-            responses.append({"name": "error", "content": f"error (malformed): {p}"})
+            self._malformed(p, turn, turn_errors, responses)
         if not calls and not problems:
             turn["no_call"] = True
             turn_errors["no_tool_call"] += 1
             responses.append({"name": "error", "content": "error (no_tool_call): no tool call found; call a tool "
                                                           "or submit_answer"})
-        for name, args in calls:
+        for i, (name, args) in enumerate(calls):
             result, err = tools.dispatch(self.case, name, args, self.case.task["domain"])
             if err:
                 turn_errors[err] += 1
-            turn["calls"].append({"name": name if isinstance(name, str) else repr(name), "arguments": args,
+            turn["calls"].append({"name": name if isinstance(name, str) else repr(name)[:80], "arguments": args,
                                   "error": err, "result": result})
             responses.append({"name": str(name)[:80], "content": f"error ({err}): {result}" if err else result})
             if name == "submit_answer" and err is None:
+                if i + 1 < len(calls):      # the first answer is final: hedging with more submits gains nothing
+                    self._malformed(f"{len(calls) - i - 1} call(s) after submit_answer were ignored",
+                                    turn, turn_errors, responses)
                 break
         self.traj["turns"].append(turn)
         self.traj["answer"], self.traj["rationale"] = self.case.answer, self.case.rationale
@@ -210,6 +265,12 @@ class MedicalEnv(_Base):
         if self.render_mode == "human":
             print(obs)
         return obs, rew, terminated, truncated, info
+
+    @staticmethod
+    def _malformed(message, turn, turn_errors, responses):
+        turn_errors["malformed"] += 1
+        turn["calls"].append({"name": None, "arguments": {}, "error": "malformed", "result": message})
+        responses.append({"name": "error", "content": f"error (malformed): {message}"})
 
     def score(self):
         """Reward breakdown of the episode as it stands (for a caller that stops it early)."""

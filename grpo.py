@@ -442,6 +442,8 @@ def check_values(cfg):
     for key in ("steps", "micro_batch"):
         if getattr(cfg, key) < 1:
             raise config.ConfigError(f"config key '{key}' must be >= 1")
+    if cfg.rollout.max_calls_per_turn < 1:
+        raise config.ConfigError("config key 'rollout.max_calls_per_turn' must be >= 1")
     for key in ("epochs", "minibatches"):
         if getattr(cfg.algo, key) < 1:
             raise config.ConfigError(f"config key 'algo.{key}' must be >= 1")

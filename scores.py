@@ -5,18 +5,56 @@ name or docstring), returns an int or float, and raises ValueError on an
 input outside its defined range. tools.py wraps each one as an agent tool
 that reads the inputs from the case record; taskgen.py uses them to compute
 ground-truth answers. The primary source is cited in each docstring and the
-worked examples in tests/test_scores.py.
+worked examples in tests/test_scores.py. Every numeric input is checked
+against RANGES before any arithmetic, so a degenerate number (creatinine 0,
+a negative age, inf, NaN) is a ValueError, never a ZeroDivisionError or an
+OverflowError.
 """
+import functools
+import inspect
 import math
 
 SCORE_INPUTS = {}   # score name -> list of input names (filled by @score)
 
+# Inclusive bounds of each numeric input: wider than any value a living patient shows, so they reject
+# only numbers that are physically meaningless (and would break the formulas), never a real extreme.
+# Units as in the score docstrings; the scale-defined inputs (GCS parts, counts, grades) use their scale.
+RANGES = {
+    "age": (0, 120), "respiratory_rate": (0, 80), "heart_rate": (0, 300), "systolic_bp": (0, 300),
+    "diastolic_bp": (0, 200), "mean_arterial_pressure": (0, 250), "temperature": (25, 45), "spo2": (0, 100),
+    "pain_score": (0, 10), "wbc": (0, 500), "platelets": (0, 2000), "pao2_fio2": (10, 800),
+    "bilirubin": (0.1, 80), "creatinine": (0.1, 30), "urea": (0.1, 150), "albumin": (0.5, 7), "inr": (0.5, 20),
+    "vasopressor_dose": (0, 100), "troponin_ratio": (0, 10000), "gcs": (3, 15), "eye": (1, 4), "verbal": (1, 5),
+    "motor": (1, 6), "history_suspicion": (0, 2), "ecg_findings": (0, 2), "risk_factor_count": (0, 20),
+    "cad_risk_factor_count": (0, 20), "resources_needed": (0, 20), "dilation_cm": (0, 10),
+    "effacement_pct": (0, 100), "station": (-3, 3),
+}
+
+
+def check_number(name, value, lo, hi):
+    """ValueError unless value is a real number (not bool, inf or NaN) in [lo, hi]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        shown = repr(value) if not isinstance(value, int) or abs(value) < 10 ** 12 else "a huge integer"
+        raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {shown[:40]}")
+
 
 def score(fn):
-    """Record the input names of a score function (used by tools.py)."""
+    """Record the input names of a score function (used by tools.py) and range-check its numeric inputs."""
     code = fn.__code__
     SCORE_INPUTS[fn.__name__] = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
-    return fn
+    sig = inspect.signature(fn)
+    bounded = [n for n, p in sig.parameters.items() if p.annotation in (int, float)]
+    missing = [n for n in bounded if n not in RANGES]
+    if missing:
+        raise ValueError(f"{fn.__name__}: numeric inputs {missing} have no entry in RANGES")
+
+    @functools.wraps(fn)
+    def checked(*args, **kwargs):
+        for name, value in sig.bind(*args, **kwargs).arguments.items():
+            if name in bounded:
+                check_number(name, value, *RANGES[name])
+        return fn(*args, **kwargs)
+    return checked
 
 
 def _check(name, value, lo, hi):

@@ -7,8 +7,11 @@ is the episode state and is hidden from the agent). env.py parses tool calls
 out of the agent's text and calls `dispatch(case, name, arguments)`, which
 validates against the schema and returns (result, error_kind): error_kind is
 None on success, else one of ERROR_KINDS, and the result is then an error
-message for the agent. No tool evaluates agent text as code; KB look-ups go
-through parameterised SQLite queries in kb.py.
+message for the agent. dispatch never raises: every numeric argument has a
+range in ARG_RANGES (in the schema as minimum/maximum, checked before the
+tool runs), and any exception a tool raises becomes an `execution` error. No
+tool evaluates agent text as code; KB look-ups go through parameterised
+SQLite queries in kb.py.
 """
 import inspect
 import os
@@ -22,6 +25,11 @@ ERROR_KINDS = ("malformed", "phantom_tool", "schema", "off_menu", "execution")
 KINDS = ("retrieval", "assessment", "intervention", "scaffold")
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array"}
+# Inclusive range of every numeric tool argument, by name (one name means one quantity on every tool):
+# the score inputs' physiological ranges, and the bounds of the other tools' numbers.
+ARG_RANGES = {**S.RANGES, "k": (1, 50), "level": (1, 5), "value": (-1000, 100000), "mg_per_kg": (0.001, 1000),
+              "weight_kg": (0.3, 400), "max_mg": (0, 100000), "volume_ml": (1, 10000), "flow_l_min": (0.1, 80),
+              "units": (1, 50), "days": (0, 3650), "interval_weeks": (0, 520)}
 
 
 @dataclass
@@ -40,11 +48,13 @@ class Case:
     kb: object = None                                   # kb.KB or None
     revealed: set = field(default_factory=set)          # record keys the agent has uncovered
     actions: list = field(default_factory=list)         # (tool, arguments) of every successful call
+    cache: dict = field(default_factory=dict)           # expensive results (the image and its measurements)
     answer: str = None
     rationale: str = ""
 
 
 TOOLS = {}   # the one global registry: name -> Tool
+_MENUS = {}  # (domain, registry size) -> menu
 
 
 def _schema(fn):
@@ -55,6 +65,10 @@ def _schema(fn):
         if p.annotation not in JSON_TYPES:
             raise TypeError(f"{fn.__name__}.{p.name}: unsupported annotation {p.annotation}")
         props[p.name] = {"type": JSON_TYPES[p.annotation]}
+        if p.annotation in (int, float):
+            if p.name not in ARG_RANGES:
+                raise TypeError(f"{fn.__name__}.{p.name}: numeric argument without a range in ARG_RANGES")
+            props[p.name]["minimum"], props[p.name]["maximum"] = ARG_RANGES[p.name]
         if p.default is inspect.Parameter.empty:
             required.append(p.name)
     return {"type": "function", "function": {
@@ -77,8 +91,11 @@ def tool(kind, domains=("all",)):
 
 
 def menu(domain):
-    """Names of the tools offered on a domain's menu."""
-    return [n for n, t in TOOLS.items() if "all" in t.domains or domain in t.domains]
+    """Names of the tools offered on a domain's menu (a fresh list; computed once per registry state)."""
+    key = (domain, len(TOOLS))
+    if key not in _MENUS:
+        _MENUS[key] = [n for n, t in TOOLS.items() if "all" in t.domains or domain in t.domains]
+    return list(_MENUS[key])
 
 
 def _type_ok(value, json_type):
@@ -101,10 +118,24 @@ def validate(t, arguments):
     if missing:
         return f"missing required argument(s) {missing}"
     for name, value in arguments.items():
-        want = params["properties"][name]["type"]
-        if not _type_ok(value, want):
-            return f"argument {name!r} must be of type {want}, got {type(value).__name__}"
+        spec = params["properties"][name]
+        if not _type_ok(value, spec["type"]):
+            return f"argument {name!r} must be of type {spec['type']}, got {type(value).__name__}"
+        if "minimum" in spec:
+            try:
+                S.check_number(repr(name), value, spec["minimum"], spec["maximum"])
+            except ValueError as e:
+                return f"argument {e}"
     return None
+
+
+def _reason(error):
+    """An exception as one line for the agent (its type too, when it is not an expected input error)."""
+    try:
+        text = str(error)[:300]
+    except Exception:       # noqa: BLE001  (an exception whose message cannot be built)
+        text = ""
+    return text if isinstance(error, (ValueError, KeyError)) else f"{type(error).__name__}: {text}"
 
 
 def dispatch(case, name, arguments, domain):
@@ -119,8 +150,8 @@ def dispatch(case, name, arguments, domain):
         return f"{name}: {problem}", "schema"
     try:
         result = t.fn(case, **arguments)
-    except (ValueError, KeyError, TypeError) as e:
-        return f"{name} failed: {e}", "execution"
+    except Exception as e:      # noqa: BLE001  (a failing tool is the agent's error observation, not a crash)
+        return f"{name} failed: {_reason(e)}", "execution"
     case.actions.append((name, arguments))
     return result, None
 
@@ -333,10 +364,20 @@ def administer_questionnaire(case, instrument: str) -> dict:
 
 # ---------------------------------------------------------------- images
 def _image(case):
+    """The case's image, decoded once per episode."""
     rel = case.task.get("image")
     if not rel:
         raise ValueError("this case has no image")
-    return images.read_png(os.path.join(DATA, rel))
+    if "image" not in case.cache:
+        case.cache["image"] = images.read_png(os.path.join(DATA, rel))
+    return case.cache["image"]
+
+
+def _measured(case, measure):
+    """images.measure_ecg or measure_lesion of the case's image, computed once per episode."""
+    if measure not in case.cache:
+        case.cache[measure] = measure(_image(case))
+    return case.cache[measure]
 
 
 @tool("assessment", ("visual_diagnosis",))
@@ -352,21 +393,21 @@ def view_image(case) -> dict:
 @tool("assessment", ("visual_diagnosis",))
 def measure_rr_intervals(case) -> dict:
     """Measure R-R intervals, heart rate and R-R variability on an ECG strip."""
-    m = images.measure_ecg(_image(case))
+    m = _measured(case, images.measure_ecg)
     return {k: m[k] for k in ("r_peaks", "rr_ms", "rate_bpm", "rr_variation")}
 
 
 @tool("assessment", ("visual_diagnosis",))
 def detect_p_waves(case) -> dict:
     """Look for a P wave before each QRS complex on an ECG strip."""
-    m = images.measure_ecg(_image(case))
+    m = _measured(case, images.measure_ecg)
     return {"beats_assessed": m["beats_assessed_for_p"], "p_waves_found": m["p_waves"]}
 
 
 @tool("assessment", ("visual_diagnosis",))
 def measure_lesion(case) -> dict:
     """Measure a lesion's ABCD features: diameter, asymmetry, border irregularity, colour count."""
-    m = images.measure_lesion(_image(case))
+    m = _measured(case, images.measure_lesion)
     return {**m, "criteria_met": [k for k, v in images.lesion_features(m).items() if v]}
 
 

@@ -164,7 +164,8 @@ def test_value_checks_and_optional_loggers_name_the_key():
     for override, key in [("algo.loss=ppo", "algo.loss"), ("log_to=mlflow", "log_to"),
                           ("algo.group_size=1", "algo.group_size"), ("rollout.tool_specs=some", "rollout.tool_specs"),
                           ("lr_schedule=linear", "lr_schedule"), ("algo.minibatches=0", "algo.minibatches"),
-                          ("algo.epochs=0", "algo.epochs")]:
+                          ("algo.epochs=0", "algo.epochs"),
+                          ("rollout.max_calls_per_turn=0", "rollout.max_calls_per_turn")]:
         with pytest.raises(config.ConfigError, match=key):
             grpo.check_values(config.load("configs/tiny.yaml", grpo.TrainConfig, [override]))
     try:

@@ -22,7 +22,7 @@ def test_at_least_135_tools_of_four_kinds_and_every_domain_has_a_menu():
 
 def test_schema_is_derived_from_signature():
     s = tools.TOOLS["convert_units"].schema["function"]
-    assert s["parameters"]["properties"]["value"] == {"type": "number"}
+    assert s["parameters"]["properties"]["value"] == {"type": "number", "minimum": -1000, "maximum": 100000}
     assert s["parameters"]["required"] == ["value", "from_unit", "to_unit", "quantity"]
     assert "case" not in s["parameters"]["properties"]
     calc = tools.TOOLS["calc_gcs"].schema["function"]["parameters"]
