@@ -301,8 +301,9 @@ def expert_answer(task):
     """The ground-truth answer and a rationale that meets the task's rubric assertions."""
     a = task["answer"]
     value = f"{a['value']:g}" if a["type"] == "number" else str(a["value"])
-    notes = [x["text"] if x["kind"] == "mentions" else str(x.get("value", "")) for x in task["assertions"]]
-    return value, f"Answer {value}. " + " ".join(n for n in notes if n)
+    notes = [x["text"] if x["kind"] == "mentions" else f"{x['about'][0]} {x['value']:g}"
+             for x in task["assertions"] if x["kind"] != "called"]
+    return value, f"Answer {value}." + "".join(f" {n}." for n in notes)
 
 
 def expert_actions(task, max_turns=8):

@@ -42,7 +42,12 @@ def test_dimensions():
     assert reward.coherence(TASK, traj([("submit_answer", {"answer": "B"}, None, {})], "B")) == 0.0
     assert reward.format_score(TASK, traj(answer="B")) == 0.5        # answer parses, turn had no call
     t = traj([("get_vitals", {}, None, {}), ("get_vitals", {}, None, {})], "B")
-    assert reward.coherence(TASK, t) == pytest.approx(0.5 * 0.5 + 0.5)
+    assert reward.coherence(TASK, t) == 0.0                          # no evidence of the case gathered
+    lab = ("order_lab", {"test": "troponin"}, None, "x")
+    assert reward.coherence(TASK, traj([lab], "B")) == 1.0           # the answer the evidence implies
+    assert reward.coherence(TASK, traj([lab], "A")) == 0.0
+    assert reward.coherence(TASK, traj([lab, ("prescribe_medication", {"drug": "heparin"}, None, {})], "B")) == 1.0
+    assert reward.coherence(TASK, traj([lab, ("prescribe_medication", {"drug": "oxygen"}, None, {})], "B")) == 0.5
     with pytest.raises(ValueError):
         reward.process({**TASK, "expected_tools": []}, t)
     num = {"answer": {"type": "number", "value": -1, "tolerance": 0}}
@@ -50,15 +55,31 @@ def test_dimensions():
 
 
 def test_coherence_checks_answer_against_own_score():
-    task = {**TASK, "answer": {"type": "number", "value": 5, "tolerance": 0}}
+    task = {**TASK, "answer": {"type": "number", "value": 5, "tolerance": 0},
+            "expected_tools": [{"name": "calc_news2", "arguments": {}}]}
     calc = ("calc_news2", {}, None, {"value": 5})
     assert reward.coherence(task, traj([calc], "5")) == 1.0
-    assert reward.coherence(task, traj([calc], "6")) == 0.5
+    assert reward.coherence(task, traj([calc], "6")) == 0.0
+    own = ("calc_news2", {"consciousness": "U"}, None, {"value": 6})    # wrong, but consistent with itself
+    assert reward.coherence(task, traj([own], "6")) == 0.5
+    other = ("calc_child_pugh", {}, None, {"value": 8, "class": "B"})   # another score says nothing here
+    assert reward.coherence(task, traj([calc, other], "5")) == 1.0
+
+
+def test_process_is_recall_times_focus():
+    lab = ("order_lab", {"test": "troponin"}, None, "x")
+    extra = [(f"lookup_{i}", {}, None, "x") for i in range(6)]
+    assert reward.process(TASK, traj([lab])) == 1.0
+    assert reward.process(TASK, traj([lab] + extra[:2])) == 1.0           # FREE_CALLS cost nothing
+    assert reward.process(TASK, traj([lab] + extra[:3])) == pytest.approx(1 - 1 / 3)
+    assert reward.process(TASK, traj([lab] + extra)) == 0.0
+    assert reward.process(TASK, traj([lab, lab, lab, lab])) == pytest.approx(1 - 1 / 3)   # repeats are extra
+    assert reward.process(TASK, traj(extra[:1])) == 0.0
 
 
 def test_assertions_join_with_weight_0_15():
     task = {**TASK, "assertions": [{"kind": "mentions", "text": "left"},
-                                   {"kind": "mentions_number", "value": 72, "tolerance": 5}]}
+                                   {"kind": "mentions_number", "value": 72, "tolerance": 5, "about": ["rate"]}]}
     t = traj([("order_lab", {"test": "troponin"}, None, "x")], "B", "left side, rate 75")
     out = reward.compute(task, t)
     assert out["assertion"] == 1.0 and out["reward"] == pytest.approx(1.0)
