@@ -177,9 +177,9 @@ def measure_lesion(img):
     np.maximum.at(radius, bins, np.hypot(ys - cy, xs - cx))
     spec = np.abs(np.fft.rfft(radius - radius.mean()))
     border = float(np.sqrt((spec[5:] ** 2).sum()) / (radius.mean() * np.sqrt(len(radius))))
-    colours = {tuple(c) for c in img[mask].reshape(-1, 3).tolist()}
-    counts = [np.all(img[mask] == c, axis=1).sum() for c in colours]
-    n_colours = sum(c >= 0.03 * mask.sum() for c in counts)
+    packed = img[mask].astype(np.int64) @ np.array([65536, 256, 1])      # one integer per RGB colour
+    counts = np.unique(packed, return_counts=True)[1]
+    n_colours = int((counts >= 0.03 * mask.sum()).sum())
     return dict(diameter_mm=round(float(diameter), 1), asymmetry_index=round(float(max(miss_x, miss_y)), 3),
                 border_irregularity=round(border, 3), colours=int(n_colours))
 
