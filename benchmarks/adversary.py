@@ -336,8 +336,9 @@ def play(e, task, actions):
     return e.score()
 
 
-def run_probes(tasks, e):
-    """{probe: {"reward", "accuracy", "assertion"}} means over tasks, plus the harm forms' max reward."""
+def run_probes(tasks, harm_tasks, e):
+    """{probe: {"reward", "accuracy", "assertion"}} means over tasks, and per harm form over harm_tasks
+    the episodes, mean and max reward and the share above the cap."""
     out = {}
     for name, policy in PROBES.items():
         infos = [play(e, t, policy(t)) for t in tasks]
@@ -345,7 +346,7 @@ def run_probes(tasks, e):
                      "accuracy": float(np.mean([i["accuracy"] for i in infos])),
                      "assertion": float(np.mean([i["assertion"] for i in infos if "assertion" in i] or [0.0]))}
     harms = {}
-    for t in tasks:
+    for t in harm_tasks:
         for form, acts in harm_probes(t):
             harms.setdefault(form, []).append(play(e, t, acts)["reward"])
     out["harm forms"] = {form: {"episodes": len(r), "mean": float(np.mean(r)), "max": float(np.max(r)),
@@ -357,7 +358,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("what", choices=["fuzz", "probes"])
     ap.add_argument("--actions", type=int, default=20000)
-    ap.add_argument("--split", default="validation")
+    ap.add_argument("--split", default="validation", help="probe policies: mean reward over this split")
+    ap.add_argument("--harm-splits", nargs="+", default=["validation", "test"],
+                    help="harm forms: played on every matching task of these splits (validation alone lacks "
+                         "some task variants)")
     ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -378,8 +382,10 @@ def main():
                "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max())}
         name = "fuzz_steps.json"
     else:
-        tasks = taskgen.load_tasks(split=a.split)
-        res = run_probes(tasks, env.MedicalEnv(tasks=tasks, max_turns=PROBE_TURNS))
+        every = taskgen.load_tasks()
+        tasks = [t for t in every if t["split"] == a.split]
+        harm_tasks = [t for t in every if t["split"] in a.harm_splits]
+        res = run_probes(tasks, harm_tasks, env.MedicalEnv(tasks=every, max_turns=PROBE_TURNS))
         name = "reward_probes.json"
     print(json.dumps(res, indent=1))
     with open(os.path.join(a.out, name), "w") as f:
