@@ -10,9 +10,9 @@ max_turns; the reward is 0 until then and reward.compute() at the end, with
 the per-dimension breakdown in info["reward_info"]. Bad input never raises:
 it becomes an error observation and a count in info["errors"]. Parsing is one
 left-to-right scan (linear in the action's length); a turn is cut at
-max_calls_per_turn calls, and the first successful submit_answer ends it
-(later calls in the same turn are dropped, and both count as one malformed
-error each). gymnasium is optional: with it installed MedicalEnv is a
+max_calls_per_turn calls, and the first successful submit_answer ends it;
+the calls cut off by either rule are dropped and count as one malformed
+error. gymnasium is optional: with it installed MedicalEnv is a
 gymnasium.Env.
 """
 import json
@@ -56,18 +56,17 @@ except ImportError:          # the env itself does not need gymnasium
 CHARSET = string.printable
 MAX_OBS_CHARS = 200_000
 MAX_RESULT_CHARS = 4000
-MAX_ARG_DEPTH = 8            # nesting of lists/objects inside arguments: deeper is malformed (and could
-                             # exhaust the recursion limit of anything that walks the arguments later)
+MAX_ARG_DEPTH = 8            # nesting of lists/objects in the arguments; deeper is malformed
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
+JSON_TOKEN = re.compile(r'\\.|[\[\]{}"]', re.S)       # an escape pair, a bracket or a quote
+NOT_PRINTABLE = re.compile(f"[^{re.escape(CHARSET)}]")
+INVALID = object()           # what _json returns for text json.loads rejects
 ERROR_COUNTS = tools.ERROR_KINDS + ("no_tool_call",)
 SYSTEM_PROMPT = (
     "You are a careful clinical agent working one case in a hospital information system. Act only through "
     "tools: write one or more calls per turn as <tool_call>{\"name\": TOOL, \"arguments\": {...}}</tool_call>. "
     "Gather the evidence you need, take the actions the case requires, avoid harm, and finish with "
     "submit_answer(answer, rationale).")
-
-
-NOT_PRINTABLE = re.compile(f"[^{re.escape(CHARSET)}]")
 
 
 def sanitize(text, limit):
@@ -94,9 +93,6 @@ def tool_call_bodies(action):
         pos = end + len(CLOSE)
 
 
-INVALID = object()
-
-
 def _json(text):
     """json.loads, or INVALID for anything it rejects (bad syntax, an int past Python's 4,300-digit limit,
     nesting past the recursion limit)."""
@@ -104,9 +100,6 @@ def _json(text):
         return json.loads(text)
     except (ValueError, RecursionError):
         return INVALID
-
-
-JSON_TOKEN = re.compile(r'\\.|[\[\]{}"]', re.S)      # an escape pair, a bracket or a quote
 
 
 def nested_deeper_than(text, limit):
