@@ -217,7 +217,7 @@ def _options_meant(spec, t, raw):
             found.add(owners[0])
     if spec["type"] == "choice":
         letters = re.findall(r"(?<![A-Za-z])([A-E])(?![A-Za-z])", raw) + re.findall(r"(?<![a-z])([a-e])\)", t)
-        found |= {"ABCDE".index(x.upper()) for x in letters if "ABCDE".index(x.upper()) < len(phrases)}
+        found |= {LETTERS.index(x.upper()) for x in letters if LETTERS.index(x.upper()) < len(phrases)}
     return found
 
 
@@ -336,15 +336,18 @@ def accuracy(task, traj):
     return float(got == spec["value"])
 
 
+def _expected_made(task, work):
+    """How many of the task's expected calls some work call matches."""
+    return sum(any(matches_expected(c, e) for c in work) for e in task["expected_tools"])
+
+
 def focus(task, traj):
     """1 for a focused work-up, falling to 0 as calls beyond it pile up:
     extra = work calls - expected calls made; focus = clip(1 - (extra - FREE_CALLS) / (n_expected + FREE_CALLS)).
     Repeats and calls of tools the case does not need are extra; a menu's worth of calls gives 0."""
-    expected = task["expected_tools"]
     work = _work(traj)
-    made = sum(any(matches_expected(c, e) for c in work) for e in expected)
-    extra = len(work) - made
-    return min(1.0, max(0.0, 1.0 - max(0, extra - FREE_CALLS) / (len(expected) + FREE_CALLS)))
+    extra = len(work) - _expected_made(task, work)
+    return min(1.0, max(0.0, 1.0 - max(0, extra - FREE_CALLS) / (len(task["expected_tools"]) + FREE_CALLS)))
 
 
 def process(task, traj):
@@ -353,9 +356,7 @@ def process(task, traj):
     expected = task["expected_tools"]
     if not expected:
         raise ValueError(f"task {task.get('id')} has no expected tools: process cannot be scored")
-    calls = _ok_calls(traj)
-    recall = sum(any(matches_expected(c, e) for c in calls) for e in expected) / len(expected)
-    return recall * focus(task, traj)
+    return _expected_made(task, _work(traj)) / len(expected) * focus(task, traj)
 
 
 def violations(task, traj):
@@ -423,7 +424,7 @@ def coherence(task, traj):
     if got is None or not work:
         return 0.0
     checks = []
-    if any(matches_expected(c, e) for c in work for e in task["expected_tools"]):
+    if _expected_made(task, work):
         checks.append(accuracy(task, traj))
     for c in work:
         if c["name"] == "assign_triage_level" and spec["type"] == "number":
