@@ -8,7 +8,13 @@ rhythm and questionnaire band the tasks use, so that searching can help.
 import json
 
 import knowledge as K
+import pharmacology as P
 import scores as S
+
+
+SEVERITY_TEXT = {"contraindicated": "contraindicated, never give together",
+                 "avoid": "avoid the combination, use an alternative",
+                 "monitor": "may be given together with monitoring"}
 
 
 def _h(name):
@@ -18,37 +24,45 @@ def _h(name):
 def passages():
     """Yield (title, text, source) for the whole embedded corpus."""
     for name, d in K.DISEASES.items():
-        kind, test, abnormal, _ = d["key_test"]
+        src = K.SOURCES[d["source"]]
         yield (f"{name}: clinical presentation",
                f"{name.capitalize()} typically presents with {', '.join(d['symptoms'])}. "
                f"Examination: {d['exam']}. It is grouped under {d['group']} presentations.", "disease")
-        yield (f"{name}: diagnosis",
-               f"The diagnosis of {name} is confirmed by {d['confirm']}. The key investigation is "
-               f"{_h(test)} ({kind}); a typical positive result is: {abnormal}.", "disease")
+        if d["confirm_test"]:
+            kind, test, abnormal, _ = d["confirm_test"]
+            how = (f"The confirmatory investigation is {_h(test)} ({kind}); a typical positive result is: "
+                   f"{abnormal}.")
+        else:
+            how = "No test is needed to make the diagnosis."
+        yield (f"{name}: diagnosis", f"The diagnosis of {name} rests on {d['confirm']}. {how} Source: {src}.",
+               "disease")
+        also = f" Also acceptable: {', '.join(_h(x) for x in d['alternatives'])}." if d["alternatives"] else ""
         yield (f"{name}: management",
-               f"First-line treatment for {name} is {_h(d['treatment'])}. Refer to {_h(d['specialty'])}."
-               + (f" Activate the {_h(d['protocol'])} protocol." if d["protocol"] else ""), "disease")
+               f"First-line treatment for {name} is {_h(d['treatment'])}.{also} Refer to {_h(d['specialty'])}."
+               + (f" Activate the {_h(d['protocol'])} protocol." if d["protocol"] else "") + f" Source: {src}.",
+               "disease")
         yield (f"{name}: ICD-10-CM", f"The ICD-10-CM code for {name} is {d['icd10']}.", "icd10")
-    for drug, (cls, group, preg, use) in K.DRUGS.items():
-        text = f"{_h(drug).capitalize()} is a {cls} used for {use}."
-        if group:
-            text += f" It belongs to the {group} allergy group: avoid in patients with a {group} allergy."
-        text += (" It is contraindicated in pregnancy." if preg else " It is not contraindicated in pregnancy.")
-        partners = [(b if a == drug else a, sev, mech) for (a, b), (sev, mech) in K.INTERACTIONS.items()
-                    if drug in (a, b)]
-        if partners:
-            text += " Interactions: " + "; ".join(f"{_h(p)} ({sev}: {mech})" for p, sev, mech in partners) + "."
+    for drug, x in P.DRUGS.items():
+        text = f"{_h(drug).capitalize()} is a {x.cls} used for {x.use}."
+        if x.allergy:
+            text += f" It belongs to the {x.allergy} allergy group: avoid in patients with a {x.allergy} allergy."
+        text += f" Pregnancy: {P.pregnancy_summary(drug)}."
+        found = P.partners(drug)
+        if found:
+            text += " Interactions: " + "; ".join(f"{_h(o)} ({hit.severity}: {hit.mechanism})"
+                                                  for o, hit in found.items()) + "."
         yield (f"{_h(drug)}: drug monograph", text, "drug")
-    for (a, b), (sev, mech) in K.INTERACTIONS.items():
+    for a, b in P.pairs():
+        hit = P.interaction(a, b)
         yield (f"interaction: {_h(a)} and {_h(b)}",
-               f"Combining {_h(a)} with {_h(b)} is a {sev} interaction: {mech}. "
-               + ("Do not co-prescribe." if sev == "contraindicated" else "Avoid or monitor closely."), "interaction")
+               f"Combining {_h(a)} with {_h(b)}: {SEVERITY_TEXT[hit.severity]}. Mechanism: {hit.mechanism}. "
+               f"Management: {hit.management}. Source: {K.SOURCES[hit.source]}.", "interaction")
     for name, inputs in S.SCORE_INPUTS.items():
         doc = " ".join(getattr(S, name).__doc__.split())
         yield (f"{_h(name)} score", f"{doc} Inputs: {', '.join(_h(i) for i in inputs)}.", "score")
-    for name, text in K.PROTOCOLS.items():
+    for name, (text, _) in K.PROTOCOLS.items():
         yield (f"{_h(name)} protocol", text, "protocol")
-    for name, (unit, lo, hi, clo, chi, full) in K.LABS.items():
+    for name, (unit, lo, hi, clo, chi, full, _) in K.LABS.items():
         if lo is None:
             continue
         text = f"The adult reference interval for {full} ({_h(name)}) is {lo}-{hi} {unit}."
@@ -57,11 +71,11 @@ def passages():
                                                                  f"above {chi}" if chi is not None else ""] if x)
             text += f" {unit}; notify the responsible clinician immediately."
         yield (f"{_h(name)} reference range", text, "lab")
-    for name, (mod, critical, sentence) in K.RADIOLOGY_FINDINGS.items():
+    for name, (mod, critical, sentence, _) in K.RADIOLOGY_FINDINGS.items():
         yield (f"{name} on {_h(mod)}",
                f"On {_h(mod)}, {name} appears as {sentence}."
                + (" This is a critical finding that must be communicated urgently." if critical else ""), "radiology")
-    for rhythm, ((lo, hi), regular, p) in K.ECG_RHYTHMS.items():
+    for rhythm, ((lo, hi), regular, p, _) in K.ECG_RHYTHMS.items():
         yield (f"ECG: {rhythm}",
                f"{rhythm.capitalize()}: ventricular rate about {lo}-{hi} bpm in this bank, "
                f"{'regular' if regular else 'irregularly irregular'} R-R intervals, "
@@ -75,17 +89,12 @@ def passages():
         yield (f"{kind.upper()} severity bands",
                f"{kind.upper()} severity: " + "; ".join(f"{lo}-{hi} {label}" for lo, hi, label in bands) + ".",
                "psychiatry")
-    yield ("AUDIT-C screening threshold", "An AUDIT-C total of 4 or more in men, or 3 or more in women, is a positive "
-           "screen for hazardous drinking (Bush et al. 1998).", "psychiatry")
-    yield ("Suicide risk escalation", "A patient with active suicidal ideation and a plan needs suicide precautions, "
-           "continuous observation and urgent psychiatric evaluation. PHQ-9 item 9 positive requires a risk "
-           "assessment.", "psychiatry")
-    yield ("Anticoagulation in atrial fibrillation", "ESC 2020: oral anticoagulation is recommended for "
-           "CHA2DS2-VASc of 2 or more in men and 3 or more in women, and not for 0 (men) or 1 (women). A high "
-           "HAS-BLED score calls for addressing modifiable bleeding risks, not for withholding anticoagulation.",
-           "guideline")
-    yield ("HEART score disposition", "HEART 0-3: low risk, discharge with follow-up; 4-6: admit for observation; "
-           "7-10: early invasive strategy (Backus et al. 2013).", "guideline")
+    for name, (text, src) in K.RULES.items():
+        yield (f"rule: {_h(name)}", f"{text[0].upper()}{text[1:]}. Source: {K.SOURCES[src]}.", "guideline")
+    for a, b, sev, mech, manage, src in P.RULES:
+        yield (f"interaction class rule: {_h(a)} with {_h(b)}",
+               f"{_h(a).capitalize()} with {_h(b)}: {SEVERITY_TEXT[sev]}. Mechanism: {mech}. Management: {manage}. "
+               f"Source: {K.SOURCES[src]}.", "interaction")
 
 
 def write_kb(path):

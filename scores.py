@@ -24,7 +24,9 @@ RANGES = {
     "diastolic_bp": (0, 200), "mean_arterial_pressure": (0, 250), "temperature": (25, 45), "spo2": (0, 100),
     "pain_score": (0, 10), "wbc": (0, 500), "platelets": (0, 2000), "pao2_fio2": (10, 800),
     "bilirubin": (0.1, 80), "creatinine": (0.1, 30), "urea": (0.1, 150), "albumin": (0.5, 7), "inr": (0.5, 20),
-    "vasopressor_dose": (0, 100), "troponin_ratio": (0, 10000), "gcs": (3, 15), "eye": (1, 4), "verbal": (1, 5),
+    "dopamine_dose": (0, 100), "dobutamine_dose": (0, 100), "epinephrine_dose": (0, 10),
+    "norepinephrine_dose": (0, 10), "urine_output_ml_day": (0, 20000), "paco2": (5, 200), "bands_pct": (0, 100),
+    "troponin_ratio": (0, 10000), "gcs": (3, 15), "eye": (1, 4), "verbal": (1, 5),
     "motor": (1, 6), "history_suspicion": (0, 2), "ecg_findings": (0, 2), "risk_factor_count": (0, 20),
     "cad_risk_factor_count": (0, 20), "resources_needed": (0, 20), "dilation_cm": (0, 10),
     "effacement_pct": (0, 100), "station": (-3, 3),
@@ -84,39 +86,52 @@ def qsofa(respiratory_rate: float, systolic_bp: float, gcs: int) -> int:
 
 
 @score
-def sirs(temperature: float, heart_rate: float, respiratory_rate: float, wbc: float) -> int:
-    """SIRS criteria (Bone et al., Chest 1992): T > 38 or < 36 C; HR > 90; RR > 20; WBC > 12 or < 4 (10^9/L)."""
+def sirs(temperature: float, heart_rate: float, respiratory_rate: float, wbc: float, paco2: float = None,
+         bands_pct: float = None) -> int:
+    """SIRS criteria (Bone et al., Chest 1992): T > 38 or < 36 C; HR > 90; RR > 20 or PaCO2 < 32 mmHg;
+    WBC > 12 or < 4 (10^9/L) or > 10% immature (band) forms. An unmeasured PaCO2 or band count counts as normal."""
     return (int(temperature > 38 or temperature < 36) + int(heart_rate > 90)
-            + int(respiratory_rate > 20) + int(wbc > 12 or wbc < 4))
+            + int(respiratory_rate > 20 or (paco2 is not None and paco2 < 32))
+            + int(wbc > 12 or wbc < 4 or (bands_pct is not None and bands_pct > 10)))
+
+
+def _below(value, cuts):
+    """Points of the first (threshold, points) with value < threshold; the last pair's threshold is None."""
+    for threshold, pts in cuts[:-1]:
+        if value < threshold:
+            return pts
+    return cuts[-1][1]
 
 
 @score
 def sofa(pao2_fio2: float, mechanical_ventilation: bool, platelets: float, bilirubin: float,
-         mean_arterial_pressure: float, vasopressor: str, vasopressor_dose: float, gcs: int,
-         creatinine: float) -> int:
-    """SOFA (Vincent et al., Intensive Care Med 1996), six organ systems 0-4 each.
+         mean_arterial_pressure: float, gcs: int, creatinine: float, dopamine_dose: float = 0.0,
+         dobutamine_dose: float = 0.0, epinephrine_dose: float = 0.0, norepinephrine_dose: float = 0.0,
+         urine_output_ml_day: float = None) -> int:
+    """SOFA (Vincent et al., Intensive Care Med 1996), six organ systems 0-4 each, published cut-offs strict.
 
-    vasopressor is one of none/dopamine/dobutamine/epinephrine/norepinephrine, dose in ug/kg/min;
-    platelets 10^9/L; bilirubin and creatinine mg/dL. Respiratory 3-4 requires ventilation.
+    Doses in ug/kg/min (0: not given; several may run at once, the worst counts); platelets 10^9/L;
+    bilirubin and creatinine mg/dL; urine output mL/day (renal takes the worse of creatinine and urine
+    output; unmeasured counts as normal). Respiratory 3-4 requires ventilatory support.
     """
-    resp = _band(pao2_fio2, [(99.999, 4), (199.999, 3), (299.999, 2), (399.999, 1), (None, 0)])
+    resp = _below(pao2_fio2, [(100, 4), (200, 3), (300, 2), (400, 1), (None, 0)])
     if resp >= 3 and not mechanical_ventilation:
         resp = 2
-    coag = _band(platelets, [(19.999, 4), (49.999, 3), (99.999, 2), (149.999, 1), (None, 0)])
-    liver = _band(bilirubin, [(1.19, 0), (1.99, 1), (5.99, 2), (11.99, 3), (None, 4)])
-    v, d = vasopressor, vasopressor_dose
-    if v not in ("none", "dopamine", "dobutamine", "epinephrine", "norepinephrine"):
-        raise ValueError(f"unknown vasopressor {v!r}")
-    if (v == "dopamine" and d > 15) or (v in ("epinephrine", "norepinephrine") and d > 0.1):
+    coag = _below(platelets, [(20, 4), (50, 3), (100, 2), (150, 1), (None, 0)])
+    liver = _below(bilirubin, [(1.2, 0), (2.0, 1), (6.0, 2), (12.0, 3), (None, 4)])
+    dop, dob, epi, norepi = dopamine_dose, dobutamine_dose, epinephrine_dose, norepinephrine_dose
+    if dop > 15 or epi > 0.1 or norepi > 0.1:
         cardio = 4
-    elif (v == "dopamine" and d > 5) or v in ("epinephrine", "norepinephrine"):
+    elif dop > 5 or epi > 0 or norepi > 0:
         cardio = 3
-    elif v in ("dopamine", "dobutamine"):
+    elif dop > 0 or dob > 0:
         cardio = 2
     else:
         cardio = int(mean_arterial_pressure < 70)
-    cns = _band(gcs, [(5, 4), (9, 3), (12, 2), (14, 1), (None, 0)])
-    renal = _band(creatinine, [(1.19, 0), (1.99, 1), (3.49, 2), (4.99, 3), (None, 4)])
+    cns = _below(gcs, [(6, 4), (10, 3), (13, 2), (15, 1), (None, 0)])
+    renal = _below(creatinine, [(1.2, 0), (2.0, 1), (3.5, 2), (5.0, 3), (None, 4)])
+    if urine_output_ml_day is not None:
+        renal = max(renal, _below(urine_output_ml_day, [(200, 4), (500, 3), (None, 0)]))
     return resp + coag + liver + cardio + cns + renal
 
 

@@ -29,7 +29,8 @@ JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", l
 # the score inputs' physiological ranges, and the bounds of the other tools' numbers.
 ARG_RANGES = {**S.RANGES, "k": (1, 50), "level": (1, 5), "value": (-1000, 100000), "mg_per_kg": (0.001, 1000),
               "weight_kg": (0.3, 400), "max_mg": (0, 100000), "volume_ml": (1, 10000), "flow_l_min": (0.1, 80),
-              "units": (1, 50), "days": (0, 3650), "interval_weeks": (0, 520)}
+              "units": (1, 50), "days": (0, 3650), "interval_weeks": (0, 520),
+              "gestational_weeks": (0, 45)}
 
 
 @dataclass
@@ -253,7 +254,7 @@ def order_lab(case, test: str) -> str:
 def format_lab(name, value):
     if not isinstance(value, (int, float)) or name not in K.LABS:
         return value
-    unit, lo, hi, clo, chi, _ = K.LABS[name]
+    unit, lo, hi, clo, chi, _, _ = K.LABS[name]
     flag = ""
     if (clo is not None and value <= clo) or (chi is not None and value >= chi):
         flag = " CRITICAL"
@@ -267,7 +268,7 @@ def order_imaging(case, modality: str) -> str:
     """Order an imaging study and return the report.
 
     modality: one of chest_xray, ct_head, ct_abdomen, ct_pulmonary_angiogram, ultrasound_abdomen,
-    ultrasound_leg_doppler, mri_brain, ct_kub, echocardiogram, ultrasound_obstetric."""
+    ultrasound_leg_doppler, mri_brain, ct_kub, echocardiogram, ultrasound_obstetric, upper_endoscopy."""
     if modality not in K.IMAGING:
         raise ValueError(f"unknown modality {modality!r}; choose from {', '.join(K.IMAGING)}")
     case.revealed.add(f"imaging:{modality}")

@@ -8,6 +8,7 @@ the process and safety dimensions); their results come from the hidden record.
 import inspect
 
 import knowledge as K
+import pharmacology as P
 from tools import tool
 
 ALL = ("all",)
@@ -74,24 +75,34 @@ def search_imaging_atlas(case, query: str, k: int = 5) -> list:
 
 def _drug(drug):
     d = _name(drug)
-    if d not in K.DRUGS:
+    if d not in P.DRUGS:
         raise ValueError(f"unknown drug {drug!r}")
     return d
 
 
+def _interaction(hit):
+    return {"severity": hit.severity, "mechanism": hit.mechanism, "management": hit.management,
+            "source": K.SOURCES[hit.source]}
+
+
+def _pregnancy(d):
+    _, note, source = P.PREGNANCY[d]
+    return {"by_gestation": P.pregnancy_summary(d), "source": K.SOURCES[source]}
+
+
 @tool("retrieval", ("drug_interaction", "obstetrics", "medical_qa", "cross_domain", "psychiatry"))
 def lookup_drug(case, drug: str) -> dict:
-    """Drug facts: class, allergy group, pregnancy contraindication, indication."""
-    cls, group, preg, use = K.DRUGS[_drug(drug)]
-    return {"drug": _drug(drug), "class": cls, "allergy_group": group, "contraindicated_in_pregnancy": preg,
-            "indication": use}
+    """Drug facts: class, allergy group, safety in pregnancy by gestation, indication."""
+    x = P.DRUGS[_drug(drug)]
+    return {"drug": _drug(drug), "class": x.cls, "allergy_group": x.allergy, "pregnancy": _pregnancy(_drug(drug)),
+            "indication": x.use}
 
 
 @tool("retrieval", ("drug_interaction", "cross_domain"))
 def lookup_interaction(case, drug_a: str, drug_b: str) -> dict:
-    """Interaction between two drugs (severity and mechanism), if any is listed."""
-    hit = K.interaction(_drug(drug_a), _drug(drug_b))
-    return {"severity": hit[0], "mechanism": hit[1]} if hit else {"severity": "none listed"}
+    """Interaction between two drugs: severity (contraindicated / avoid / monitor), mechanism, management."""
+    hit = P.interaction(_drug(drug_a), _drug(drug_b))
+    return _interaction(hit) if hit else {"severity": "none known"}
 
 
 @tool("retrieval", ("drug_interaction", "cross_domain", "psychiatry", "obstetrics"))
@@ -100,21 +111,27 @@ def check_drug_interactions(case, drug: str) -> dict:
     d = _drug(drug)
     meds = case.task.get("record", {}).get("medications", [])
     case.revealed.add("medications")
-    found = [{"with": m, "severity": K.interaction(d, m)[0], "mechanism": K.interaction(d, m)[1]}
-             for m in meds if K.interaction(d, m)]
+    found = [{"with": m, **_interaction(P.interaction(d, m))} for m in meds if m in P.DRUGS and P.interaction(d, m)]
     return {"drug": d, "interactions": found or "none with current medications"}
 
 
 @tool("retrieval", ("drug_interaction", "obstetrics", "medical_qa"))
-def lookup_pregnancy_safety(case, drug: str) -> dict:
-    """Whether a drug is contraindicated in pregnancy."""
-    return {"drug": _drug(drug), "contraindicated_in_pregnancy": K.DRUGS[_drug(drug)][2]}
+def lookup_pregnancy_safety(case, drug: str, gestational_weeks: int = None) -> dict:
+    """Safety of a drug in pregnancy (compatible / caution / avoid / contraindicated), at the patient's
+    gestation unless gestational_weeks is given."""
+    d = _drug(drug)
+    weeks = gestational_weeks if gestational_weeks is not None else case.task.get("patient", {}).get(
+        "gestational_weeks")
+    if weeks is None:
+        return {"drug": d, **_pregnancy(d)}
+    status, note, source = P.pregnancy_status(d, weeks)
+    return {"drug": d, "gestational_weeks": weeks, "status": status, "note": note, "source": K.SOURCES[source]}
 
 
 @tool("retrieval", ("drug_interaction", "cross_domain"))
 def lookup_allergy_group(case, drug: str) -> dict:
     """The allergy cross-reactivity group of a drug (penicillin, cephalosporin, sulfonamide, nsaid)."""
-    return {"drug": _drug(drug), "allergy_group": K.DRUGS[_drug(drug)][1]}
+    return {"drug": _drug(drug), "allergy_group": P.DRUGS[_drug(drug)].allergy}
 
 
 def _disease(name):
@@ -126,9 +143,12 @@ def _disease(name):
 
 @tool("retrieval", ("clinical_diagnosis", "medical_qa", "cross_domain"))
 def lookup_disease(case, disease: str) -> dict:
-    """Disease summary: symptoms, key test, treatment, specialty, ICD-10."""
+    """Disease summary: symptoms, confirmatory test, treatment, specialty, ICD-10, source."""
     d = K.DISEASES[_disease(disease)]
-    return {k: d[k] for k in ("symptoms", "key_test", "treatment", "specialty", "icd10", "confirm")}
+    test = d["confirm_test"][1] if d["confirm_test"] else "none: clinical diagnosis"
+    return {"symptoms": d["symptoms"], "confirmatory_test": test, "confirmed_by": d["confirm"],
+            "treatment": d["treatment"], "specialty": d["specialty"], "icd10": d["icd10"],
+            "source": K.SOURCES[d["source"]]}
 
 
 @tool("retrieval", ("clinical_diagnosis", "medical_qa", "ehr_management"))
@@ -143,7 +163,7 @@ def lookup_lab_reference(case, test: str) -> dict:
     """Adult reference interval and critical values of a lab test."""
     if test not in K.LABS:
         raise ValueError(f"unknown test {test!r}")
-    unit, lo, hi, clo, chi, full = K.LABS[test]
+    unit, lo, hi, clo, chi, full, _ = K.LABS[test]
     return {"test": full, "unit": unit, "reference": [lo, hi], "critical_low": clo, "critical_high": chi}
 
 
@@ -152,7 +172,7 @@ def lookup_protocol(case, name: str) -> str:
     """Text of a care protocol (sepsis, stroke, stemi, trauma, ...)."""
     if _name(name) not in K.PROTOCOLS:
         raise ValueError(f"unknown protocol {name!r}; known: {', '.join(K.PROTOCOLS)}")
-    return K.PROTOCOLS[_name(name)]
+    return K.PROTOCOLS[_name(name)][0]
 
 
 @tool("retrieval", ("visual_diagnosis",))
@@ -160,7 +180,7 @@ def lookup_ecg_criteria(case, rhythm: str) -> dict:
     """Rate, regularity and P-wave criteria of a cardiac rhythm."""
     if rhythm.lower() not in K.ECG_RHYTHMS:
         raise ValueError(f"unknown rhythm; known: {', '.join(K.ECG_RHYTHMS)}")
-    (lo, hi), regular, p = K.ECG_RHYTHMS[rhythm.lower()]
+    (lo, hi), regular, p, _ = K.ECG_RHYTHMS[rhythm.lower()]
     return {"rate_bpm": [lo, hi], "regular": regular, "p_waves": p}
 
 
@@ -188,16 +208,15 @@ def search_by_symptom(case, symptom: str) -> list:
 def lookup_contraindications(case, drug: str) -> dict:
     """Everything that rules a drug out: allergy group, pregnancy, listed interactions."""
     d = _drug(drug)
-    partners = sorted(b if a == d else a for (a, b) in K.INTERACTIONS if d in (a, b))
-    return {"drug": d, "allergy_group": K.DRUGS[d][1], "contraindicated_in_pregnancy": K.DRUGS[d][2],
-            "interacts_with": partners}
+    return {"drug": d, "allergy_group": P.DRUGS[d].allergy, "pregnancy": P.pregnancy_summary(d),
+            "interacts_with": {o: hit.severity for o, hit in P.partners(d).items()}}
 
 
 @tool("retrieval", ("drug_interaction", "medical_qa"))
 def lookup_drug_class_members(case, drug_class: str) -> list:
     """Drugs in the tables whose class contains the given words."""
     q = drug_class.lower()
-    return [d for d, v in K.DRUGS.items() if q in v[0].lower()] or f"no drug of class {drug_class!r}"
+    return [d for d, x in P.DRUGS.items() if q in x.cls.lower()] or f"no drug of class {drug_class!r}"
 
 
 @tool("retrieval", ("ehr_management", "triage_emergency"))
@@ -212,7 +231,7 @@ def lookup_radiology_finding(case, finding: str) -> dict:
     f = finding.strip().lower()
     if f not in K.RADIOLOGY_FINDINGS:
         raise ValueError(f"unknown finding; known: {', '.join(K.RADIOLOGY_FINDINGS)}")
-    mod, critical, sentence = K.RADIOLOGY_FINDINGS[f]
+    mod, critical, sentence, _ = K.RADIOLOGY_FINDINGS[f]
     return {"modality": mod, "critical": critical, "appearance": sentence}
 
 
@@ -264,7 +283,7 @@ def activate_protocol(case, name: str) -> dict:
     """Activate a care protocol (sepsis, stroke, stemi, trauma, massive_transfusion, severe_preeclampsia, ...)."""
     if _name(name) not in K.PROTOCOLS:
         raise ValueError(f"unknown protocol {name!r}; known: {', '.join(K.PROTOCOLS)}")
-    return {"status": "activated", "protocol": _name(name), "bundle": K.PROTOCOLS[_name(name)]}
+    return {"status": "activated", "protocol": _name(name), "bundle": K.PROTOCOLS[_name(name)][0]}
 
 
 @tool("intervention", ("ehr_management", "radiology_report", "triage_emergency"))

@@ -25,20 +25,33 @@ def test_sirs():  # Bone 1992
     assert S.sirs(temperature=38.5, heart_rate=110, respiratory_rate=24, wbc=15) == 4
     assert S.sirs(temperature=38.0, heart_rate=90, respiratory_rate=20, wbc=12) == 0  # strict inequalities
     assert S.sirs(temperature=35.5, heart_rate=80, respiratory_rate=16, wbc=3.0) == 2
+    # the other half of the definition: PaCO2 < 32 mmHg counts with RR, > 10% bands with WBC (issue 17)
+    assert S.sirs(temperature=37.0, heart_rate=80, respiratory_rate=16, wbc=8, paco2=30, bands_pct=12) == 2
+    assert S.sirs(temperature=37.0, heart_rate=80, respiratory_rate=16, wbc=8, paco2=32, bands_pct=10) == 0
 
 
 def test_sofa():  # Vincent 1996 tables
     base = dict(pao2_fio2=250, mechanical_ventilation=False, platelets=80, bilirubin=2.5,
-                mean_arterial_pressure=65, vasopressor="none", vasopressor_dose=0, gcs=13, creatinine=1.5)
+                mean_arterial_pressure=65, gcs=13, creatinine=1.5)
     assert S.sofa(**base) == 2 + 2 + 2 + 1 + 1 + 1
     # PaO2/FiO2 150 scores 3 only with ventilatory support
     assert S.sofa(**{**base, "pao2_fio2": 150}) == 9
     assert S.sofa(**{**base, "pao2_fio2": 150, "mechanical_ventilation": True}) == 10
-    assert S.sofa(**{**base, "vasopressor": "norepinephrine", "vasopressor_dose": 0.2}) == 12
-    assert S.sofa(**{**base, "vasopressor": "dopamine", "vasopressor_dose": 4}) == 10
+    assert S.sofa(**{**base, "norepinephrine_dose": 0.2}) == 12
+    assert S.sofa(**{**base, "dopamine_dose": 4}) == 10
+    # several vasopressors at once: the worst counts (dobutamine 2, norepinephrine 0.05 -> 3)
+    assert S.sofa(**{**base, "dobutamine_dose": 5, "norepinephrine_dose": 0.05}) == 11
+    # urine output: < 500 mL/day scores renal 3, < 200 scores 4, whatever the creatinine
+    assert S.sofa(**{**base, "urine_output_ml_day": 450}) == 9 - 1 + 3
+    assert S.sofa(**{**base, "urine_output_ml_day": 150}) == 9 - 1 + 4
+    assert S.sofa(**{**base, "urine_output_ml_day": 500}) == 9
     healthy = dict(pao2_fio2=450, mechanical_ventilation=False, platelets=250, bilirubin=0.8,
-                   mean_arterial_pressure=85, vasopressor="none", vasopressor_dose=0, gcs=15, creatinine=0.9)
+                   mean_arterial_pressure=85, gcs=15, creatinine=0.9)
     assert S.sofa(**healthy) == 0
+    # the reported bug: 106 umol/L = 1.1991 mg/dL is below 1.2 and scores 0 (not 1); same for bilirubin
+    assert S.sofa(**{**healthy, "creatinine": 106 / 88.4}) == 0
+    assert S.sofa(**{**healthy, "bilirubin": 1.195}) == 0
+    assert S.sofa(**{**healthy, "creatinine": 1.995}) == 1 and S.sofa(**{**healthy, "creatinine": 2.0}) == 2
 
 
 def test_news2():  # RCP 2017 chart

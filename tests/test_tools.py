@@ -58,7 +58,7 @@ def test_scores_read_only_revealed_record(tasks):
 
 def test_image_tools_measure_what_was_rendered(tmp_path):
     rng = np.random.default_rng(3)
-    for rhythm, ((lo, hi), regular, p) in K.ECG_RHYTHMS.items():
+    for rhythm, ((lo, hi), regular, p, _) in K.ECG_RHYTHMS.items():
         for _ in range(10):
             rate = int(rng.integers(lo, hi + 1))
             beats = images.ecg_beat_times(rate, regular, rng)
