@@ -414,6 +414,10 @@ RULES = {
                           "a non-beta-lactam regimen in anaphylactic penicillin allergy", "ssc-2021"),
     "severe_preeclampsia": ("magnesium sulfate and antihypertensives (labetalol, nifedipine or hydralazine) for "
                             "severe features", "acog-pb222-2020"),
+    "trimesters": ("first trimester to 13+6 weeks, second 14+0 to 27+6, third from 28+0 (the 'third trimester' "
+                   "questions use weeks 28-40)", "acog-co700-2017"),
+    "sepsis_definition": ("sepsis is suspected infection with an acute rise in SOFA of 2 or more; qSOFA is a bedside "
+                          "prompt, not a definition", "sepsis-3"),
     "melanoma_abcd": ("two or more ABCD features: suspicious for melanoma, refer", "friedman-1985"),
 }
 

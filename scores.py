@@ -228,7 +228,8 @@ def timi_ua_nstemi(age: int, cad_risk_factor_count: int, known_cad_stenosis: boo
 
 @score
 def meld(bilirubin: float, inr: float, creatinine: float, dialysis_twice_last_week: bool = False) -> int:
-    """MELD (Kamath et al., Hepatology 2001; UNOS implementation).
+    """MELD (Kamath et al., Hepatology 2001; UNOS implementation): the original MELD, not MELD-Na (UNOS 2016)
+    or MELD 3.0 (OPTN 2023), which add sodium (and sex and albumin).
 
     MELD = 10 * (0.957 ln Cr + 0.378 ln bili + 1.120 ln INR + 0.643); values < 1 set to 1, creatinine
     capped at 4 mg/dL (set to 4 with dialysis twice in the past week); rounded, range 6-40.
