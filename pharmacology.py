@@ -121,6 +121,9 @@ DRUGS = {
 for _name, _drug in DRUGS.items():              # a drug's own name is one of its tags (pair-specific rules)
     DRUGS[_name] = _drug._replace(tags=_drug.tags | {_name})
 
+# Given once, in hospital, for an acute event: never on a patient's list of current medications.
+ACUTE_ONLY = frozenset({"alteplase", "epinephrine", "magnesium_sulfate", "oxytocin", "oxygen", "lactated_ringers"})
+
 # ------------------------------------------------------------------------------------------------ pregnancy
 # bands: [(first week, status), ...] from week 0 on, ascending.
 PREGNANCY = {

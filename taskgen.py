@@ -281,15 +281,23 @@ def gen_clinical_diagnosis(r, i):
 
 
 PRESCRIBABLE = [d for d in sorted(P.DRUGS) if d not in ("oxygen", "lactated_ringers")]
-UNSAFE_PAIRS = P.pairs(P.UNSAFE)
-MONITOR_PAIRS = P.pairs(("monitor",))
-NO_INTERACTION_PAIRS = [(a, b) for j, a in enumerate(PRESCRIBABLE) for b in PRESCRIBABLE[j + 1:]
-                        if P.interaction(a, b) is None]
+REGULAR = [d for d in PRESCRIBABLE if d not in P.ACUTE_ONLY]        # what a current medication list holds
+UNSAFE_PAIRS = [p for p in P.pairs(P.UNSAFE) if set(p) & set(REGULAR)]
+MONITOR_PAIRS = [p for p in P.pairs(("monitor",)) if set(p) & set(REGULAR)]
+NO_INTERACTION_PAIRS = [(a, b) for j, a in enumerate(REGULAR) for b in REGULAR[j + 1:] if P.interaction(a, b) is None]
 
 
 def quiet_drugs(new, exclude=()):
-    """Drugs with no interaction of any severity with `new` (options and regimen fillers)."""
-    return [d for d in PRESCRIBABLE if d != new and d not in exclude and P.interaction(d, new) is None]
+    """Regular drugs with no interaction of any severity with `new` (options and regimen fillers)."""
+    return [d for d in REGULAR if d != new and d not in exclude and P.interaction(d, new) is None]
+
+
+def new_and_current(r, pair):
+    """Which drug of a pair is started and which is already taken (a drug given only acutely is never current)."""
+    a, b = pair
+    if b in P.ACUTE_ONLY or (a not in P.ACUTE_ONLY and r.random() < 0.5):
+        return b, a
+    return a, b
 
 
 def interaction_reason(new, other):
@@ -300,8 +308,7 @@ def interaction_reason(new, other):
 def gen_drug_interaction(r, i):
     pat = patient(r, age=(30, 88))
     if i % 3 == 2:   # which current medication interacts with the new drug? (every other option has none)
-        a, b = UNSAFE_PAIRS[i % len(UNSAFE_PAIRS)]
-        new, culprit = (a, b) if r.random() < 0.5 else (b, a)
+        new, culprit = new_and_current(r, UNSAFE_PAIRS[i % len(UNSAFE_PAIRS)])
         others = [str(x) for x in r.permutation(quiet_drugs(new, (culprit,)))[:3]]
         opts, letter = choice_answer(r, culprit, others)
         record = {"medications": opts, "allergies": []}
@@ -314,13 +321,11 @@ def gen_drug_interaction(r, i):
     unsafe = i % 3 == 0
     k = i // 3
     if unsafe:
-        new, current = UNSAFE_PAIRS[k % len(UNSAFE_PAIRS)]
+        new, current = new_and_current(r, UNSAFE_PAIRS[k % len(UNSAFE_PAIRS)])
     elif k % 2:      # a 'monitor' pair: safe to start with the monitoring named
-        new, current = MONITOR_PAIRS[(k // 2) % len(MONITOR_PAIRS)]
+        new, current = new_and_current(r, MONITOR_PAIRS[(k // 2) % len(MONITOR_PAIRS)])
     else:
-        new, current = NO_INTERACTION_PAIRS[(k * 37) % len(NO_INTERACTION_PAIRS)]
-    if r.random() < 0.5:
-        new, current = current, new
+        new, current = new_and_current(r, NO_INTERACTION_PAIRS[(k * 37) % len(NO_INTERACTION_PAIRS)])
     fillers = [d for d in quiet_drugs(new, (current,)) if P.DRUGS[d].allergy is None]
     meds = [current] + [str(x) for x in r.permutation(fillers)[:int(r.integers(1, 3))]]
     record = {"medications": [str(x) for x in r.permutation(meds)], "allergies": []}

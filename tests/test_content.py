@@ -155,6 +155,11 @@ def test_no_guideline_combination_or_pregnancy_harm_is_keyed_wrong(tasks):
             assert len(both) < 2 or P.interaction(*both[:2]).severity == "monitor", t["id"]
 
 
+def test_medication_lists_hold_no_drug_given_only_acutely(tasks):
+    lists = [t["record"].get("medications", []) for t in tasks]
+    assert sum(map(len, lists)) > 500 and not set().union(*map(set, lists)) & P.ACUTE_ONLY
+
+
 def test_every_choice_question_keys_one_option_under_the_models(tasks):
     checked = 0
     for t in tasks:
