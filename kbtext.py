@@ -85,7 +85,7 @@ def passages():
            "The ABCD rule (Friedman et al. 1985): Asymmetry, Border irregularity, Colour variegation (three or more "
            "colours) and Diameter over 6 mm. A lesion meeting two or more criteria is suspicious for melanoma and "
            "needs dermatology referral; otherwise it is most likely a benign nevus.", "dermatology")
-    for kind, bands in K.PSYCH_BANDS.items():
+    for kind, bands in S.PSYCH_BANDS.items():
         yield (f"{kind.upper()} severity bands",
                f"{kind.upper()} severity: " + "; ".join(f"{lo}-{hi} {label}" for lo, hi, label in bands) + ".",
                "psychiatry")

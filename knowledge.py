@@ -8,6 +8,9 @@ tests/test_knowledge.py fails on a fact without one and pins the hand-checked fa
 """
 import sys
 
+import pharmacology as P
+import scores as S
+
 SOURCES = {
     # codes, labs, scores
     "icd10cm-2024": "ICD-10-CM Tabular List, FY2024 (CDC/CMS)",
@@ -385,13 +388,6 @@ ECG_RHYTHMS = {
 # (asymmetry, border irregularity, >= 3 colours, diameter > 6 mm): Friedman et al. CA 1985.
 LESION_CLASSES = ["benign nevus", "suspicious for melanoma"]
 
-PSYCH_BANDS = {
-    # Kroenke et al. J Gen Intern Med 2001 (PHQ-9); Spitzer et al. Arch Intern Med 2006 (GAD-7)
-    "phq9": [(0, 4, "minimal"), (5, 9, "mild"), (10, 14, "moderate"), (15, 19, "moderately severe"),
-             (20, 27, "severe")],
-    "gad7": [(0, 4, "minimal"), (5, 9, "mild"), (10, 14, "moderate"), (15, 21, "severe")],
-}
-
 # The decision rules the generators key answers and safety constraints on: name -> (statement, source).
 # taskgen reads the thresholds here, so the rule and its citation cannot drift apart.
 RULES = {
@@ -428,8 +424,6 @@ DOMAINS = ["clinical_diagnosis", "drug_interaction", "ehr_management", "medical_
 # ---------------------------------------------------------------------------- review
 def facts():
     """Every fact as (kind, subject, statement, source key): the rows a clinician signs off."""
-    import pharmacology as P
-    import scores as S
     for name, (unit, lo, hi, clo, chi, full, src) in LABS.items():
         ref = f"reference {lo}-{hi} {unit}".strip() if lo is not None else "descriptive result"
         crit = f"; critical below {clo} / above {chi}" if clo is not None or chi is not None else ""
@@ -450,7 +444,7 @@ def facts():
         yield "radiology", name, f"{mod}: {sentence}; {'critical' if critical else 'not critical'}", src
     for name, (rate, regular, p, src) in ECG_RHYTHMS.items():
         yield "ecg", name, f"rate {rate[0]}-{rate[1]}, {'regular' if regular else 'irregular'}, P waves {p}", src
-    for kind, bands in PSYCH_BANDS.items():
+    for kind, bands in S.PSYCH_BANDS.items():
         yield "bands", kind, "; ".join(f"{lo}-{hi} {label}" for lo, hi, label in bands), \
             {"phq9": "kroenke-2001", "gad7": "spitzer-2006"}[kind]
     for name, (text, src) in RULES.items():

@@ -293,9 +293,16 @@ def audit_c(items: list) -> int:
     return _questionnaire(items, 3, 4)
 
 
+PSYCH_BANDS = {
+    # Kroenke et al. J Gen Intern Med 2001 (PHQ-9); Spitzer et al. Arch Intern Med 2006 (GAD-7)
+    "phq9": [(0, 4, "minimal"), (5, 9, "mild"), (10, 14, "moderate"), (15, 19, "moderately severe"),
+             (20, 27, "severe")],
+    "gad7": [(0, 4, "minimal"), (5, 9, "mild"), (10, 14, "moderate"), (15, 21, "severe")],
+}
+
+
 def severity_band(kind: str, total: int) -> str:
-    """PHQ-9 / GAD-7 severity label from the bands in knowledge.PSYCH_BANDS."""
-    from knowledge import PSYCH_BANDS
+    """PHQ-9 / GAD-7 severity label from PSYCH_BANDS."""
     for lo, hi, label in PSYCH_BANDS[kind]:
         if lo <= total <= hi:
             return label

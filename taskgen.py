@@ -233,8 +233,8 @@ def score_task(r, domain, name, context, answer_type="integer"):
         question += " Submit the number."
     else:
         label = answer_type(value)
-        labels = {"child_pugh": ["A", "B", "C"], "phq9": [b[2] for b in K.PSYCH_BANDS["phq9"]],
-                  "gad7": [b[2] for b in K.PSYCH_BANDS["gad7"]]}[name]
+        labels = {"child_pugh": ["A", "B", "C"], "phq9": [b[2] for b in S.PSYCH_BANDS["phq9"]],
+                  "gad7": [b[2] for b in S.PSYCH_BANDS["gad7"]]}[name]
         answer = dict(type="label", value=label, options=labels)
         question += " Submit the " + ("class (A, B or C)." if name == "child_pugh" else
                                       "severity band, one of: " + ", ".join(labels) + ".")

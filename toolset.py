@@ -9,6 +9,7 @@ import inspect
 
 import knowledge as K
 import pharmacology as P
+import scores as S
 from tools import tool
 
 ALL = ("all",)
@@ -238,9 +239,9 @@ def lookup_radiology_finding(case, finding: str) -> dict:
 @tool("retrieval", ("psychiatry",))
 def lookup_questionnaire_bands(case, instrument: str) -> list:
     """Severity bands of PHQ-9 (phq9) or GAD-7 (gad7)."""
-    if instrument not in K.PSYCH_BANDS:
+    if instrument not in S.PSYCH_BANDS:
         raise ValueError("instrument must be phq9 or gad7")
-    return [{"range": [lo, hi], "severity": label} for lo, hi, label in K.PSYCH_BANDS[instrument]]
+    return [{"range": [lo, hi], "severity": label} for lo, hi, label in S.PSYCH_BANDS[instrument]]
 
 
 @tool("retrieval", ("triage_emergency",))

@@ -230,7 +230,7 @@ def test_gcs_and_wells_dvt_exhaustively():
 
 @pytest.mark.parametrize("kind", ["phq9", "gad7"])
 def test_questionnaire_bands_at_every_boundary(kind):
-    for lo, hi, label in K.PSYCH_BANDS[kind]:
+    for lo, hi, label in S.PSYCH_BANDS[kind]:
         assert S.severity_band(kind, lo) == label and S.severity_band(kind, hi) == label
 
 
