@@ -195,3 +195,43 @@ def test_review_prints_every_fact_with_its_source():
     assert all(line.count("|") == 5 and line.rstrip(" |").split("|")[-1].strip() for line in rows)
     assert "| pregnancy | ibuprofen | weeks 0-19: caution; from week 20: avoid" in out
     assert "FDA Drug Safety Communication: avoid NSAIDs in pregnancy at 20 weeks" in out
+
+
+# ---------------------------------------------------------------- the tools read the same models
+def test_lookup_tools_answer_with_the_models(tasks):
+    import tools
+    ob = next(t for t in tasks if t["domain"] == "obstetrics" and t["answer"]["type"] == "yesno"
+              and t["answer"]["value"] == "no")
+    drug = content_audit._drug_in(ob["question"], "Is ")
+    out, err = tools.dispatch(tools.Case(task=ob), "lookup_pregnancy_safety", {"drug": drug}, "obstetrics")
+    assert err is None and out["gestational_weeks"] == ob["patient"]["gestational_weeks"]
+    assert out["status"] in ("avoid", "contraindicated") and out["source"] in K.SOURCES.values()
+    out, _ = tools.dispatch(tools.Case(task=ob), "lookup_pregnancy_safety",
+                            {"drug": "ibuprofen", "gestational_weeks": 12}, "obstetrics")
+    assert out["status"] == "caution"
+    di = next(t for t in tasks if t["domain"] == "drug_interaction" and t["answer"]["value"] == "no")
+    new = content_audit._drug_in(di["question"], "considered for ")
+    out, err = tools.dispatch(tools.Case(task=di), "check_drug_interactions", {"drug": new}, "drug_interaction")
+    assert err is None and any(x["severity"] in P.UNSAFE and x["management"] for x in out["interactions"])
+    out, _ = tools.dispatch(tools.Case(task=di), "lookup_interaction",
+                            {"drug_a": "lisinopril", "drug_b": "spironolactone"}, "drug_interaction")
+    assert out["severity"] == "monitor" and "potassium" in out["management"]
+    out, _ = tools.dispatch(tools.Case(task=di), "lookup_disease", {"disease": "migraine"}, "medical_qa")
+    assert out["confirmatory_test"] == "none: clinical diagnosis"
+
+
+def test_questionnaire_keys_follow_the_published_thresholds(tasks):
+    import scores as S
+    n = 0
+    for t in tasks:
+        q = t["record"].get("questionnaires", {})
+        if "AUDIT-C screen positive" in t["question"]:      # >= 4 men, >= 3 women (Bush 1998)
+            total = sum(q["audit_c"])
+            cut = 3 if t["patient"]["sex"] == "female" else 4
+            assert t["answer"]["value"] == ("yes" if total >= cut else "no"), t["id"]
+            n += 1
+        for kind in ("phq9", "gad7"):
+            if kind in q and t["answer"]["type"] == "label":
+                assert t["answer"]["value"] == S.severity_band(kind, sum(q[kind])), t["id"]
+                n += 1
+    assert n > 300
