@@ -38,7 +38,7 @@ SOURCES = {
                        "guideline 2024 (NSAIDs first-line for renal colic)",
     "idsa-uti-2010": "Gupta et al., IDSA/ESCMID guideline for acute cystitis and pyelonephritis in women, 2010",
     "ada-2024": "American Diabetes Association, Standards of Care in Diabetes 2024 (incl. hyperglycemic crises)",
-    "bsh-iron-2021": "British Society for Gastroenterology guidelines for iron deficiency anaemia 2021 "
+    "bsg-iron-2021": "British Society for Gastroenterology guidelines for iron deficiency anaemia 2021 "
                      "(Snook et al., Gut 2021)",
     "aha-asa-2019": "Powers et al., 2019 AHA/ASA guidelines for early management of acute ischemic stroke",
     "idsa-meningitis-2004": "Tunkel et al., IDSA practice guidelines for bacterial meningitis, CID 2004",
@@ -56,7 +56,7 @@ SOURCES = {
     "sepsis-3": "Singer et al., Third international consensus definitions for sepsis (Sepsis-3), JAMA 2016",
     "wao-2020": "Cardona et al., World Allergy Organization anaphylaxis guidance 2020",
     "atls-10": "ATLS student course manual, 10th ed. (American College of Surgeons, 2018)",
-    "prope-2015": "Holcomb et al., PROPPR trial, JAMA 2015 (1:1:1 transfusion)",
+    "proppr-2015": "Holcomb et al., PROPPR trial, JAMA 2015 (1:1:1 transfusion)",
     "acog-pb222-2020": "ACOG Practice Bulletin 222: gestational hypertension and preeclampsia (2020)",
     "acog-pb203-2019": "ACOG Practice Bulletin 203: chronic hypertension in pregnancy (2019)",
     "acog-pb196-2018": "ACOG Practice Bulletin 196: thromboembolism in pregnancy (2018)",
@@ -166,7 +166,7 @@ PROTOCOLS = {
               "with first medical contact-to-device time under 90 minutes.", "acc-aha-2013"),
     "trauma": ("Major trauma activation (ATLS 10th ed.): primary survey ABCDE, haemorrhage control.", "atls-10"),
     "massive_transfusion": ("Massive transfusion protocol: balanced 1:1:1 plasma:platelets:red cells.",
-                            "prope-2015"),
+                            "proppr-2015"),
     "suicide_precautions": ("Suicide precautions: continuous observation, removal of means, urgent "
                             "psychiatric evaluation.", "jc-npsg-2019"),
     "severe_preeclampsia": ("Severe pre-eclampsia (ACOG PB 222, 2020): magnesium sulfate seizure "
@@ -292,7 +292,7 @@ DISEASES = {
     "iron deficiency anemia": _disease(
         "D50.9", "fatigue", "hematology", ["fatigue", "exertional dyspnea", "heavy menstrual bleeding"],
         "conjunctival pallor, koilonychia", ("lab", "ferritin", "6 ng/mL (LOW)", "85 ng/mL"),
-        "microcytic anemia with low ferritin", "ferrous_sulfate", "bsh-iron-2021"),
+        "microcytic anemia with low ferritin", "ferrous_sulfate", "bsg-iron-2021"),
     "type 2 diabetes": _disease(
         "E11.9", "fatigue", "endocrinology", ["polyuria", "fatigue", "blurred vision"],
         "acanthosis nigricans, BMI 34", ("lab", "hba1c", "8.4 % (HIGH)", "5.2 %"), "HbA1c of 6.5% or higher",

@@ -98,7 +98,7 @@ DRUGS = {
     "levothyroxine": _d("thyroid hormone", "", "hypothyroidism", "ata-hypothyroid-2014"),
     "methimazole": _d("thionamide", "", "hyperthyroidism", "ata-2016"),
     "propylthiouracil": _d("thionamide", "", "hyperthyroidism in the first trimester", "ata-pregnancy-2017"),
-    "ferrous_sulfate": _d("oral iron", "", "iron deficiency anemia", "bsh-iron-2021"),
+    "ferrous_sulfate": _d("oral iron", "", "iron deficiency anemia", "bsg-iron-2021"),
     "omeprazole": _d("proton pump inhibitor", "cyp2c19_inhibitor", "upper GI bleeding and reflux", "acg-ugib-2021"),
     "pantoprazole": _d("proton pump inhibitor", "", "upper GI bleeding and reflux", "acg-ugib-2021"),
     "prednisone": _d("corticosteroid", "", "COPD and asthma exacerbation", "gold-2024"),
@@ -201,7 +201,7 @@ PREGNANCY = {
                     "weeks, methimazole after", "ata-pregnancy-2017"),
     "propylthiouracil": ([(0, "compatible"), (16, "caution")], "preferred until 16 weeks; hepatotoxicity makes "
                          "methimazole preferred after", "ata-pregnancy-2017"),
-    "ferrous_sulfate": ([(0, "compatible")], "treats iron deficiency in pregnancy", "bsh-iron-2021"),
+    "ferrous_sulfate": ([(0, "compatible")], "treats iron deficiency in pregnancy", "bsg-iron-2021"),
     "omeprazole": ([(0, "compatible")], "PPIs are compatible with pregnancy", "acg-gerd-2022"),
     "pantoprazole": ([(0, "compatible")], "PPIs are compatible with pregnancy", "acg-gerd-2022"),
     "prednisone": ([(0, "compatible")], "oral corticosteroids are used for severe asthma in pregnancy", "gina-2024"),
