@@ -430,14 +430,17 @@ def facts():
         yield "lab", name, f"{full}: {ref}{crit}", src
     for name, d in DISEASES.items():
         yield "icd10", name, d["icd10"], "icd10cm-2024"
-        test = d["confirm_test"][1] if d["confirm_test"] else "none (clinical diagnosis)"
-        yield "disease", name, (f"confirm: {test} ({d['confirm']}); first-line: {d['treatment']}; also acceptable: "
+        test = f"{d['confirm_test'][1]} ({d['confirm']})" if d["confirm_test"] else d["confirm"]
+        yield "disease", name, (f"confirm: {test}; first-line: {d['treatment']}; also acceptable: "
                                 f"{', '.join(d['alternatives']) or '-'}; specialty {d['specialty']}"), d["source"]
     for drug, x in P.DRUGS.items():
         yield "drug", drug, f"{x.cls}; for {x.use}; allergy group {x.allergy or '-'}", x.source
         yield "pregnancy", drug, P.pregnancy_summary(drug), P.PREGNANCY[drug][2]
     for a, b, sev, mech, manage, src in P.RULES:
         yield "interaction rule", f"{a} + {b}", f"{sev}: {mech}; {manage}", src
+    for a, b in P.pairs():          # what the rules decide for every pair of drugs that interacts
+        hit = P.interaction(a, b)
+        yield "interaction", f"{a} + {b}", f"{hit.severity}: {hit.mechanism}", hit.source
     for name, (text, src) in PROTOCOLS.items():
         yield "protocol", name, text, src
     for name, (mod, critical, sentence, src) in RADIOLOGY_FINDINGS.items():
