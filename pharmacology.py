@@ -123,6 +123,7 @@ for _name, _drug in DRUGS.items():              # a drug's own name is one of it
 
 # Given once, in hospital, for an acute event: never on a patient's list of current medications.
 ACUTE_ONLY = frozenset({"alteplase", "epinephrine", "magnesium_sulfate", "oxytocin", "oxygen", "lactated_ringers"})
+REGULAR = [d for d in sorted(DRUGS) if d not in ACUTE_ONLY]      # what a current medication list may hold
 
 # ------------------------------------------------------------------------------------------------ pregnancy
 # bands: [(first week, status), ...] from week 0 on, ascending.
@@ -244,6 +245,11 @@ def statuses_between(drug, first_week, last_week):
     return {pregnancy_status(drug, w)[0] for w in range(first_week, last_week + 1)}
 
 
+def unsafe_in_pregnancy(weeks):
+    """Drugs to avoid or contraindicated at this gestational age."""
+    return sorted(d for d in DRUGS if pregnancy_status(d, weeks)[0] in ("avoid", "contraindicated"))
+
+
 # ------------------------------------------------------------------------------------------------ interactions
 RULES = [
     # exceptions first: the first matching rule decides a pair
@@ -357,6 +363,18 @@ def pairs(severities=SEVERITIES):
     """Every unordered drug pair (sorted) whose interaction has one of these severities."""
     return [(a, b) for a, b in combinations(sorted(DRUGS), 2)
             if (hit := interaction(a, b)) and hit.severity in severities]
+
+
+def quiet_drugs(new, exclude=()):
+    """Regular drugs with no interaction of any severity with `new` (safe distractors and regimen fillers)."""
+    return [d for d in REGULAR if d != new and d not in exclude and interaction(d, new) is None]
+
+
+def distinct_classes(cls):
+    """Drug classes that are not this class in other words (word subsets: 'NSAID' within 'antiplatelet NSAID')."""
+    words = set(cls.lower().split())
+    return sorted({x.cls for x in DRUGS.values()
+                   if not (set(x.cls.lower().split()) <= words or words <= set(x.cls.lower().split()))})
 
 
 def partners(drug):

@@ -280,16 +280,10 @@ def gen_clinical_diagnosis(r, i):
     return task("clinical_diagnosis", q, pat, record, dict(type="choice", value=letter, options=opts), tools, safety)
 
 
-PRESCRIBABLE = [d for d in sorted(P.DRUGS) if d not in ("oxygen", "lactated_ringers")]
-REGULAR = [d for d in PRESCRIBABLE if d not in P.ACUTE_ONLY]        # what a current medication list holds
-UNSAFE_PAIRS = [p for p in P.pairs(P.UNSAFE) if set(p) & set(REGULAR)]
-MONITOR_PAIRS = [p for p in P.pairs(("monitor",)) if set(p) & set(REGULAR)]
-NO_INTERACTION_PAIRS = [(a, b) for j, a in enumerate(REGULAR) for b in REGULAR[j + 1:] if P.interaction(a, b) is None]
-
-
-def quiet_drugs(new, exclude=()):
-    """Regular drugs with no interaction of any severity with `new` (options and regimen fillers)."""
-    return [d for d in REGULAR if d != new and d not in exclude and P.interaction(d, new) is None]
+UNSAFE_PAIRS = [p for p in P.pairs(P.UNSAFE) if set(p) & set(P.REGULAR)]
+MONITOR_PAIRS = [p for p in P.pairs(("monitor",)) if set(p) & set(P.REGULAR)]
+NO_INTERACTION_PAIRS = [(a, b) for j, a in enumerate(P.REGULAR) for b in P.REGULAR[j + 1:]
+                        if P.interaction(a, b) is None]
 
 
 def new_and_current(r, pair):
@@ -309,7 +303,7 @@ def gen_drug_interaction(r, i):
     pat = patient(r, age=(30, 88))
     if i % 3 == 2:   # which current medication interacts with the new drug? (every other option has none)
         new, culprit = new_and_current(r, UNSAFE_PAIRS[i % len(UNSAFE_PAIRS)])
-        others = [str(x) for x in r.permutation(quiet_drugs(new, (culprit,)))[:3]]
+        others = [str(x) for x in r.permutation(P.quiet_drugs(new, (culprit,)))[:3]]
         opts, letter = choice_answer(r, culprit, others)
         record = {"medications": opts, "allergies": []}
         q = (f"A {pat['age']}-year-old {pat['sex']} is about to start {new.replace('_', ' ')}. Which of the "
@@ -326,7 +320,7 @@ def gen_drug_interaction(r, i):
         new, current = new_and_current(r, MONITOR_PAIRS[(k // 2) % len(MONITOR_PAIRS)])
     else:
         new, current = new_and_current(r, NO_INTERACTION_PAIRS[(k * 37) % len(NO_INTERACTION_PAIRS)])
-    fillers = [d for d in quiet_drugs(new, (current,)) if P.DRUGS[d].allergy is None]
+    fillers = [d for d in P.quiet_drugs(new, (current,)) if P.DRUGS[d].allergy is None]
     meds = [current] + [str(x) for x in r.permutation(fillers)[:int(r.integers(1, 3))]]
     record = {"medications": [str(x) for x in r.permutation(meds)], "allergies": []}
     tools = [call("get_medications"), call("get_allergies"), call("check_drug_interactions", drug=new)]
@@ -369,17 +363,6 @@ def gen_ehr_management(r, i):
 CLINICAL_DIAGNOSIS = "clinical diagnosis (no test needed)"
 
 
-def distinct_classes(cls):
-    """Drug classes that are not the same class in other words (token subsets: 'NSAID' vs 'antiplatelet NSAID')."""
-    words = set(cls.lower().split())
-    return sorted({x.cls for x in P.DRUGS.values()
-                   if not (set(x.cls.lower().split()) <= words or words <= set(x.cls.lower().split()))})
-
-
-def third_trimester(drug):
-    return P.statuses_between(drug, 28, 40)
-
-
 def gen_medical_qa(r, i):
     v = i % 5
     dnames = list(K.DISEASES)
@@ -395,17 +378,17 @@ def gen_medical_qa(r, i):
     elif v == 2:
         drug = drugs[(i // 5) % len(drugs)]
         q, correct = f"To which drug class does {drug.replace('_', ' ')} belong?", P.DRUGS[drug].cls
-        pool = distinct_classes(correct)
+        pool = P.distinct_classes(correct)
     elif v == 3:
         tests = sorted({K.DISEASES[x]["confirm_test"][1] for x in dnames if K.DISEASES[x]["confirm_test"]})
         correct = d["confirm_test"][1] if d["confirm_test"] else CLINICAL_DIAGNOSIS
         q = f"How is the diagnosis of {dis} best confirmed?"
         pool = [t for t in tests + [CLINICAL_DIAGNOSIS] if t != correct]
     else:
-        bad = [x for x in drugs if third_trimester(x) == {"contraindicated"}]
+        bad = [x for x in drugs if P.statuses_between(x, 28, 40) == {"contraindicated"}]
         correct = bad[(i // 5) % len(bad)]
         q = "Which of these drugs is contraindicated in the third trimester of pregnancy?"
-        pool = [x for x in drugs if third_trimester(x) == {"compatible"}]
+        pool = [x for x in drugs if P.statuses_between(x, 28, 40) == {"compatible"}]
     opts, letter = choice_answer(r, correct, [str(x) for x in r.permutation(pool)[:3]])
     query = q.rstrip("?") + " " + " ".join(o.replace("_", " ") for o in opts)
     q += f"\n{options_text(opts)}\nSubmit the letter of the correct option."
@@ -489,11 +472,6 @@ def gen_psychiatry(r, i):
     return t
 
 
-def unsafe_in_pregnancy(weeks):
-    """Drugs to avoid or contraindicated at this gestational age."""
-    return sorted(d for d in P.DRUGS if P.pregnancy_status(d, weeks)[0] in ("avoid", "contraindicated"))
-
-
 def gen_obstetrics(r, i):
     v = i % 4
     if v < 2:
@@ -516,7 +494,7 @@ def gen_obstetrics(r, i):
                  call("activate_protocol", name="severe_preeclampsia"),
                  call("prescribe_medication", drug="magnesium_sulfate")]
         return task("obstetrics", q, pat, record, dict(type="choice", value=letter, options=opts), tools,
-                    [no_prescribe(unsafe_in_pregnancy(weeks), f"drug to avoid at {weeks} weeks' gestation")])
+                    [no_prescribe(P.unsafe_in_pregnancy(weeks), f"drug to avoid at {weeks} weeks' gestation")])
     # is this drug appropriate at this gestation? only drugs whose status gives one right answer are asked
     keyed = [d for d in P.DRUGS if d != "oxygen" and P.pregnancy_status(d, weeks)[0] != "caution"]
     drug = keyed[(i // 4) % len(keyed)]
