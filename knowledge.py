@@ -395,8 +395,9 @@ RULES = {
                           "invasive strategy", "backus-2013"),
     "af_anticoagulation": ("oral anticoagulation recommended for CHA2DS2-VASc >= 2 (men) or >= 3 (women), not for "
                            "0 (men) or 1 (women); ACC/AHA 2023 (the ESC 2024 guideline uses CHA2DS2-VA without "
-                           "the sex point; tasks in between are not generated); a high HAS-BLED score calls for correcting modifiable "
-                           "bleeding risks, not for withholding anticoagulation", "acc-aha-af-2023"),
+                           "the sex point; tasks in between are not generated); a high HAS-BLED score calls for "
+                           "correcting modifiable bleeding risks, not for withholding anticoagulation",
+                           "acc-aha-af-2023"),
     "phq9_item9": ("any positive PHQ-9 item 9 (score >= 1) needs a suicide risk assessment; active ideation "
                    "with a plan needs suicide precautions and no discharge", "kroenke-2001"),
     "esi_discharge": ("an ESI level 1 or 2 patient is never discharged from triage and never under-triaged",

@@ -23,7 +23,8 @@ VARIANT_OVERRIDES = {
     "dapo": ["algo.clip_high=0.28", "algo.dynamic_sampling=true", "algo.overlong_buffer=96"],
     "dr_grpo": [],
     # The paper's 3e-4/4e-4 suits lr ~1e-6; at our lr one update moves |log s_i| by ~0.003, so that range
-    # clips most sequences on pass 2 (benchmarks/gspo_clip_calibration.py measures it; benchmarks/results/README.md explains).
+    # clips most sequences on pass 2 (benchmarks/gspo_clip_calibration.py measures it;
+    # benchmarks/results/README.md explains).
     "gspo": ["algo.clip_low=0.0075", "algo.clip_high=0.01"],
 }
 
