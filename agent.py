@@ -30,7 +30,7 @@ import torch
 from tqdm import tqdm
 
 import env as envmod
-import taskgen
+from clinic import taskgen
 from config import opt
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -228,7 +228,7 @@ def episode_prompt(tok, info, tool_specs, spec_keep=1.0):
     if proc is None or not info.get("image"):
         return prompt_ids(tok, info, tool_specs, spec_keep), None
     ids = prompt_ids(tok, {**info, "user": IMAGE_PLACEHOLDER + "\n" + info["user"]}, tool_specs, spec_keep)
-    import images
+    from clinic import images
     img = images.read_png(os.path.join(ROOT, "data", info["image"]))
     if img.ndim == 2:                   # grey ECG strips: the processors expect RGB
         img = img[:, :, None].repeat(3, axis=2)

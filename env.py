@@ -22,7 +22,7 @@ import string
 import numpy as np
 
 import reward
-import taskgen
+from clinic import taskgen
 import tools
 
 try:

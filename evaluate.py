@@ -38,10 +38,10 @@ from tqdm import tqdm
 import agent
 import config
 import env as envmod
-import loaders
+from clinic import loaders
 import reward as rewardmod
-import knowledge
-import taskgen
+from clinic import knowledge
+from clinic import taskgen
 
 COMPONENTS = ("process", "safety", "format", "coherence")
 TEXT_SYSTEM = "You are a medical expert. Answer the question."

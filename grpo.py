@@ -31,7 +31,7 @@ from tqdm import tqdm
 import agent
 import config
 import reward as rewardmod
-import taskgen
+from clinic import taskgen
 from config import opt
 
 

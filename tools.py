@@ -17,9 +17,9 @@ import inspect
 import os
 from dataclasses import dataclass, field
 
-import images
-import knowledge as K
-import scores as S
+from clinic import images
+from clinic import knowledge as K
+from clinic import scores as S
 
 ERROR_KINDS = ("malformed", "phantom_tool", "schema", "off_menu", "execution")
 KINDS = ("retrieval", "assessment", "intervention", "scaffold")

@@ -7,9 +7,9 @@ the process and safety dimensions); their results come from the hidden record.
 """
 import inspect
 
-import knowledge as K
-import pharmacology as P
-import scores as S
+from clinic import knowledge as K
+from clinic import pharmacology as P
+from clinic import scores as S
 from tools import tool
 
 ALL = ("all",)

@@ -19,7 +19,7 @@ from tqdm import tqdm
 import agent
 import config
 import env as envmod
-import taskgen
+from clinic import taskgen
 
 
 def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None):

@@ -24,8 +24,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import env  # noqa: E402
-import knowledge as K  # noqa: E402
-import taskgen  # noqa: E402
+from clinic import knowledge as K  # noqa: E402
+from clinic import taskgen  # noqa: E402
 import tools  # noqa: E402
 
 CAP = 0.1 + 1e-9           # reward.CRITICAL_CAP, with float slack

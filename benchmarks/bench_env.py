@@ -18,7 +18,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import env  # noqa: E402
 import kb  # noqa: E402
-import taskgen  # noqa: E402
+from clinic import taskgen  # noqa: E402
 
 
 def main():

@@ -24,7 +24,7 @@ import agent  # noqa: E402
 import config  # noqa: E402
 import grpo  # noqa: E402
 import env as envmod  # noqa: E402
-import taskgen  # noqa: E402
+from clinic import taskgen  # noqa: E402
 
 
 @torch.no_grad()

@@ -53,7 +53,7 @@ def run_trl(a):
     from trl import GRPOConfig, GRPOTrainer
 
     import env as envmod
-    import taskgen
+    from clinic import taskgen
     torch.set_num_threads(a.threads)
     tok = AutoTokenizer.from_pretrained(os.path.join(ROOT, a.checkpoint))
     model = AutoModelForCausalLM.from_pretrained(os.path.join(ROOT, a.checkpoint), dtype=torch.float32)

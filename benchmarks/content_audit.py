@@ -15,8 +15,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-import knowledge as K  # noqa: E402
-import pharmacology as P  # noqa: E402
+from clinic import knowledge as K  # noqa: E402
+from clinic import pharmacology as P  # noqa: E402
 
 LETTERS = "ABCDE"
 BY_TEXT = {d.replace("_", " "): d for d in P.DRUGS}

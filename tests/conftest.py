@@ -8,7 +8,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 @pytest.fixture(scope="session")
 def tasks():
-    import taskgen
+    from clinic import taskgen
     return taskgen.load_tasks()
 
 

@@ -8,7 +8,7 @@ import agent
 import grpo
 import config
 import env as envmod
-import taskgen
+from clinic import taskgen
 import warmstart
 
 

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-import knowledge as K
-import pharmacology as P
+from clinic import knowledge as K
+from clinic import pharmacology as P
 from benchmarks import content_audit
 
 # ---------------------------------------------------------------- pinned facts (each with its reference)
@@ -188,8 +188,8 @@ def test_every_fact_has_a_known_source():
 
 
 def test_review_prints_every_fact_with_its_source():
-    out = subprocess.run([sys.executable, "knowledge.py", "review"], capture_output=True, text=True, check=True,
-                         cwd=K.__file__.rsplit("/", 1)[0]).stdout
+    out = subprocess.run([sys.executable, "-m", "clinic.knowledge", "review"], capture_output=True, text=True, check=True,
+                         cwd=K.__file__.rsplit("/", 2)[0]).stdout
     rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| kind")]
     assert len(rows) == len(list(K.facts())) > 300
     assert all(line.count("|") == 5 and line.rstrip(" |").split("|")[-1].strip() for line in rows)
@@ -221,7 +221,7 @@ def test_lookup_tools_answer_with_the_models(tasks):
 
 
 def test_questionnaire_keys_follow_the_published_thresholds(tasks):
-    import scores as S
+    from clinic import scores as S
     n = 0
     for t in tasks:
         q = t["record"].get("questionnaires", {})

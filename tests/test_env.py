@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import env
-import knowledge as K
+from clinic import knowledge as K
 
 
 def play(e, task, actions):

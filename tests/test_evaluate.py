@@ -12,9 +12,9 @@ import config
 import env as envmod
 import evaluate
 import grpo
-import loaders
+from clinic import loaders
 import reward
-import taskgen
+from clinic import taskgen
 from torchrun import torchrun
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures")

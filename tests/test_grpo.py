@@ -198,7 +198,7 @@ def rollouts_on_four_train_tasks(overrides):
     """configs/tiny.yaml with overrides, the embedded policy seeded 0, its episodes on the first 4 training tasks."""
     import agent
     import config
-    import taskgen
+    from clinic import taskgen
     cfg = config.load("configs/tiny.yaml", grpo.TrainConfig, overrides)
     torch.manual_seed(0)
     model, tok = agent.load_policy(cfg.model)

@@ -12,9 +12,9 @@ import math
 import numpy as np
 import pytest
 
-import knowledge as K
-import scores as S
-import taskgen
+from clinic import knowledge as K
+from clinic import scores as S
+from clinic import taskgen
 
 
 def band(spec):

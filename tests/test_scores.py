@@ -1,7 +1,7 @@
 """Worked examples for the 22 scores, each computed by hand from the cited definition."""
 import pytest
 
-import scores as S
+from clinic import scores as S
 
 
 def test_there_are_22_scores():

@@ -4,9 +4,9 @@ import filecmp
 import hashlib
 import os
 
-import knowledge as K
-import loaders
-import taskgen
+from clinic import knowledge as K
+from clinic import loaders
+from clinic import taskgen
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures")
 

@@ -4,8 +4,8 @@ import collections
 import numpy as np
 import pytest
 
-import images
-import knowledge as K
+from clinic import images
+from clinic import knowledge as K
 import tools
 
 

@@ -9,7 +9,7 @@ pytest.importorskip("PIL")      # the image processors need Pillow (requirements
 import agent  # noqa: E402
 import config  # noqa: E402
 import grpo  # noqa: E402
-import taskgen  # noqa: E402
+from clinic import taskgen  # noqa: E402
 import warmstart  # noqa: E402
 from tiny_models import make_tiny_vlm  # noqa: E402
 

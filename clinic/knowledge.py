@@ -3,13 +3,13 @@
 Everything downstream is generated from these tables and pharmacology.py: the task bank (taskgen.py),
 the embedded knowledge-base passages (kbtext.py), the look-up tools (toolset.py) and the safety
 constraints reward.py checks. Every fact names a key of SOURCES (guideline or label, with its year);
-tests/test_knowledge.py fails on a fact without one and pins the hand-checked facts.
-`python knowledge.py review` prints every fact with its source as one table for clinical sign-off.
+tests/test_content.py fails on a fact without one and pins the hand-checked facts.
+`python -m clinic.knowledge review` prints every fact with its source as one table for clinical sign-off.
 """
 import sys
 
-import pharmacology as P
-import scores as S
+from clinic import pharmacology as P
+from clinic import scores as S
 
 SOURCES = {
     # codes, labs, scores
@@ -470,5 +470,5 @@ def review(out=sys.stdout):
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["review"]:
-        sys.exit("usage: python knowledge.py review")
+        sys.exit("usage: python -m clinic.knowledge review")
     review()

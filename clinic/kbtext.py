@@ -7,9 +7,9 @@ rhythm and questionnaire band the tasks use, so that searching can help.
 """
 import json
 
-import knowledge as K
-import pharmacology as P
-import scores as S
+from clinic import knowledge as K
+from clinic import pharmacology as P
+from clinic import scores as S
 
 
 SEVERITY_TEXT = {"contraindicated": "contraindicated, never give together",

@@ -1,6 +1,6 @@
 """Deterministic generator of the task bank (data/tasks.jsonl) and its images.
 
-`python taskgen.py` regenerates data/tasks.jsonl and data/images/ from
+`python -m clinic.taskgen` regenerates data/tasks.jsonl and data/images/ from
 SEED; tests/test_taskgen.py checks the result is byte-identical to what is
 shipped. Each domain generator draws a synthetic patient, splits its record
 into sections that tools reveal (vitals, history, exam, labs, ...), and
@@ -22,15 +22,15 @@ import zlib
 
 import numpy as np
 
-import images
-import knowledge as K
-import pharmacology as P
-import scores as S
-from kbtext import write_kb
+from clinic import images
+from clinic import knowledge as K
+from clinic import pharmacology as P
+from clinic import scores as S
+from clinic.kbtext import write_kb
 
 SEED = 20261125
 TASKS_PER_DOMAIN = 370
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 LETTERS = "ABCDE"
 
 # Where each score input lives in the record and how it is drawn: name -> (section, sampler).

@@ -15,7 +15,7 @@ Severity (what it means at the bedside):
                    ACE inhibitor + spironolactone in HFrEF are here).
 Pregnancy status: compatible; caution (risk-benefit, limited data or dose-dependent: no yes/no answer is
 keyed on it); avoid (avoid unless no alternative); contraindicated.
-Every row names a source key of knowledge.SOURCES; `python knowledge.py review` prints them all.
+Every row names a source key of knowledge.SOURCES; `python -m clinic.knowledge review` prints them all.
 """
 from collections import namedtuple
 from itertools import combinations

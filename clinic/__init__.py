@@ -1,0 +1,12 @@
+"""The clinical content that feeds the environment: facts, scores, generators, KB passages, images, loaders.
+
+  knowledge.py     diseases, labs, imaging findings, protocols, decision rules, SOURCES; `review` table
+  pharmacology.py  drugs, pregnancy safety by gestational week, interactions by drug class
+  scores.py        the 22 clinical scores as pure functions of their published inputs
+  taskgen.py       the deterministic task-bank generator (`python -m clinic.taskgen`)
+  kbtext.py        the embedded knowledge-base passages written from the same tables
+  images.py        ECG strips and skin lesions: render and measure back; PNG encode/decode
+  loaders.py       public QA benchmark files -> tasks
+
+Nothing here imports the environment, tools, agent or trainer: content is the bottom of the import graph.
+"""
