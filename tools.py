@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from clinic import images
 from clinic import knowledge as K
 from clinic import scores as S
+import toolset
 
 ERROR_KINDS = ("malformed", "phantom_tool", "schema", "off_menu", "execution")
 KINDS = ("retrieval", "assessment", "intervention", "scaffold")
@@ -412,4 +413,5 @@ def measure_lesion(case) -> dict:
     return {**m, "criteria_met": [k for k, v in images.lesion_features(m).items() if v]}
 
 
-import toolset  # noqa: E402,F401  (registers the retrieval, intervention and scaffold tools)
+for _fn, _kind, _domains in toolset.DECLARED:     # the retrieval, intervention and scaffold tools, after ours
+    register(_fn, _kind, _domains)

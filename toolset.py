@@ -1,8 +1,9 @@
-"""The retrieval, intervention and scaffold tools (registered into tools.TOOLS on import).
+"""The retrieval, intervention and scaffold tools, declared here and registered by tools.py.
 
-tools.py holds the registry, dispatch, record readers, score and image tools
-and imports this module at its end, so `import tools` always yields the full
-menu. Interventions are recorded in case.actions (reward.py reads them for
+tools.py holds the registry, dispatch, record readers, score and image tools;
+after registering its own it registers everything this module declared, so
+`import tools` always yields the full menu, and this module does not import
+tools. Interventions are recorded in case.actions (reward.py reads them for
 the process and safety dimensions); their results come from the hidden record.
 """
 import inspect
@@ -10,9 +11,17 @@ import inspect
 from clinic import knowledge as K
 from clinic import pharmacology as P
 from clinic import scores as S
-from tools import tool
 
 ALL = ("all",)
+DECLARED = []   # (fn, kind, domains) in declaration order; tools.py registers them, so this module never imports it
+
+
+def tool(kind, domains=ALL):
+    """Declare fn an agent tool of this kind on these domains' menus (registered by tools.py, in this order)."""
+    def declare(fn):
+        DECLARED.append((fn, kind, tuple(domains)))
+        return fn
+    return declare
 
 
 def _kb(case):
