@@ -30,7 +30,7 @@ import torch
 from tqdm import tqdm
 
 import env as envmod
-from clinic import taskgen
+from clinic import bank
 from config import opt
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -100,7 +100,7 @@ class AgentConfig:
 # ---------------------------------------------------------------- tokenizer and model
 def tokenizer_corpus(max_tasks=4000):
     """Text the tokenizer is trained on: tasks, expert turns and tool responses, KB passages."""
-    tasks = taskgen.load_tasks()[:max_tasks]
+    tasks = bank.load_tasks()[:max_tasks]
     e = envmod.MedicalEnv(tasks=tasks, max_turns=8)
     yield envmod.SYSTEM_PROMPT
     for t in tasks:

@@ -22,7 +22,7 @@ import string
 import numpy as np
 
 import reward
-from clinic import taskgen
+from clinic import bank
 import tools
 
 try:
@@ -179,7 +179,7 @@ class MedicalEnv(_Base):
 
     def __init__(self, tasks=None, domain=None, split=None, task_id=None, max_turns=8, kb=None,
                  tool_specs="full", max_action_chars=32768, max_calls_per_turn=16, render_mode=None):
-        pool = tasks if tasks is not None else taskgen.load_tasks(domain=domain, split=split)
+        pool = tasks if tasks is not None else bank.load_tasks(domain=domain, split=split)
         if domain is not None or split is not None:
             pool = [t for t in pool if (domain is None or t["domain"] == domain) and
                     (split is None or t["split"] == split)]
@@ -341,7 +341,7 @@ def random_text_policy(rng):
 
 def demo(split="validation", max_turns=5):
     """Mean reward per domain of the scripted expert and of random text on one split."""
-    tasks = taskgen.load_tasks(split=split)
+    tasks = bank.load_tasks(split=split)
     e = MedicalEnv(tasks=tasks, max_turns=max_turns)
     rng, rows = np.random.default_rng(0), {}
     for t in tasks:

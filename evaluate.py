@@ -41,7 +41,7 @@ import env as envmod
 from clinic import loaders
 import reward as rewardmod
 from clinic import knowledge
-from clinic import taskgen
+from clinic import bank
 
 COMPONENTS = ("process", "safety", "format", "coherence")
 TEXT_SYSTEM = "You are a medical expert. Answer the question."
@@ -254,7 +254,7 @@ def taxonomy(pairs):
 
 def run_taxonomy(run_dir, tasks_by_id=None):
     """Taxonomy per training step from RUN_DIR/trajectories.jsonl -> rows, also written to taxonomy.jsonl."""
-    tasks_by_id = tasks_by_id or {t["id"]: t for t in taskgen.load_tasks()}
+    tasks_by_id = tasks_by_id or {t["id"]: t for t in bank.load_tasks()}
     steps = collections.defaultdict(list)
     with open(os.path.join(run_dir, "trajectories.jsonl")) as f:
         for line in f:
@@ -332,7 +332,7 @@ def benchmark_tasks(specs):
 
 
 def bank_tasks(split, per_domain):
-    tasks = taskgen.load_tasks(split=split)
+    tasks = bank.load_tasks(split=split)
     if per_domain:
         by = collections.defaultdict(list)
         for t in tasks:

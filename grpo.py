@@ -31,7 +31,7 @@ from tqdm import tqdm
 import agent
 import config
 import reward as rewardmod
-from clinic import taskgen
+from clinic import bank
 from config import opt
 
 
@@ -395,7 +395,7 @@ def load_checkpoint(path, policy, opt, sched, rank, extra=None):
 # ---------------------------------------------------------------- the loop
 def validation_tasks(cfg):
     """The eval_tasks tasks of eval_split every evaluation uses (a fixed sample: all if eval_tasks is 0)."""
-    val = taskgen.load_tasks(split=cfg.eval_split)
+    val = bank.load_tasks(split=cfg.eval_split)
     return random.Random(1).sample(val, cfg.eval_tasks) if cfg.eval_tasks else val
 
 
@@ -504,7 +504,7 @@ def train(cfg, hooks=None):
     if cfg.resume and latest_checkpoint(cfg):
         start = load_checkpoint(latest_checkpoint(cfg), policy, opt_, sched, rank, extra)
     rollout_model.load_state_dict(full_state(policy))
-    pool = taskgen.load_tasks(split=cfg.train_split)
+    pool = bank.load_tasks(split=cfg.train_split)
     val = validation_tasks(cfg)
     log = open(os.path.join(cfg.out_dir, "metrics.jsonl"), "a") if rank == 0 else None
     also_log = external_logger(cfg) if rank == 0 else (lambda row: None)

@@ -19,7 +19,7 @@ from tqdm import tqdm
 import agent
 import config
 import env as envmod
-from clinic import taskgen
+from clinic import bank
 
 
 def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None):
@@ -72,7 +72,7 @@ def warm_start(cfg):
     torch.manual_seed(ws.seed)
     rng = random.Random(ws.seed)
     model, tok = agent.load_policy(cfg.model)
-    tasks = taskgen.load_tasks(split="train")
+    tasks = bank.load_tasks(split="train")
     if ws.max_tasks:
         tasks = rng.sample(tasks, ws.max_tasks)
     trajs = [expert_trajectory(tok, t, cfg.rollout, expert_turns=ws.expert_max_turns)
@@ -148,7 +148,7 @@ def resolve_checkpoint(cfg, checkpoint):
 
 def play(cfg, checkpoint, task_id):
     model, tok = agent.load_policy(cfg.model, resolve_checkpoint(cfg, checkpoint))
-    task = [t for t in taskgen.load_tasks() if t["id"] == task_id]
+    task = [t for t in bank.load_tasks() if t["id"] == task_id]
     if not task:
         raise SystemExit(f"unknown task {task_id!r}")
     tr = agent.rollout(model, tok, task, cfg.rollout, seed=cfg.seed, progress=False)[0]
@@ -182,7 +182,7 @@ def main():
               f"loss {s['final_loss']:.3f}, {s['wall_s'] / 60:.1f} min -> {cfg.warm_start.out_dir}")
     elif a.command == "eval":
         model, tok = agent.load_policy(cfg.model, resolve_checkpoint(cfg, a.checkpoint))
-        tasks = taskgen.load_tasks(split=cfg.eval_split)
+        tasks = bank.load_tasks(split=cfg.eval_split)
         if cfg.eval_tasks:
             tasks = random.Random(0).sample(tasks, cfg.eval_tasks)
         metrics = evaluate_policy(model, tok, tasks, cfg.rollout, cfg.seed)[0]

@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import env  # noqa: E402
 from clinic import knowledge as K  # noqa: E402
-from clinic import taskgen  # noqa: E402
+from clinic import bank  # noqa: E402
 import tools  # noqa: E402
 
 CAP = 0.1 + 1e-9           # reward.CRITICAL_CAP, with float slack
@@ -304,7 +304,7 @@ def hostile_action(rng, task):
 
 def hostile_episodes(n_actions, seed=0, max_turns=6, tasks=None, e=None):
     """Yield (task_id, seconds, reward, done) for each of n_actions hostile steps, cycling over all domains."""
-    tasks = tasks or taskgen.load_tasks()
+    tasks = tasks or bank.load_tasks()
     by_domain = {}
     for t in tasks:
         by_domain.setdefault(t["domain"], []).append(t)
@@ -382,7 +382,7 @@ def main():
                "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max())}
         name = "fuzz_steps.json"
     else:
-        every = taskgen.load_tasks()
+        every = bank.load_tasks()
         tasks = [t for t in every if t["split"] == a.split]
         harm_tasks = [t for t in every if t["split"] in a.harm_splits]
         res = run_probes(tasks, harm_tasks, env.MedicalEnv(tasks=every, max_turns=PROBE_TURNS))

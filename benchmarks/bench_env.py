@@ -18,14 +18,14 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import env  # noqa: E402
 import kb  # noqa: E402
-from clinic import taskgen  # noqa: E402
+from clinic import bank  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
-    tasks = taskgen.load_tasks()
+    tasks = bank.load_tasks()
     e = env.MedicalEnv(tasks=tasks, kb=kb.default_kb(), max_turns=5)
     plain, search, resets = [], [], []
     for _ in range(a.repeats):

@@ -24,7 +24,7 @@ import agent  # noqa: E402
 import config  # noqa: E402
 import grpo  # noqa: E402
 import env as envmod  # noqa: E402
-from clinic import taskgen  # noqa: E402
+from clinic import bank  # noqa: E402
 
 
 @torch.no_grad()
@@ -75,7 +75,7 @@ def main():
     ck = a.checkpoint if os.path.isdir(a.checkpoint) else None
     model, tok = agent.load_policy(cfg.model, ck)
     model.eval()
-    tasks = random.Random(0).sample(taskgen.load_tasks(split="validation"), a.episodes)
+    tasks = random.Random(0).sample(bank.load_tasks(split="validation"), a.episodes)
     res = {"checkpoint": ck or "random init", "episodes": a.episodes, "device": a.device, "dtype": a.dtype,
            "threads": torch.get_num_threads()}
     for name, fn in [

@@ -53,11 +53,11 @@ def run_trl(a):
     from trl import GRPOConfig, GRPOTrainer
 
     import env as envmod
-    from clinic import taskgen
+    from clinic import bank
     torch.set_num_threads(a.threads)
     tok = AutoTokenizer.from_pretrained(os.path.join(ROOT, a.checkpoint))
     model = AutoModelForCausalLM.from_pretrained(os.path.join(ROOT, a.checkpoint), dtype=torch.float32)
-    tasks = {t["id"]: t for t in taskgen.load_tasks(split="train")}
+    tasks = {t["id"]: t for t in bank.load_tasks(split="train")}
     rows = []
     for t in tasks.values():
         info = envmod.MedicalEnv(tasks=[t], tool_specs="none").reset(seed=0)[1]

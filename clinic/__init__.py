@@ -4,6 +4,7 @@
   pharmacology.py  drugs, pregnancy safety by gestational week, interactions by drug class
   scores.py        the 22 clinical scores as pure functions of their published inputs
   taskgen.py       the deterministic task-bank generator (`python -m clinic.taskgen`)
+  bank.py          where the bank lives and load_tasks, which the env, agent and trainer read it with
   kbtext.py        the embedded knowledge-base passages written from the same tables
   images.py        ECG strips and skin lesions: render and measure back; PNG encode/decode
   loaders.py       public QA benchmark files -> tasks

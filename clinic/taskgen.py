@@ -26,11 +26,11 @@ from clinic import images
 from clinic import knowledge as K
 from clinic import pharmacology as P
 from clinic import scores as S
+from clinic.bank import DATA
 from clinic.kbtext import write_kb
 
 SEED = 20261125
 TASKS_PER_DOMAIN = 370
-DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 LETTERS = "ABCDE"
 
 # Where each score input lives in the record and how it is drawn: name -> (section, sampler).
@@ -670,13 +670,6 @@ def generate(out_dir=DATA, n_per_domain=TASKS_PER_DOMAIN):
             f.write(json.dumps(t, sort_keys=True) + "\n")
     write_kb(os.path.join(out_dir, "kb_passages.jsonl"))
     return tasks
-
-
-def load_tasks(path=os.path.join(DATA, "tasks.jsonl"), domain=None, split=None):
-    """Read tasks from JSONL, optionally filtered by domain and split."""
-    with open(path) as f:
-        tasks = [json.loads(line) for line in f if line.strip()]
-    return [t for t in tasks if (domain is None or t["domain"] == domain) and (split is None or t["split"] == split)]
 
 
 if __name__ == "__main__":

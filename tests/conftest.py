@@ -8,8 +8,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 @pytest.fixture(scope="session")
 def tasks():
-    from clinic import taskgen
-    return taskgen.load_tasks()
+    from clinic import bank
+    return bank.load_tasks()
 
 
 @pytest.fixture(scope="session")

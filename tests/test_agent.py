@@ -8,7 +8,7 @@ import agent
 import grpo
 import config
 import env as envmod
-from clinic import taskgen
+from clinic import bank
 import warmstart
 
 
@@ -27,7 +27,7 @@ def policy(cfg):
 
 @pytest.fixture(scope="module")
 def val_tasks():
-    ts = taskgen.load_tasks(split="validation")
+    ts = bank.load_tasks(split="validation")
     return [ts[i] for i in range(0, len(ts), 60)]          # one or two per domain
 
 

@@ -14,7 +14,7 @@ import evaluate
 import grpo
 from clinic import loaders
 import reward
-from clinic import taskgen
+from clinic import bank
 from torchrun import torchrun
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures")
@@ -22,7 +22,7 @@ FIX = os.path.join(os.path.dirname(__file__), "fixtures")
 
 @pytest.fixture(scope="module")
 def test_tasks():
-    return taskgen.load_tasks(split="test")
+    return bank.load_tasks(split="test")
 
 
 @pytest.fixture(scope="module")

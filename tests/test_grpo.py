@@ -198,11 +198,11 @@ def rollouts_on_four_train_tasks(overrides):
     """configs/tiny.yaml with overrides, the embedded policy seeded 0, its episodes on the first 4 training tasks."""
     import agent
     import config
-    from clinic import taskgen
+    from clinic import bank
     cfg = config.load("configs/tiny.yaml", grpo.TrainConfig, overrides)
     torch.manual_seed(0)
     model, tok = agent.load_policy(cfg.model)
-    trajs = agent.rollout(model, tok, taskgen.load_tasks(split="train")[:4], cfg.rollout, seed=0, progress=False)
+    trajs = agent.rollout(model, tok, bank.load_tasks(split="train")[:4], cfg.rollout, seed=0, progress=False)
     return cfg, model, tok, trajs
 
 

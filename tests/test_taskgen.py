@@ -6,7 +6,7 @@ import os
 
 from clinic import knowledge as K
 from clinic import loaders
-from clinic import taskgen
+from clinic import bank, taskgen
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures")
 
@@ -14,10 +14,10 @@ FIX = os.path.join(os.path.dirname(__file__), "fixtures")
 def test_regeneration_matches_shipped_bank(tmp_path):
     taskgen.generate(str(tmp_path))
     for name in ("tasks.jsonl", "kb_passages.jsonl"):
-        assert filecmp.cmp(tmp_path / name, os.path.join(taskgen.DATA, name), shallow=False), name
+        assert filecmp.cmp(tmp_path / name, os.path.join(bank.DATA, name), shallow=False), name
     digest = lambda d: hashlib.sha1(b"".join(open(os.path.join(d, f), "rb").read()  # noqa: E731
                                             for f in sorted(os.listdir(d)))).hexdigest()
-    assert digest(tmp_path / "images") == digest(os.path.join(taskgen.DATA, "images"))
+    assert digest(tmp_path / "images") == digest(os.path.join(bank.DATA, "images"))
 
 
 def test_bank_shape(tasks):
@@ -32,7 +32,7 @@ def test_bank_shape(tasks):
             assert c["severity"] in ("critical", "minor") and c["kind"] in (
                 "forbidden_call", "forbidden_answer", "must_call")
     visual = [t for t in tasks if t["domain"] == "visual_diagnosis"]
-    assert all(os.path.exists(os.path.join(taskgen.DATA, t["image"])) for t in visual)
+    assert all(os.path.exists(os.path.join(bank.DATA, t["image"])) for t in visual)
     kinds = collections.Counter(c["kind"] for t in tasks for c in t["safety"])
     assert min(kinds.values()) >= 50
 

@@ -9,7 +9,7 @@ pytest.importorskip("PIL")      # the image processors need Pillow (requirements
 import agent  # noqa: E402
 import config  # noqa: E402
 import grpo  # noqa: E402
-from clinic import taskgen  # noqa: E402
+from clinic import bank  # noqa: E402
 import warmstart  # noqa: E402
 from tiny_models import make_tiny_vlm  # noqa: E402
 
@@ -26,7 +26,7 @@ def vlm(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tasks():
-    ts = taskgen.load_tasks(split="validation")
+    ts = bank.load_tasks(split="validation")
     return [t for t in ts if t["image"]][:3] + [ts[0]]          # ECG strips, a lesion, and a text-only case
 
 
