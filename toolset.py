@@ -96,16 +96,15 @@ def _interaction(hit):
 
 
 def _pregnancy(d):
-    _, note, source = P.PREGNANCY[d]
-    return {"by_gestation": P.pregnancy_summary(d), "source": K.SOURCES[source]}
+    return {"by_gestation": P.pregnancy_summary(d), "source": K.SOURCES[P.PREGNANCY[d][2]]}
 
 
 @tool("retrieval", ("drug_interaction", "obstetrics", "medical_qa", "cross_domain", "psychiatry"))
 def lookup_drug(case, drug: str) -> dict:
     """Drug facts: class, allergy group, safety in pregnancy by gestation, indication."""
-    x = P.DRUGS[_drug(drug)]
-    return {"drug": _drug(drug), "class": x.cls, "allergy_group": x.allergy, "pregnancy": _pregnancy(_drug(drug)),
-            "indication": x.use}
+    d = _drug(drug)
+    x = P.DRUGS[d]
+    return {"drug": d, "class": x.cls, "allergy_group": x.allergy, "pregnancy": _pregnancy(d), "indication": x.use}
 
 
 @tool("retrieval", ("drug_interaction", "cross_domain"))
@@ -121,7 +120,7 @@ def check_drug_interactions(case, drug: str) -> dict:
     d = _drug(drug)
     meds = case.task.get("record", {}).get("medications", [])
     case.revealed.add("medications")
-    found = [{"with": m, **_interaction(P.interaction(d, m))} for m in meds if m in P.DRUGS and P.interaction(d, m)]
+    found = [{"with": m, **_interaction(hit)} for m in meds if m in P.DRUGS and (hit := P.interaction(d, m))]
     return {"drug": d, "interactions": found or "none with current medications"}
 
 

@@ -20,11 +20,13 @@ from clinic import pharmacology as P  # noqa: E402
 
 LETTERS = "ABCDE"
 BY_TEXT = {d.replace("_", " "): d for d in P.DRUGS}
+LONGEST_FIRST = sorted(BY_TEXT, key=len, reverse=True)   # a name is never matched by a shorter one inside it
+DISEASES_LONGEST_FIRST = sorted(K.DISEASES, key=len, reverse=True)
 
 
 def _drug_in(text, prefix):
     """The drug named right after `prefix` in a question (longest name first)."""
-    for name in sorted(BY_TEXT, key=len, reverse=True):
+    for name in LONGEST_FIRST:
         if f"{prefix}{name}" in text:
             return BY_TEXT[name]
     return None
@@ -77,7 +79,7 @@ def _obstetrics(t):
 def _medical_qa(t):
     q, opts, key = t["question"], t["answer"]["options"], _key(t)
     stem = q.split("\n")[0]
-    dis = next((K.DISEASES[n] for n in sorted(K.DISEASES, key=len, reverse=True) if n in stem), None)
+    dis = next((K.DISEASES[n] for n in DISEASES_LONGEST_FIRST if n in stem), None)
     if "first-line treatment" in q:
         ok = {dis["treatment"], *dis["alternatives"]}
         right = [o for o in opts if o in ok]

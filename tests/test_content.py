@@ -121,7 +121,7 @@ def test_the_audit_finds_the_errors_the_review_reported(tasks):
     def one(domain, pred):
         return next(t for t in tasks if t["domain"] == domain and pred(t))
     ob = dict(one("obstetrics", lambda t: t["answer"]["type"] == "yesno"))
-    ob.update(question=f"... Is apixaban an appropriate choice ...", answer=dict(type="yesno", value="yes"))
+    ob.update(question="... Is apixaban an appropriate choice ...", answer=dict(type="yesno", value="yes"))
     dx = one("clinical_diagnosis", lambda t: t["answer"]["options"][ord(t["answer"]["value"]) - 65] == "migraine")
     dx = dict(dx, expected_tools=dx["expected_tools"] + [{"name": "order_imaging",
                                                           "arguments": {"modality": "ct_head"}}])
