@@ -13,11 +13,8 @@ The embedded default (used when model.path is empty): a tiny Qwen3 built from
 configs/tiny_model.json with the BPE tokenizer this project trains on its own text
 (data/tokenizer/), warm-started by behaviour cloning of the scripted expert.
 
-  python agent.py tokenizer                     # (re)train and write data/tokenizer/
-  python agent.py warmstart configs/tiny.yaml   # behaviour cloning -> checkpoints/warmstart
-  python agent.py eval configs/tiny.yaml        # well-formed calls, submit rate, reward per domain
-  python agent.py play configs/tiny.yaml --task triage_emergency-0004
-(the commands are in warmstart.py)
+  python agent.py                               # (re)train and write the tokenizer, data/tokenizer/
+  python warmstart.py configs/tiny.yaml         # behaviour cloning -> checkpoints/warmstart
 """
 import dataclasses
 import functools
@@ -31,7 +28,7 @@ from tqdm import tqdm
 
 import env as envmod
 from clinic import bank
-from config import opt
+import config
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 TOKENIZER_DIR = os.path.join(ROOT, "data", "tokenizer")
@@ -50,51 +47,6 @@ CHAT_TEMPLATE = (   # Qwen/Hermes layout: tools in the system turn, tool results
     "{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}{{- '<|im_end|>\\n' }}{%- endif %}"
     "{%- else %}{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{%- endif %}"
     "{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
-
-
-@dataclasses.dataclass
-class ModelConfig:
-    path: str = opt("", "local HF checkpoint dir (Qwen3, Qwen3.5, ...); empty = the embedded tiny model")
-    tiny_config: str = opt("configs/tiny_model.json", "Qwen3 config of the embedded model")
-    dtype: str = opt("float32", "float32 or bfloat16")
-    device: str = opt("cpu", "cpu, cuda or cuda:N")
-
-
-@dataclasses.dataclass
-class RolloutConfig:
-    temperature: float = opt(1.0, "sampling temperature; log-probs are of softmax(logits / temperature)")
-    top_p: float = opt(1.0, "nucleus sampling mass (1.0 = off)")
-    max_new_tokens: int = opt(96, "tokens per assistant turn before the turn is cut")
-    max_total_tokens: int = opt(2048, "conversation length at which an episode is stopped")
-    max_turns: int = opt(5, "assistant turns per episode (env truncation)")
-    max_calls_per_turn: int = opt(16, "tool calls the env runs from one turn; the rest are one malformed error")
-    tool_response_tokens: int = opt(128, "each tool response is cut to this many tokens, from the middle")
-    tool_specs: str = opt("none", "tool schemas in the prompt: full (via the chat template), names or none")
-    spec_keep: float = opt(1.0, "share of the task's tool schemas shown (grpo.py's Progressive Spec Withdrawal "
-                                "lowers it during training)")
-    batch_size: int = opt(16, "episodes rolled out together")
-    reuse_cache: bool = opt(True, "keep the KV cache across turns (False re-encodes the conversation each turn)")
-
-
-@dataclasses.dataclass
-class WarmStartConfig:
-    out_dir: str = opt("checkpoints/warmstart", "where the behaviour-cloned checkpoint is saved")
-    epochs: float = opt(2.0, "passes over the expert trajectories")
-    lr: float = opt(3e-3, "peak AdamW learning rate (linear warm-up then cosine decay)")
-    tokens_per_batch: int = opt(8192, "padded tokens per optimiser step")
-    expert_max_turns: int = opt(5, "the expert's calls are grouped to fit this many turns (paper budget: 5)")
-    max_tasks: int = opt(0, "train tasks to clone (0 = all)")
-    seed: int = opt(0, "seed for init and shuffling")
-
-
-@dataclasses.dataclass
-class AgentConfig:
-    model: ModelConfig = opt(ModelConfig(), "policy model")
-    rollout: RolloutConfig = opt(RolloutConfig(), "rollout settings")
-    warm_start: WarmStartConfig = opt(WarmStartConfig(), "behaviour-cloning warm start")
-    eval_split: str = opt("validation", "split used by `agent.py eval`")
-    eval_tasks: int = opt(0, "tasks to evaluate (0 = the whole split)")
-    seed: int = opt(0, "rollout seed")
 
 
 # ---------------------------------------------------------------- tokenizer and model
@@ -133,7 +85,7 @@ def train_tokenizer(out_dir=TOKENIZER_DIR, vocab_size=3072):
     return fast
 
 
-def load_policy(cfg: ModelConfig, checkpoint=None):
+def load_policy(cfg: config.ModelConfig, checkpoint=None):
     """(model, tokenizer): a local checkpoint if one is named, else the embedded tiny Qwen3. A
     vision-language checkpoint (Qwen2-VL / Qwen2.5-VL family) gets tok.image_processor."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
@@ -178,6 +130,7 @@ class Trajectory:
     well_formed: list = dataclasses.field(default_factory=list)   # per turn: >= 1 call, none malformed
     calls: list = dataclasses.field(default_factory=list)   # every call: name, arguments, error, result (text)
     vision: dict = None             # vision-language checkpoints: pixel_values, image_grid_thw of the prompt image
+    extras: dict = dataclasses.field(default_factory=dict)   # what a trainer extension attaches (ttopd.py: hints)
 
     @classmethod
     def start(cls, task, prompt, vision=None):
@@ -384,7 +337,7 @@ class Batch:
 
 
 @torch.no_grad()
-def rollout(model, tok, tasks, rcfg: RolloutConfig, seed=0, kb=None, progress=True, seeds=None):
+def rollout(model, tok, tasks, rcfg: config.RolloutConfig, seed=0, kb=None, progress=True, seeds=None):
     """Play one episode per task, rcfg.batch_size at a time; return Trajectories in task order.
     Episode i samples from its own generator seeded seeds[i] (default seed + i)."""
     seeds = list(seeds) if seeds is not None else [seed + i for i in range(len(tasks))]
@@ -506,6 +459,28 @@ def score_logprobs(model, ids, temperature=1.0, tok=None, traj=None):
     return torch.cat([torch.zeros(1, device=lp.device), lp])
 
 
-if __name__ == "__main__":
-    import warmstart   # the CLI (tokenizer, warmstart, eval, play) lives beside the warm start
-    warmstart.main()
+# ---------------------------------------------------------------- evaluation: one path for every caller
+VALIDATION_SAMPLE_SEED = 1     # the fixed draw of eval_tasks validation tasks
+
+
+def validation_tasks(split, n):
+    """The fixed sample of n tasks of a split that every evaluation of it uses (the whole split if n is 0)."""
+    tasks = bank.load_tasks(split=split)
+    return random.Random(VALIDATION_SAMPLE_SEED).sample(tasks, n) if n else tasks
+
+
+def evaluation_rollouts(model, tok, tasks, rcfg, seed_base, rank=0, world=1, progress=False):
+    """This rank's share of `tasks` (task i goes to rank i % world), one episode each, task i seeded
+    seed_base + i: any world size plays the same episodes. Returns (tasks, trajectories) of this rank.
+    Used by training-time validation (grpo.evaluate), evaluate.py's agent mode and benchmarks/val_seeds.py."""
+    mine = list(range(rank, len(tasks), world))
+    if not mine:
+        return [], []
+    trajs = rollout(model, tok, [tasks[i] for i in mine], rcfg, seeds=[seed_base + i for i in mine],
+                    progress=progress)
+    return [tasks[i] for i in mine], trajs
+
+
+if __name__ == "__main__":      # the other commands: warmstart.py, grpo.py, ttopd.py, evaluate.py
+    tok = train_tokenizer()
+    print(f"tokenizer with {len(tok)} tokens written to {TOKENIZER_DIR}")

@@ -1,8 +1,11 @@
-"""One config system: YAML files loaded into (nested) dataclasses.
+"""One config system: YAML files loaded into nested dataclasses, the same file for every entry point.
 
-Every field is declared with opt(default, help) so each key carries its own
-documentation (`python config.py MODULE.CLASS` prints them). Unknown keys and
-values of the wrong type are rejected with a message naming the full key.
+Every key is declared below with opt(default, help), so each carries its own documentation
+(`python config.py` prints them all). `load(path)` reads a YAML into `Config`; unknown keys and
+values of the wrong type are rejected with a message naming the full key. An extension (ttopd.py)
+subclasses Config to add its own section; entry points that do not train (warmstart.py,
+evaluate.py) load any training YAML with `ignore_sections=True`, which skips sections they do not
+know (a note names each) and still rejects every unknown key inside the sections they use.
 """
 import copy
 import dataclasses
@@ -73,12 +76,19 @@ def apply_override(data, item):
     node[parts[-1]] = yaml.safe_load(value) if value != "" else ""    # 'key=' sets an empty string
 
 
-def load(path, cls, overrides=()):
-    """Load YAML into cls, after applying command-line overrides like 'algo.loss=dapo'."""
+def load(path, cls=None, overrides=(), ignore_sections=False):
+    """Load YAML into cls (default Config) after command-line overrides like 'algo.loss=dapo'.
+    ignore_sections: drop top-level sections cls does not have (another entry point's), naming each."""
+    cls = cls or Config
     with open(path) as f:
         data = yaml.safe_load(f) or {}
     for item in overrides:
         apply_override(data, item)
+    if ignore_sections and isinstance(data, dict):
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key in [k for k, v in data.items() if k not in known and isinstance(v, dict)]:
+            print(f"config: section '{key}' is not used by this command", file=sys.stderr)
+            del data[key]
     return from_dict(cls, data)
 
 
@@ -94,7 +104,113 @@ def describe(cls, prefix=""):
     return lines
 
 
-if __name__ == "__main__":
+# ---------------------------------------------------------------- the keys
+@dataclasses.dataclass
+class ModelConfig:
+    path: str = opt("", "local HF checkpoint dir (Qwen3, Qwen3.5, ...); empty = the embedded tiny model")
+    tiny_config: str = opt("configs/tiny_model.json", "Qwen3 config of the embedded model")
+    dtype: str = opt("float32", "float32 or bfloat16")
+    device: str = opt("cpu", "cpu, cuda or cuda:N")
+
+
+@dataclasses.dataclass
+class RolloutConfig:
+    temperature: float = opt(1.0, "sampling temperature; log-probs are of softmax(logits / temperature)")
+    top_p: float = opt(1.0, "nucleus sampling mass (1.0 = off)")
+    max_new_tokens: int = opt(96, "tokens per assistant turn before the turn is cut")
+    max_total_tokens: int = opt(2048, "conversation length at which an episode is stopped")
+    max_turns: int = opt(5, "assistant turns per episode (env truncation)")
+    max_calls_per_turn: int = opt(16, "tool calls the env runs from one turn; the rest are one malformed error")
+    tool_response_tokens: int = opt(128, "each tool response is cut to this many tokens, from the middle")
+    tool_specs: str = opt("none", "tool schemas in the prompt: full (via the chat template), names or none")
+    spec_keep: float = opt(1.0, "share of the task's tool schemas shown (grpo.py's Progressive Spec Withdrawal "
+                                "lowers it during training)")
+    batch_size: int = opt(16, "episodes rolled out together")
+    reuse_cache: bool = opt(True, "keep the KV cache across turns (False re-encodes the conversation each turn)")
+
+
+@dataclasses.dataclass
+class RewardConfig:
+    """The composite R = sum(w_d * d) / sum(w_d) over the five dimensions (+ assertion on tasks with rubric
+    assertions), so R stays in [0, 1] whatever the weights; any critical safety violation caps R at
+    critical_cap. Defaults: the paper's weights."""
+    accuracy: float = opt(0.25, "weight of accuracy (the submitted answer is right)")
+    process: float = opt(0.20, "weight of process (expected work-up done, without spraying calls)")
+    safety: float = opt(0.20, "weight of safety (no safety rule broken)")
+    format: float = opt(0.10, "weight of format (well-formed calls, a parseable answer)")
+    coherence: float = opt(0.10, "weight of coherence (the answer agrees with the evidence gathered)")
+    assertion: float = opt(0.15, "weight of the rubric assertions, on tasks that have them")
+    critical_cap: float = opt(0.1, "R is capped at this after any critical safety violation")
+
+
+@dataclasses.dataclass
+class WarmStartConfig:
+    out_dir: str = opt("checkpoints/warmstart", "where the behaviour-cloned checkpoint is saved")
+    epochs: float = opt(2.0, "passes over the expert trajectories")
+    lr: float = opt(3e-3, "peak AdamW learning rate (linear warm-up then cosine decay)")
+    tokens_per_batch: int = opt(8192, "padded tokens per optimiser step")
+    expert_max_turns: int = opt(5, "the expert's calls are grouped to fit this many turns (paper budget: 5)")
+    max_tasks: int = opt(0, "train tasks to clone (0 = all)")
+    seed: int = opt(0, "seed for init and shuffling")
+
+
+@dataclasses.dataclass
+class AlgoConfig:
+    loss: str = opt("grpo", "a key of grpo.LOSSES: grpo | dapo | dr_grpo | gspo")
+    group_size: int = opt(4, "episodes per task (n); advantages are relative within this group")
+    tasks_per_step: int = opt(8, "tasks per optimiser step, over all ranks")
+    clip_low: float = opt(0.2, "PPO clip: ratio >= 1 - clip_low (GSPO: 3e-4)")
+    clip_high: float = opt(0.2, "PPO clip: ratio <= 1 + clip_high (DAPO clip-higher: 0.28; GSPO: 4e-4)")
+    kl_coef: float = opt(0.0, "k3 KL to a frozen reference; 0 = no reference model is held")
+    length_reward: bool = opt(False, "add reward.cosine_length_reward to each episode's reward")
+    dynamic_sampling: bool = opt(False, "DAPO: drop groups whose rewards are all equal")
+    overlong_buffer: int = opt(0, "DAPO overlong shaping: tokens before max_policy_tokens where the penalty ramps")
+    max_policy_tokens: int = opt(480, "policy-token budget of an episode (length reward L_max, overlong limit)")
+    dr_grpo_norm: int = opt(480, "Dr. GRPO constant normaliser (tokens)")
+    epochs: int = opt(1, "passes over each rollout batch (DeepSeekMath's mu); with 1 pass of 1 minibatch every "
+                         "ratio is 1, so clipping never acts and GSPO's gradient equals GRPO's")
+    minibatches: int = opt(1, "optimiser steps per pass: each rank's batch in this many parts (PPO mini-batches, "
+                              "as in the GSPO paper); every update after the first is off-policy")
+
+
+@dataclasses.dataclass
+class Config:
+    """One YAML for every entry point: warmstart.py reads model/rollout/warm_start, evaluate.py adds
+    eval_*, grpo.py everything; ttopd.py adds its `distill` section (ttopd.TTOPDConfig)."""
+    model: ModelConfig = opt(ModelConfig(), "policy model")
+    rollout: RolloutConfig = opt(RolloutConfig(), "rollout settings")
+    reward: RewardConfig = opt(RewardConfig(), "weights of the 5D reward and the safety cap")
+    warm_start: WarmStartConfig = opt(WarmStartConfig(), "behaviour-cloning warm start")
+    eval_split: str = opt("validation", "split of the validation tasks (training-time and evaluate.py --split)")
+    eval_tasks: int = opt(0, "validation tasks: a fixed sample of this many (0 = the whole split)")
+    seed: int = opt(0, "rollout seed")
+    algo: AlgoConfig = opt(AlgoConfig(), "RL algorithm (grpo.py)")
+    init_checkpoint: str = opt("checkpoints/warmstart", "weights to start from ('' = model.path or fresh)")
+    steps: int = opt(20, "optimiser steps")
+    lr: float = opt(1e-4, "AdamW learning rate after warm-up")
+    warmup_steps: int = opt(2, "linear LR warm-up steps")
+    lr_schedule: str = opt("constant", "after warm-up: constant, or cosine decay to lr * min_lr_ratio at `steps`")
+    min_lr_ratio: float = opt(0.1, "cosine schedule: final LR as a fraction of lr")
+    weight_decay: float = opt(0.0, "AdamW weight decay")
+    grad_clip: float = opt(1.0, "max global grad norm")
+    micro_batch: int = opt(8, "sequences per forward/backward")
+    activation_checkpointing: bool = opt(False, "recompute each decoder layer in backward")
+    train_split: str = opt("train", "split tasks are drawn from")
+    eval_every: int = opt(0, "evaluate every K steps on eval_tasks of eval_split (0 = before and after)")
+    out_dir: str = opt("runs/grpo", "metrics, checkpoints, trajectories")
+    checkpoint_every: int = opt(10, "save every K steps (0 = only at the end)")
+    resume: bool = opt(False, "continue from the newest checkpoint in out_dir")
+    save_trajectories: bool = opt(True, "write each step's trajectories (for evaluate.py taxonomy)")
+    spec_withdraw_start: int = opt(0, "Progressive Spec Withdrawal: step where tool schemas start to be removed")
+    spec_withdraw_end: int = opt(0, "step by which every schema is gone (0 = curriculum off: rollout.spec_keep)")
+    time_budget_min: float = opt(0.0, "stop after the step that passes this many minutes (0 = no limit)")
+    log_to: str = opt("none", "also log scalars to: none, tensorboard or wandb (each only if installed)")
+
+
+if __name__ == "__main__":      # python config.py [module.Class]: every key with its default and meaning
     import importlib
-    mod, name = sys.argv[1].rsplit(".", 1)
-    print("\n".join(describe(getattr(importlib.import_module(mod), name))))
+    cls = Config
+    if len(sys.argv) > 1:
+        mod, name = sys.argv[1].rsplit(".", 1)
+        cls = getattr(importlib.import_module(mod), name)
+    print("\n".join(describe(cls)))

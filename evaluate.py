@@ -4,6 +4,7 @@ and the training-dynamics figure.
   python evaluate.py CONFIG [--checkpoint DIR] [--bench KIND=PATH]... [--modes text agent]
                      [--specs none,full] [--per-domain N] [--out DIR] [key.sub=value ...]
   torchrun --nproc_per_node=8 evaluate.py CONFIG ...     # tasks split over ranks, rank 0 writes
+  python evaluate.py play CONFIG --task ID [--checkpoint DIR]   # one episode, turn by turn
   python evaluate.py taxonomy RUN_DIR [RUN_DIR ...]     # per-step failure rates -> RUN_DIR/taxonomy.jsonl
   python evaluate.py plot RUN_DIR [RUN_DIR ...] [--out FILE.png]
 
@@ -149,16 +150,19 @@ def group_of(task):
     return task.get("source", task["domain"])
 
 
-def record(mode, task, info, turns, tokens, calls):
+def record(mode, task, info, turns, tokens, calls, submitted, well_formed):
     return {"mode": mode, "group": group_of(task), "task_id": task["id"], "reward": info["reward"],
             "accuracy": info["accuracy"], **{k: info[k] for k in COMPONENTS},
-            "violation": bool(info["critical_violation"]), "turns": turns, "tokens": tokens, "calls": calls}
+            "violation": bool(info["critical_violation"]), "submitted": float(submitted),
+            "well_formed": well_formed, "turns": turns, "tokens": tokens, "calls": calls}
 
 
-def agent_mode(model, tok, tasks, rcfg, seeds=None, mode="agent"):
-    """The multi-turn agent with tools and the KB, one episode per task (episode i seeded seeds[i])."""
-    trajs = agent.rollout(model, tok, tasks, rcfg, seeds=seeds)
-    return [record(mode, t, tr.reward_info, tr.n_turns, sum(tr.mask), tr.calls) for t, tr in zip(tasks, trajs)]
+def agent_mode(model, tok, tasks, rcfg, seed_base, rank=0, world=1, mode="agent"):
+    """The multi-turn agent with tools and the KB on this rank's share of the tasks, one episode each
+    (task i seeded seed_base + i): agent.evaluation_rollouts, the path training-time validation takes."""
+    mine, trajs = agent.evaluation_rollouts(model, tok, tasks, rcfg, seed_base, rank, world, progress=True)
+    return [record(mode, t, tr.reward_info, tr.n_turns, sum(tr.mask), tr.calls, tr.finished,
+                   sum(tr.well_formed) / max(tr.n_turns, 1)) for t, tr in zip(mine, trajs)]
 
 
 def scripted_mode(policy_for, tasks, max_turns=8, mode="agent"):
@@ -168,7 +172,10 @@ def scripted_mode(policy_for, tasks, max_turns=8, mode="agent"):
         e = envmod.MedicalEnv(tasks=[t], max_turns=max_turns)
         info = envmod.run_episode(e, policy_for(t), seed=0)[1]
         calls = [{**c, "result": str(c["result"])} for turn in e.traj["turns"] for c in turn["calls"]]
-        out.append(record(mode, t, info["reward_info"], len(e.traj["turns"]), None, calls))
+        turns = e.traj["turns"]
+        well = sum(bool(u["calls"]) and all(c["error"] != "malformed" for c in u["calls"]) for u in turns)
+        out.append(record(mode, t, info["reward_info"], len(turns), None, calls, e.case.answer is not None,
+                          well / max(len(turns), 1)))
     return out
 
 
@@ -188,7 +195,7 @@ def summarise(records):
     rows = []
     for (mode, group), rs in groups.items():
         row = {"mode": mode, "group": group, "n": len(rs), "accuracy": float(np.mean([r["accuracy"] for r in rs]))}
-        for k in ("reward", *COMPONENTS, "violation", "turns", "tokens"):
+        for k in ("reward", *COMPONENTS, "violation", "submitted", "well_formed", "turns", "tokens"):
             vals = [r[k] for r in rs if r.get(k) is not None]
             row[k] = float(np.mean(vals)) if vals else None
         rows.append(row)
@@ -198,7 +205,7 @@ def summarise(records):
 
 
 def markdown(rows):
-    cols = ("accuracy", "reward", *COMPONENTS, "violation", "turns", "tokens")
+    cols = ("accuracy", "reward", *COMPONENTS, "violation", "submitted", "well_formed", "turns", "tokens")
     lines = ["| mode | domain / benchmark | n | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 3)]
     for r in rows:
         cells = ["-" if r[c] is None else f"{r[c]:.1f}" if c == "tokens" else f"{r[c]:.3f}" for c in cols]
@@ -342,17 +349,16 @@ def bank_tasks(split, per_domain):
 
 
 def evaluate_model(cfg, model, tok, tasks, modes, specs, rank=0, world=1):
-    """All records of this rank's share of the tasks, for each mode (agent mode once per spec setting)."""
-    mine, records = tasks[rank::world], []
-    # seeded by global index, so any world size samples the same episodes (up to the float summation order
-    # of different batch shapes)
-    seeds = [cfg.seed + i for i in range(rank, len(tasks), world)]
+    """All records of this rank's share of the tasks, for each mode (agent mode once per spec setting).
+    Agent episodes are seeded by global index (cfg.seed + i), so any world size samples the same episodes
+    (up to the float summation order of different batch shapes)."""
+    records = []
     if "text" in modes:
-        records += text_mode(model, tok, mine, cfg.rollout.max_new_tokens, cfg.rollout.batch_size)
+        records += text_mode(model, tok, tasks[rank::world], cfg.rollout.max_new_tokens, cfg.rollout.batch_size)
     for s in (specs if "agent" in modes else []):
         rcfg = dataclasses.replace(cfg.rollout, tool_specs=s)
         mode = "agent" if len(specs) == 1 else f"agent, specs={s}"
-        records += agent_mode(model, tok, mine, rcfg, seeds, mode=mode)
+        records += agent_mode(model, tok, tasks, rcfg, cfg.seed, rank, world, mode=mode)
     return records
 
 
@@ -375,7 +381,39 @@ def write_results(records, out_dir):
     return table
 
 
+def resolve_checkpoint(cfg, checkpoint):
+    """--checkpoint, else model.path, else the warm start if it exists, else the untrained embedded model."""
+    ck = checkpoint or cfg.model.path or (cfg.warm_start.out_dir if os.path.isdir(cfg.warm_start.out_dir) else "")
+    print(f"policy: {ck or 'embedded tiny Qwen3, random init (run warmstart.py first)'}", file=sys.stderr)
+    return ck or None
+
+
+def play(cfg, checkpoint, task_id):
+    """One episode of one task, turn by turn: what the policy wrote, what the tools answered, the reward."""
+    model, tok = agent.load_policy(cfg.model, resolve_checkpoint(cfg, checkpoint))
+    task = [t for t in bank.load_tasks() if t["id"] == task_id]
+    if not task:
+        raise SystemExit(f"unknown task {task_id!r}")
+    tr = agent.rollout(model, tok, task, cfg.rollout, seed=cfg.seed, progress=False)[0]
+    print(envmod.case_text(task[0]))
+    prev = tr.turn_spans[0][0]
+    for k, (a, b) in enumerate(tr.turn_spans):
+        if k:
+            print("--- observation ---\n" + tok.decode(tr.ids[prev:a], skip_special_tokens=False).strip())
+        print(f"--- assistant turn {k + 1} ---\n" + tok.decode(tr.ids[a:b], skip_special_tokens=False))
+        prev = b
+    print("--- reward ---\n" + json.dumps(tr.reward_info, indent=1))
+
+
 def main(argv):
+    if argv and argv[0] == "play":
+        ap = argparse.ArgumentParser(prog="evaluate.py play")
+        ap.add_argument("config")
+        ap.add_argument("--task", required=True)
+        ap.add_argument("--checkpoint", default="")
+        ap.add_argument("overrides", nargs="*", help="key.sub=value config overrides")
+        a = ap.parse_intermixed_args(argv[1:])
+        return play(config.load(a.config, config.Config, a.overrides, ignore_sections=True), a.checkpoint, a.task)
     if argv and argv[0] == "taxonomy":
         for run in argv[1:]:
             for r in run_taxonomy(run):
@@ -402,10 +440,10 @@ def main(argv):
     ap.add_argument("--out", default="runs/eval")
     ap.add_argument("overrides", nargs="*", help="key.sub=value config overrides")
     a = ap.parse_intermixed_args(argv)
-    import grpo          # one YAML serves agent.py, grpo.py, ttopd.py and this file
-    cfg = config.load(a.config, grpo.TrainConfig, a.overrides)
+    cfg = config.load(a.config, config.Config, a.overrides, ignore_sections=True)    # any training YAML
     rank, world = 0, 1
     if "RANK" in os.environ:
+        import grpo                     # the trainer's process-group set-up, only under torchrun
         rank, world, device = grpo.setup_distributed()
         cfg.model.device = str(device)
     try:
@@ -417,13 +455,12 @@ def main(argv):
 
 def run_evaluation(cfg, a, rank, world):
     """This rank's share of the tasks in every mode; rank 0 gathers the records and writes the tables."""
-    import warmstart
     specs = a.specs.split(",") if a.specs else [cfg.rollout.tool_specs]
     if set(specs) - {"none", "names", "full"}:
         raise SystemExit(f"--specs takes none, names and/or full (comma-separated), got {a.specs!r}")
     tasks = ([] if a.no_bank else bank_tasks(a.split, a.per_domain)) + benchmark_tasks(a.bench)
     torch.manual_seed(cfg.seed)      # an un-trained embedded model is then the same on every rank
-    model, tok = agent.load_policy(cfg.model, warmstart.resolve_checkpoint(cfg, a.checkpoint))
+    model, tok = agent.load_policy(cfg.model, resolve_checkpoint(cfg, a.checkpoint))
     records = gather(evaluate_model(cfg, model, tok, tasks, a.modes, specs, rank, world))
     order = {t["id"]: i for i, t in enumerate(tasks)}
     records.sort(key=lambda r: (r["mode"], order[r["task_id"]]))

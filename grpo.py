@@ -32,54 +32,26 @@ import agent
 import config
 import reward as rewardmod
 from clinic import bank
-from config import opt
-
-
-@dataclasses.dataclass
-class AlgoConfig:
-    loss: str = opt("grpo", "grpo | dapo | dr_grpo | gspo")
-    group_size: int = opt(4, "episodes per task (n); advantages are relative within this group")
-    tasks_per_step: int = opt(8, "tasks per optimiser step, over all ranks")
-    clip_low: float = opt(0.2, "PPO clip: ratio >= 1 - clip_low (GSPO: 3e-4)")
-    clip_high: float = opt(0.2, "PPO clip: ratio <= 1 + clip_high (DAPO clip-higher: 0.28; GSPO: 4e-4)")
-    kl_coef: float = opt(0.0, "k3 KL to a frozen reference; 0 = no reference model is held")
-    length_reward: bool = opt(False, "add reward.cosine_length_reward to each episode's reward")
-    dynamic_sampling: bool = opt(False, "DAPO: drop groups whose rewards are all equal")
-    overlong_buffer: int = opt(0, "DAPO overlong shaping: tokens before max_policy_tokens where the penalty ramps")
-    max_policy_tokens: int = opt(480, "policy-token budget of an episode (length reward L_max, overlong limit)")
-    dr_grpo_norm: int = opt(480, "Dr. GRPO constant normaliser (tokens)")
-    epochs: int = opt(1, "passes over each rollout batch (DeepSeekMath's mu); with 1 pass of 1 minibatch every "
-                         "ratio is 1, so clipping never acts and GSPO's gradient equals GRPO's")
-    minibatches: int = opt(1, "optimiser steps per pass: each rank's batch in this many parts (PPO mini-batches, "
-                              "as in the GSPO paper); every update after the first is off-policy")
-
-
-@dataclasses.dataclass
-class TrainConfig(agent.AgentConfig):     # model, rollout, warm_start, eval_split, eval_tasks, seed
-    algo: AlgoConfig = opt(AlgoConfig(), "RL algorithm")
-    init_checkpoint: str = opt("checkpoints/warmstart", "weights to start from ('' = model.path or fresh)")
-    steps: int = opt(20, "optimiser steps")
-    lr: float = opt(1e-4, "AdamW learning rate after warm-up")
-    warmup_steps: int = opt(2, "linear LR warm-up steps")
-    lr_schedule: str = opt("constant", "after warm-up: constant, or cosine decay to lr * min_lr_ratio at `steps`")
-    min_lr_ratio: float = opt(0.1, "cosine schedule: final LR as a fraction of lr")
-    weight_decay: float = opt(0.0, "AdamW weight decay")
-    grad_clip: float = opt(1.0, "max global grad norm")
-    micro_batch: int = opt(8, "sequences per forward/backward")
-    activation_checkpointing: bool = opt(False, "recompute each decoder layer in backward")
-    train_split: str = opt("train", "split tasks are drawn from")
-    eval_every: int = opt(0, "evaluate every K steps on eval_tasks of eval_split (0 = before and after)")
-    out_dir: str = opt("runs/grpo", "metrics, checkpoints, trajectories")
-    checkpoint_every: int = opt(10, "save every K steps (0 = only at the end)")
-    resume: bool = opt(False, "continue from the newest checkpoint in out_dir")
-    save_trajectories: bool = opt(True, "write each step's trajectories (for evaluate.py taxonomy)")
-    spec_withdraw_start: int = opt(0, "Progressive Spec Withdrawal: step where tool schemas start to be removed")
-    spec_withdraw_end: int = opt(0, "step by which every schema is gone (0 = curriculum off: rollout.spec_keep)")
-    time_budget_min: float = opt(0.0, "stop after the step that passes this many minutes (0 = no limit)")
-    log_to: str = opt("none", "also log scalars to: none, tensorboard or wandb (each only if installed)")
 
 
 # ---------------------------------------------------------------- losses (one function per variant)
+@dataclasses.dataclass
+class MicroBatch:
+    """One micro-batch of an optimiser step, as a loss (and an Extension) sees it; rows are trajectories.
+    Row j of the [B, T-1] tensors is the prediction of token j + 1."""
+    trajs: list                 # the Trajectory of each row
+    ids: torch.Tensor           # [B, T] token ids, right-padded
+    attn: torch.Tensor          # [B, T] attention mask
+    mask: torch.Tensor          # [B, T-1] 1 on the policy's own tokens
+    logp_all: torch.Tensor      # [B, T-1, V] the policy's log-probs, with gradient
+    logp: torch.Tensor          # [B, T-1] log-prob of the token taken, with gradient
+    old_logp: torch.Tensor      # [B, T-1] log-prob at sampling time
+    adv: torch.Tensor           # [B] advantages
+    ref_logp: torch.Tensor      # [B, T-1] frozen reference's log-probs, or None (kl_coef = 0)
+    batch_seqs: int             # sequences in this rank's part of the optimiser step
+    batch_tokens: float         # policy tokens in the whole optimiser step / world size
+
+
 def masked_mean(x, mask, dim=None):
     return (x * mask).sum(dim) / mask.sum(dim).clamp(min=1)
 
@@ -96,42 +68,55 @@ def clipped_pg(ratio, adv, low, high):
     return -torch.minimum(unclipped, clipped), (clipped < unclipped).float()
 
 
-def loss_grpo(logp, old_logp, adv, mask, a, ref_logp=None, n_total_tokens=None):
+def token_terms(mb, a):
+    """Per-token clipped surrogate with r = pi / pi_old (+ beta k3 KL to the reference), and the clip indicator."""
+    pg, clip = clipped_pg(torch.exp(mb.logp - mb.old_logp), mb.adv[:, None], a.clip_low, a.clip_high)
+    kl = a.kl_coef * k3_kl(mb.logp, mb.ref_logp) if mb.ref_logp is not None else 0.0
+    return pg + kl, clip
+
+
+# Each loss returns (this micro-batch's share of the step's loss, clip indicator [B, T-1]): the shares of
+# a rank's micro-batches add up to its batch loss, so gradient accumulation is a plain sum.
+def loss_grpo(mb, a):
     """GRPO (DeepSeekMath): per-sequence token mean of the clipped surrogate (+ beta k3 KL), then batch mean.
     L = 1/G sum_i 1/|o_i| sum_t [ -min(r A_i, clip(r) A_i) + beta KL_t ],  r = pi / pi_old."""
-    pg, clip = clipped_pg(torch.exp(logp - old_logp), adv[:, None], a.clip_low, a.clip_high)
-    tok = pg + (a.kl_coef * k3_kl(logp, ref_logp) if ref_logp is not None else 0.0)
-    return masked_mean(tok, mask, 1).mean(), clip
+    tok, clip = token_terms(mb, a)
+    return masked_mean(tok, mb.mask, 1).sum() / mb.batch_seqs, clip
 
 
-def loss_dapo(logp, old_logp, adv, mask, a, ref_logp=None, n_total_tokens=None):
-    """DAPO: clip-higher (separate eps_low / eps_high) and a token-level mean over the whole batch:
+def loss_dapo(mb, a):
+    """DAPO: clip-higher (separate eps_low / eps_high) and a token-level mean over the whole step's tokens:
     L = 1/sum_i |o_i| sum_i sum_t -min(r A_i, clip(r, 1 - eps_low, 1 + eps_high) A_i)."""
-    pg, clip = clipped_pg(torch.exp(logp - old_logp), adv[:, None], a.clip_low, a.clip_high)
-    tok = pg + (a.kl_coef * k3_kl(logp, ref_logp) if ref_logp is not None else 0.0)
-    return (tok * mask).sum() / (n_total_tokens or mask.sum().clamp(min=1)), clip
+    tok, clip = token_terms(mb, a)
+    return (tok * mb.mask).sum() / mb.batch_tokens, clip
 
 
-def loss_dr_grpo(logp, old_logp, adv, mask, a, ref_logp=None, n_total_tokens=None):
+def loss_dr_grpo(mb, a):
     """Dr. GRPO: no per-sequence length normalisation, a constant normaliser instead:
     L = 1/(G * L_const) sum_i sum_t -min(r A_i, clip(r) A_i)   (advantages without std division)."""
-    pg, clip = clipped_pg(torch.exp(logp - old_logp), adv[:, None], a.clip_low, a.clip_high)
-    tok = pg + (a.kl_coef * k3_kl(logp, ref_logp) if ref_logp is not None else 0.0)
-    return (tok * mask).sum() / (mask.shape[0] * a.dr_grpo_norm), clip
+    tok, clip = token_terms(mb, a)
+    return (tok * mb.mask).sum() / (mb.batch_seqs * a.dr_grpo_norm), clip
 
 
-def loss_gspo(logp, old_logp, adv, mask, a, ref_logp=None, n_total_tokens=None):
+def loss_gspo(mb, a):
     """GSPO: sequence-level ratio s_i = exp(mean_t (logp - old_logp)), clipped per sequence:
-    L = 1/G sum_i -min(s_i A_i, clip(s_i, 1 - eps_low, 1 + eps_high) A_i)."""
-    s = torch.exp(masked_mean(logp - old_logp, mask, 1))
-    pg, clip = clipped_pg(s, adv, a.clip_low, a.clip_high)
-    loss = pg.mean()
-    if ref_logp is not None:
-        loss = loss + a.kl_coef * masked_mean(k3_kl(logp, ref_logp), mask, 1).mean()
-    return loss, clip[:, None].expand_as(mask)
+    L = 1/G sum_i -min(s_i A_i, clip(s_i, 1 - eps_low, 1 + eps_high) A_i)   (+ beta KL as a sequence mean)."""
+    s = torch.exp(masked_mean(mb.logp - mb.old_logp, mb.mask, 1))
+    pg, clip = clipped_pg(s, mb.adv, a.clip_low, a.clip_high)
+    if mb.ref_logp is not None:
+        pg = pg + a.kl_coef * masked_mean(k3_kl(mb.logp, mb.ref_logp), mb.mask, 1)
+    return pg.sum() / mb.batch_seqs, clip[:, None].expand_as(mb.mask)
 
 
-LOSSES = {"grpo": loss_grpo, "dapo": loss_dapo, "dr_grpo": loss_dr_grpo, "gspo": loss_gspo}
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    loss: callable                  # (MicroBatch, AlgoConfig) -> (loss share, clip indicator)
+    std_advantages: bool = True     # divide advantages by the group's reward std
+
+
+# algo.loss picks one; a new variant is one function above and one line here
+LOSSES = {"grpo": Variant(loss_grpo), "dapo": Variant(loss_dapo),
+          "dr_grpo": Variant(loss_dr_grpo, std_advantages=False), "gspo": Variant(loss_gspo)}
 
 
 def group_advantages(rewards, group_size, scale=True, eps=1e-6):
@@ -211,8 +196,8 @@ def build_models(cfg, device):
     torch.manual_seed(cfg.seed)
     ck = cfg.init_checkpoint or None
     if ck and not os.path.isdir(ck):     # a silent fresh init would waste the whole run
-        raise config.ConfigError(f"config key 'init_checkpoint': no directory {ck!r} (run `python agent.py "
-                                 "warmstart CONFIG` first, or set init_checkpoint: '' to start from model.path)")
+        raise config.ConfigError(f"config key 'init_checkpoint': no directory {ck!r} (run `python warmstart.py "
+                                 "CONFIG` first, or set init_checkpoint: '' to start from model.path)")
     mcfg = dataclasses.replace(cfg.model, device=str(device), dtype="float32")
     policy, tok = agent.load_policy(mcfg, ck)
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[cfg.model.dtype]
@@ -263,57 +248,86 @@ def all_sum(values, device):
     return t.tolist()
 
 
-def train_step(cfg, policy, ref, opt, trajs, adv, tok, device, extra_loss=None, ref_cache=None):
+class Extension:
+    """The one seam for adding to the GRPO loop (ttopd.py is one; tests/test_grpo.py shows another in
+    under 30 lines). Override what you need; the defaults do nothing. `step` is the number of the
+    optimiser step being taken, from 1 (the same number is logged and names its checkpoint).
+
+    setup(cfg, policy, tok, device)   once, after the models are built, before a checkpoint is loaded
+    after_rollout(step, trajs) -> {}  metrics; may annotate trajectories in tr.extras
+    extra_loss(mb) -> tensor          added to a micro-batch's loss share (MicroBatch); grpo.py calls it on
+                                      every micro-batch, including the zero-weight ones that keep ranks in
+                                      lockstep, so it may run collectives; those rows have no turns
+    after_step(step, policy) -> {}    metrics, after the optimiser step
+    state_dict() / load_state_dict(s) saved with every checkpoint (tensors and plain values)"""
+
+    def setup(self, cfg, policy, tok, device):
+        pass
+
+    def after_rollout(self, step, trajs):
+        return {}
+
+    def extra_loss(self, mb):
+        return None
+
+    def after_step(self, step, policy):
+        return {}
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+def micro_batch(cfg, policy, ref, ref_cache, m, chunk, adv, tok, device, batch_seqs, batch_tokens):
+    """Forward one micro-batch of the policy (and the frozen reference, cached per micro-batch m)."""
+    ids, attn, mask, old = pad_batch(chunk, tok.pad_token_id, device)
+    images = agent.vision_kwargs(tok, chunk, ids)      # {} unless a vision-language policy saw images
+    logits = policy(input_ids=ids, attention_mask=attn, use_cache=False, **images).logits[:, :-1]
+    logp_all = torch.log_softmax(logits.float() / cfg.rollout.temperature, -1)
+    logp = logp_all.gather(-1, ids[:, 1:, None]).squeeze(-1)
+    if ref is not None and m not in ref_cache:
+        with torch.no_grad():
+            ref_cache[m] = agent.token_logprobs(ref, ids, attn, cfg.rollout.temperature, images)
+    return MicroBatch(chunk, ids, attn, mask, logp_all, logp, old, adv.to(device),
+                      ref_cache.get(m) if ref is not None else None, batch_seqs, batch_tokens)
+
+
+def train_step(cfg, policy, ref, opt, trajs, adv, tok, device, ext=None, ref_cache=None):
     """One optimiser step over this rank's kept trajectories, micro-batched; returns loss statistics.
     ref_cache (a dict, micro-batch -> reference log-probs) lets later passes over the same batch reuse the
     frozen reference's forward instead of repeating it."""
-    a = cfg.algo
+    a, ext = cfg.algo, ext or Extension()
     ref_cache = {} if ref_cache is None else ref_cache
-    n_tokens = all_sum([sum(sum(t.mask) for t in trajs)], device)[0]
     world = dist.get_world_size()
+    batch_tokens = max(all_sum([sum(sum(t.mask) for t in trajs)], device)[0] / world, 1.0)
     # every rank runs the same number of micro-batches: FSDP's collectives must line up
     n_micro = max(1, int(max_over_ranks(math.ceil(len(trajs) / cfg.micro_batch), device)))
-    fn = LOSSES[a.loss]
     stats = {"loss": 0.0, "clip_frac": 0.0, "kl": 0.0, "entropy": 0.0, "tokens": 0.0}
     opt.zero_grad(set_to_none=True)
     for m in range(n_micro):
         lo = m * cfg.micro_batch
-        chunk = trajs[lo:lo + cfg.micro_batch]
-        dummy = not chunk                       # this rank has run out: a zero-weight pass keeps lockstep
-        chunk = chunk or [dummy_traj(tok)]
-        idx = list(range(lo, lo + len(chunk))) if not dummy else [0]
-        ids, attn, mask, old = pad_batch(chunk, tok.pad_token_id, device)
-        if dummy:
-            mask = mask * 0
+        chunk, weight = trajs[lo:lo + cfg.micro_batch], 1.0
+        if not chunk:       # this rank has run out: a zero-weight pass on a no-turn row keeps lockstep
+            chunk, weight, adv_mb = [dummy_traj(tok)], 0.0, torch.zeros(1)
+        else:
+            adv_mb = adv[lo:lo + len(chunk)]
         policy.set_requires_gradient_sync(m == n_micro - 1)
-        images = agent.vision_kwargs(tok, chunk, ids)      # {} unless a vision-language policy saw images
-        logits = policy(input_ids=ids, attention_mask=attn, use_cache=False, **images).logits[:, :-1]
-        logits = logits.float() / cfg.rollout.temperature
-        logp_all = torch.log_softmax(logits, -1)
-        logp = logp_all.gather(-1, ids[:, 1:, None]).squeeze(-1)
-        ref_logp = None
-        if ref is not None:
-            if m not in ref_cache:
-                with torch.no_grad():
-                    ref_cache[m] = agent.token_logprobs(ref, ids, attn, cfg.rollout.temperature, images)
-            ref_logp = ref_cache[m]
-        a_mb = adv[idx].to(device) if not dummy else torch.zeros(1, device=device)
-        if dummy:
-            old = logp.detach()
-        loss, clipped = fn(logp, old, a_mb, mask, a, ref_logp, n_total_tokens=n_tokens / world)
-        # sequence-mean losses average over this rank's sequences: weight each micro-batch by its share
-        weight = 1.0 if a.loss == "dapo" else len(chunk) / max(len(trajs), 1)
-        if extra_loss is not None:          # ttopd.py adds its distillation term here
-            pg_scale = float(a_mb.abs().mean())     # size of the policy-gradient signal: mean |A|
-            loss = loss + extra_loss(chunk, ids, attn, logp_all, mask, pg_scale, dummy)
-        (loss * weight * (0.0 if dummy else 1.0)).backward()
+        mb = micro_batch(cfg, policy, ref, ref_cache, m, chunk, adv_mb, tok, device, max(len(trajs), 1),
+                         batch_tokens)
+        loss, clipped = LOSSES[a.loss].loss(mb, a)
+        extra = ext.extra_loss(mb)
+        if extra is not None:
+            loss = loss + extra
+        (loss * weight).backward()
         with torch.no_grad():
-            stats["loss"] += float(loss) * weight * (not dummy)
-            stats["clip_frac"] += float((clipped * mask).sum())
-            stats["entropy"] += float((-(logp_all.exp() * logp_all).sum(-1) * mask).sum())
-            if ref_logp is not None:
-                stats["kl"] += float((k3_kl(logp, ref_logp) * mask).sum())
-            stats["tokens"] += float(mask.sum())
+            stats["loss"] += float(loss) * weight
+            stats["clip_frac"] += float((clipped * mb.mask).sum())
+            stats["entropy"] += float((-(mb.logp_all.exp() * mb.logp_all).sum(-1) * mb.mask).sum())
+            if mb.ref_logp is not None:
+                stats["kl"] += float((k3_kl(mb.logp, mb.ref_logp) * mb.mask).sum())
+            stats["tokens"] += float(mb.mask.sum())
     grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
     grad_norm = grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm
     if all_sum([len(trajs)], device)[0] > 0:    # no group kept anywhere: Adam's momentum must not move weights
@@ -324,7 +338,7 @@ def train_step(cfg, policy, ref, opt, trajs, adv, tok, device, extra_loss=None, 
             "kl": tot[3] / tokens, "grad_norm": float(grad_norm)}
 
 
-def update(cfg, policy, ref, opt, trajs, adv, tok, device, extra_loss=None):
+def update(cfg, policy, ref, opt, trajs, adv, tok, device, ext=None):
     """algo.epochs passes over the batch, each algo.minibatches optimiser steps on consecutive parts of it.
     Every update after the first is off-policy, so ratios and clipping act. Returns the last pass's statistics,
     averaged over its minibatches."""
@@ -332,7 +346,7 @@ def update(cfg, policy, ref, opt, trajs, adv, tok, device, extra_loss=None):
                                                                           cfg.algo.minibatches)]
     caches = [{} for _ in parts]     # the reference is frozen: one forward per minibatch, whatever the passes
     for _ in range(cfg.algo.epochs):
-        stats = [train_step(cfg, policy, ref, opt, [trajs[i] for i in p], adv[p], tok, device, extra_loss, c)
+        stats = [train_step(cfg, policy, ref, opt, [trajs[i] for i in p], adv[p], tok, device, ext, c)
                  for p, c in zip(parts, caches)]
     return {k: sum(s[k] for s in stats) / len(stats) for k in stats[0]}
 
@@ -349,20 +363,20 @@ def dummy_traj(tok):
 
 
 # ---------------------------------------------------------------- checkpoints
-def save_checkpoint(cfg, step, policy, opt, sched, rank, extra=None):
-    """Sharded-safe: DCP writes each rank's shards; RNG per rank; a DONE marker makes it complete.
-    extra: optional object with tensors() -> dict and meta() -> dict (ttopd.py's teacher and schedule)."""
+def save_checkpoint(cfg, step, policy, opt, sched, rank, ext):
+    """Sharded-safe: DCP writes each rank's shards (and the extension's state); RNG per rank; a DONE
+    marker makes it complete."""
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import get_state_dict
     path = os.path.join(cfg.out_dir, "checkpoints", f"step_{step:06d}")
     model_sd, optim_sd = get_state_dict(policy, opt)
-    dcp.save({"model": model_sd, "optim": optim_sd, **(extra.tensors() if extra else {})}, checkpoint_id=path)
+    dcp.save({"model": model_sd, "optim": optim_sd, "extension": ext.state_dict()}, checkpoint_id=path)
     torch.save({"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()},
                os.path.join(path, f"rng_rank{rank}.pt"))
     dist.barrier()
     if rank == 0:
         with open(os.path.join(path, "DONE"), "w") as f:
-            json.dump({"step": step, "scheduler": sched.state_dict(), "extra": extra.meta() if extra else {}}, f)
+            json.dump({"step": step, "scheduler": sched.state_dict()}, f)
     dist.barrier()
 
 
@@ -373,17 +387,17 @@ def latest_checkpoint(cfg):
     return os.path.join(root, done[-1]) if done else None
 
 
-def load_checkpoint(path, policy, opt, sched, rank, extra=None):
+def load_checkpoint(path, policy, opt, sched, rank, ext):
+    """Restore what save_checkpoint wrote; returns the number of steps it had taken."""
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
     model_sd, optim_sd = get_state_dict(policy, opt)
-    state = {"model": model_sd, "optim": optim_sd, **(extra.tensors() if extra else {})}
+    state = {"model": model_sd, "optim": optim_sd, "extension": ext.state_dict()}
     dcp.load(state, checkpoint_id=path)
     set_state_dict(policy, opt, model_state_dict=state["model"], optim_state_dict=state["optim"])
+    ext.load_state_dict(state["extension"])
     with open(os.path.join(path, "DONE")) as f:
         meta = json.load(f)
-    if extra:
-        extra.load(state, meta["extra"])
     sched.load_state_dict(meta["scheduler"])
     rng = torch.load(os.path.join(path, f"rng_rank{rank}.pt"), weights_only=False)
     torch.set_rng_state(rng["torch"])
@@ -393,19 +407,13 @@ def load_checkpoint(path, policy, opt, sched, rank, extra=None):
 
 
 # ---------------------------------------------------------------- the loop
-def validation_tasks(cfg):
-    """The eval_tasks tasks of eval_split every evaluation uses (a fixed sample: all if eval_tasks is 0)."""
-    val = bank.load_tasks(split=cfg.eval_split)
-    return random.Random(1).sample(val, cfg.eval_tasks) if cfg.eval_tasks else val
+VALIDATION_SEED_BASE = 10 ** 6
 
 
-def evaluate(cfg, rollout_model, tok, tasks, rank, world, device, seed_base=10 ** 6):
-    """Mean validation reward/accuracy/length/turns over `tasks`, split across ranks (greedy-free:
-    one sample per task at the rollout temperature; task i always gets seed seed_base + i)."""
-    mine = tasks[rank::world]
-    trajs = agent.rollout(rollout_model, tok, mine, cfg.rollout, seeds=[seed_base + rank + world * i
-                                                                         for i in range(len(mine))],
-                          progress=False) if mine else []
+def evaluate(cfg, rollout_model, tok, tasks, rank, world, device, seed_base=VALIDATION_SEED_BASE):
+    """Mean validation reward/accuracy/length/turns over `tasks`, split across ranks (one sample per task at
+    the rollout temperature, task i seeded seed_base + i: agent.evaluation_rollouts, as evaluate.py)."""
+    trajs = agent.evaluation_rollouts(rollout_model, tok, tasks, cfg.rollout, seed_base, rank, world)[1]
     tot = all_sum([len(trajs), sum(t.reward for t in trajs), sum(t.reward_info["accuracy"] for t in trajs),
                    sum(sum(t.mask) for t in trajs), sum(t.n_turns for t in trajs)], device)
     n = max(tot[0], 1)
@@ -486,12 +494,10 @@ def make_optimizer(cfg, policy):
     return opt_, torch.optim.lr_scheduler.LambdaLR(opt_, lambda s: lr_factor(cfg, s))
 
 
-def train(cfg, hooks=None):
-    """Run cfg.steps GRPO steps (resuming if asked). hooks: optional callables ttopd.py plugs in:
-    setup(policy, tok, device) -> checkpointable extra state, after_rollout(step, trajs) -> metrics,
-    extra_loss(chunk, ids, attn, logp_all, mask, pg_scale, dummy) -> loss term (pg_scale: mean |A|),
-    after_step(step, policy) -> metrics. Returns (final metrics row, policy)."""
-    hooks = hooks or {}
+def train(cfg, ext=None):
+    """Run GRPO steps 1..cfg.steps (from the newest checkpoint if resuming), with an optional Extension.
+    Returns (the last metrics row, the policy)."""
+    ext = ext or Extension()
     check_values(cfg)
     rank, world, device = setup_distributed()
     if cfg.algo.tasks_per_step % world:
@@ -499,56 +505,55 @@ def train(cfg, hooks=None):
     os.makedirs(cfg.out_dir, exist_ok=True)
     policy, rollout_model, ref, tok = build_models(cfg, device)
     opt_, sched = make_optimizer(cfg, policy)
-    extra = hooks["setup"](policy, tok, device) if "setup" in hooks else None   # checkpointed with the run
-    start = 0
+    ext.setup(cfg, policy, tok, device)
+    done = 0                                  # optimiser steps already taken
     if cfg.resume and latest_checkpoint(cfg):
-        start = load_checkpoint(latest_checkpoint(cfg), policy, opt_, sched, rank, extra)
+        done = load_checkpoint(latest_checkpoint(cfg), policy, opt_, sched, rank, ext)
     rollout_model.load_state_dict(full_state(policy))
     pool = bank.load_tasks(split=cfg.train_split)
-    val = validation_tasks(cfg)
+    val = agent.validation_tasks(cfg.eval_split, cfg.eval_tasks)
     log = open(os.path.join(cfg.out_dir, "metrics.jsonl"), "a") if rank == 0 else None
     also_log = external_logger(cfg) if rank == 0 else (lambda row: None)
-    if start == 0 and rank == 0:
+    if done == 0 and rank == 0:
         with open(os.path.join(cfg.out_dir, "config.json"), "w") as f:
             json.dump(dataclasses.asdict(cfg), f, indent=1)
     row = {}
-    if start == 0:
+    if done == 0:
         row = {"step": 0, **evaluate(cfg, rollout_model, tok, val, rank, world, device)}
         log and log.write(json.dumps(row) + "\n") and log.flush()
-    name = ("ttopd/" if "extra_loss" in hooks else "") + cfg.algo.loss
-    bar = tqdm(range(start, cfg.steps), desc=name, unit="step", disable=rank != 0)
+    name = cfg.algo.loss if type(ext) is Extension else f"{type(ext).__name__.lower()}/{cfg.algo.loss}"
+    bar = tqdm(range(done + 1, cfg.steps + 1), desc=name, unit="step", disable=rank != 0)
     t_start = time.time()
-    for step in bar:
+    for step in bar:     # step k = the k-th optimiser step; seeds and schedules index it from 0 (k - 1)
         t0 = time.time()
         over = cfg.time_budget_min and (t0 - t_start) / 60 > cfg.time_budget_min
         if max_over_ranks(float(bool(over)), device):      # every rank stops at the same step
             row.update(evaluate(cfg, rollout_model, tok, val, rank, world, device))
-            rank == 0 and log.write(json.dumps({"step": step, "stopped": "time_budget", **row}) + "\n")
-            save_checkpoint(cfg, step, policy, opt_, sched, rank, extra)
+            rank == 0 and log.write(json.dumps({"step": step - 1, "stopped": "time_budget", **row}) + "\n")
+            save_checkpoint(cfg, step - 1, policy, opt_, sched, rank, ext)
             break
-        trajs = local_rollouts(cfg, step, pool, rollout_model, tok, rank, world)
-        hook_metrics = hooks["after_rollout"](step, trajs) if "after_rollout" in hooks else {}
+        trajs = local_rollouts(cfg, step - 1, pool, rollout_model, tok, rank, world)
+        ext_metrics = ext.after_rollout(step, trajs)
         shaped = [shaped_reward(t, cfg.algo) for t in trajs]
-        adv = group_advantages(shaped, cfg.algo.group_size, scale=cfg.algo.loss != "dr_grpo")
+        adv = group_advantages(shaped, cfg.algo.group_size, scale=LOSSES[cfg.algo.loss].std_advantages)
         keep = list(range(len(trajs)))
         if cfg.algo.dynamic_sampling:    # drop groups with no signal (all rewards equal)
             g = cfg.algo.group_size
             keep = [i for i in keep if np.ptp(shaped[i // g * g:(i // g + 1) * g]) > 1e-9]
         metrics, n_tokens = rollout_metrics(trajs, shaped, device)
         kept = [trajs[i] for i in keep]
-        stats = update(cfg, policy, ref, opt_, kept, adv[keep], tok, device, hooks.get("extra_loss"))
+        stats = update(cfg, policy, ref, opt_, kept, adv[keep], tok, device, ext)
         sched.step()
         rollout_model.load_state_dict(full_state(policy))
         dt = time.time() - t0
-        row = {"step": step + 1, **metrics, **stats, **hook_metrics, "lr": sched.get_last_lr()[0],
-               "spec_keep": spec_keep(cfg, step),
+        row = {"step": step, **metrics, **stats, **ext_metrics, "lr": sched.get_last_lr()[0],
+               "spec_keep": spec_keep(cfg, step - 1),
                "kept_groups": all_sum([len(kept) / cfg.algo.group_size], device)[0],
                "step_time_s": dt, "tokens_per_s": n_tokens / dt}
         if device.type == "cuda":
             row["gpu_mem_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
-        if "after_step" in hooks:
-            row.update(hooks["after_step"](step + 1, policy))
-        if (cfg.eval_every and (step + 1) % cfg.eval_every == 0) or step + 1 == cfg.steps:
+        row.update(ext.after_step(step, policy))
+        if (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps:
             row.update(evaluate(cfg, rollout_model, tok, val, rank, world, device))
         if rank == 0:
             log.write(json.dumps(row) + "\n")
@@ -556,9 +561,9 @@ def train(cfg, hooks=None):
             also_log(row)
             bar.set_postfix(reward=f"{row['reward']:.3f}", loss=f"{row['loss']:.3f}")
             if cfg.save_trajectories:
-                save_trajectories(cfg, step + 1, trajs)
-        if (cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0) or step + 1 == cfg.steps:
-            save_checkpoint(cfg, step + 1, policy, opt_, sched, rank, extra)
+                save_trajectories(cfg, step, trajs)
+        if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or step == cfg.steps:
+            save_checkpoint(cfg, step, policy, opt_, sched, rank, ext)
     if log:
         log.close()
     export_final(cfg, rollout_model, tok, rank)
@@ -592,7 +597,8 @@ def save_trajectories(cfg, step, trajs):
                                default=str) + "\n")
 
 
-def main(argv, cls=TrainConfig, hooks_for=None):
+def main(argv, cls=config.Config, extension=None):
+    """The command line of grpo.py and of an extension's file: `extension(cfg)` builds its Extension."""
     if not argv or argv[0] in ("-h", "--help"):
         print(f"usage: [torchrun --nproc_per_node=N] {sys.argv[0]} CONFIG.yaml [key.sub=value ...]\n\n"
               "config keys:\n  "
@@ -600,7 +606,7 @@ def main(argv, cls=TrainConfig, hooks_for=None):
         return
     cfg = config.load(argv[0], cls, argv[1:])
     try:
-        train(cfg, hooks_for(cfg) if hooks_for else None)
+        train(cfg, extension(cfg) if extension else None)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

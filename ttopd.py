@@ -26,6 +26,7 @@ import torch
 import torch.distributed as dist
 
 import agent
+import config
 import grpo
 from config import opt
 
@@ -46,7 +47,7 @@ class DistillConfig:
     hint_wrong: str = opt(DEFAULT_HINT_WRONG, "hint for trajectories with a wrong answer")
     lam: float = opt(4.0, "initial distillation coefficient lambda")
     schedule: str = opt("linear", "linear or cosine phase-out of lambda")
-    phase_out_steps: int = opt(40, "lambda reaches 0 at this step and stays there")
+    phase_out_steps: int = opt(40, "lambda falls from lam (step 1) to 0 over this many steps, and stays 0")
     max_kl_turns: int = opt(3, "only the first K assistant turns are distilled")
     logratio_clip: float = opt(5.0, "per-token clip c on log pi_S - log pi_T")
     kl_max: float = opt(0.7, "teacher-corruption guard: mean KL above this disables distillation for good")
@@ -54,7 +55,7 @@ class DistillConfig:
 
 
 @dataclasses.dataclass
-class TTOPDConfig(grpo.TrainConfig):
+class TTOPDConfig(config.Config):
     distill: DistillConfig = opt(DistillConfig(), "TT-OPD additions")
 
 
@@ -85,13 +86,14 @@ def hard_copy(teacher, student):
 
 
 class Lambda:
-    """Distillation coefficient: a monotone phase-out from lam to 0; disable() is permanent."""
+    """Distillation coefficient: a monotone phase-out from lam at step 1 to 0 from step phase_out_steps + 1
+    on; disable() is permanent."""
 
     def __init__(self, d: DistillConfig):
         self.d, self.value, self.disabled = d, d.lam, False
 
     def at(self, step):
-        frac = min(1.0, step / max(self.d.phase_out_steps, 1))
+        frac = min(1.0, (step - 1) / max(self.d.phase_out_steps, 1))
         target = self.d.lam * ((1 - frac) if self.d.schedule == "linear" else 0.5 * (1 + math.cos(math.pi * frac)))
         self.value = 0.0 if self.disabled else min(self.value, target)   # can only go down
         return self.value
@@ -127,86 +129,78 @@ def turn_kl(student_logp, teacher_logp, spans, max_turns, clip):
     return torch.stack(per_turn).mean(), per_turn
 
 
-# ---------------------------------------------------------------- wiring into grpo.train
-class TTOPD:
-    """Holds the teacher and the distillation state; its methods are grpo.train's hooks."""
+# ---------------------------------------------------------------- TT-OPD as a grpo.Extension
+class TTOPD(grpo.Extension):
+    """GRPO plus: a teacher (setup), hints chosen by outcome (after_rollout), the distillation term
+    (extra_loss), the EMA / hard copy (after_step), and the teacher and schedule in checkpoints."""
 
     def __init__(self, cfg: TTOPDConfig):
         self.cfg, self.d = cfg, cfg.distill
-        self.lam = Lambda(self.d)
-        self.hints, self.step = {}, 0
+        self.lam, self.lam_now, self.step = Lambda(self.d), self.d.lam, 0
         self.events, self.turn_kls, self.last_ema, self.last_copy = [], {}, 0, 0
 
-    def hooks(self):
-        return {"setup": self.setup, "after_rollout": self.after_rollout, "extra_loss": self.extra_loss,
-                "after_step": self.after_step}
-
-    def setup(self, policy, tok, device):
-        self.tok, self.device = tok, device
+    def setup(self, cfg, policy, tok, device):
+        self.tok = tok
         # sharded exactly like the student, so the EMA can run shard by shard
-        self.teacher = grpo.sharded_copy(self.cfg, policy, device)
+        self.teacher = grpo.sharded_copy(cfg, policy, device)
         self.hint_ids = {True: tok.encode(self.d.hint_correct, add_special_tokens=False),
                          False: tok.encode(self.d.hint_wrong, add_special_tokens=False)}
-        return self
 
-    # checkpointable state (grpo.save_checkpoint / load_checkpoint)
-    def tensors(self):
+    def state_dict(self):
         from torch.distributed.checkpoint.state_dict import get_model_state_dict
-        return {"teacher": get_model_state_dict(self.teacher)}
+        return {"teacher": get_model_state_dict(self.teacher), "lam": self.lam.value,
+                "disabled": self.lam.disabled, "last_ema": self.last_ema, "last_copy": self.last_copy}
 
-    def meta(self):
-        return {"lam": self.lam.value, "disabled": self.lam.disabled, "last_ema": self.last_ema,
-                "last_copy": self.last_copy}
-
-    def load(self, state, meta):
+    def load_state_dict(self, state):
         from torch.distributed.checkpoint.state_dict import set_model_state_dict
         set_model_state_dict(self.teacher, state["teacher"])
-        self.lam.value, self.lam.disabled = meta["lam"], meta["disabled"]
-        self.last_ema, self.last_copy = meta["last_ema"], meta["last_copy"]
+        self.lam.value, self.lam.disabled = state["lam"], state["disabled"]
+        self.last_ema, self.last_copy = state["last_ema"], state["last_copy"]
 
     def after_rollout(self, step, trajs):
-        self.step, self.lam_now = step, self.lam.at(step)
-        self.hints = {id(t): t.reward_info["accuracy"] == 1.0 for t in trajs}
-        self.turn_kls = {}
-        return {"lambda": self.lam_now, "hints_correct": sum(self.hints.values()),
-                "hints_wrong": len(self.hints) - sum(self.hints.values())}
+        self.step, self.lam_now, self.turn_kls = step, self.lam.at(step), {}
+        for t in trajs:      # the outcome picks the hint only the teacher will see
+            t.extras["hint_correct"] = t.reward_info["accuracy"] == 1.0
+        n_correct = sum(t.extras["hint_correct"] for t in trajs)
+        return {"lambda": self.lam_now, "hints_correct": n_correct, "hints_wrong": len(trajs) - n_correct}
 
-    def extra_loss(self, chunk, ids, attn, logp_all, mask, pg_scale, dummy):
-        """lambda * turn-level truncated KL(student || hinted teacher); the teacher forward runs on every
-        micro-batch (also when lambda is 0) so that FSDP ranks stay in lockstep."""
-        t_ids, t_attn, rows = self._teacher_batch(chunk, ids, attn)
+    def extra_loss(self, mb):
+        """lambda * turn-level truncated KL(student || hinted teacher), as this micro-batch's share of the
+        mean over the step's sequences. The teacher forward runs on every micro-batch (also when lambda
+        is 0) so that FSDP ranks stay in lockstep."""
+        t_ids, t_attn, rows = self._teacher_batch(mb.trajs, mb.ids, mb.attn)
         with torch.no_grad():
-            images = agent.vision_kwargs(self.tok, chunk, t_ids)
+            images = agent.vision_kwargs(self.tok, mb.trajs, t_ids)
             t_logits = self.teacher(input_ids=t_ids, attention_mask=t_attn, **images).logits.float()
             t_logp = torch.log_softmax(t_logits / self.cfg.rollout.temperature, -1)
         if self.lam_now == 0.0:
-            return logp_all.sum() * 0.0
+            return mb.logp_all.sum() * 0.0
         terms = []
-        for i, tr in enumerate(chunk):
-            teacher_logp = t_logp[i, rows[i]]
-            kl, per_turn = turn_kl(logp_all[i, :len(rows[i])], teacher_logp, tr.turn_spans,
+        for i, tr in enumerate(mb.trajs):
+            if not tr.turn_spans:        # nothing the policy wrote (grpo.py's lockstep rows)
+                continue
+            kl, per_turn = turn_kl(mb.logp_all[i, :len(rows[i])], t_logp[i, rows[i]], tr.turn_spans,
                                    self.d.max_kl_turns, self.d.logratio_clip)
             terms.append(kl)
             for k, v in enumerate(per_turn):
                 self.turn_kls.setdefault(k, []).append(float(v.detach()))
-        d = torch.stack(terms).mean() if not dummy else logp_all.sum() * 0.0
+        d = torch.stack(terms).mean() if terms else mb.logp_all.sum() * 0.0
         # the guard decides on the mean over all ranks, so every rank's lambda stays the same
-        total = torch.tensor([float(d) * len(chunk) * (not dummy), len(chunk) * (not dummy)], dtype=torch.float64,
-                             device=logp_all.device)
+        total = torch.tensor([float(d) * len(terms), len(terms)], dtype=torch.float64, device=d.device)
         dist.all_reduce(total)
-        if total[0] / max(float(total[1]), 1.0) > self.d.kl_max:   # teacher corruption: stop for good
+        mean_kl = float(total[0]) / max(float(total[1]), 1.0)
+        if mean_kl > self.d.kl_max:                       # teacher corruption: stop for good
             self.lam.disable()
-            self.events.append({"step": self.step, "guard": "teacher_corruption",
-                                "kl": float(total[0] / max(float(total[1]), 1.0))})
+            self.events.append({"step": self.step, "guard": "teacher_corruption", "kl": mean_kl})
             return d * 0.0
         term = self.lam_now * d
         # the PG loss *value* is ~0 on-policy whatever its gradient, so the cap is set against the size of
         # the PG signal, mean |A|; a batch without signal (all A = 0) keeps its distillation term
-        cap = self.d.ratio_max * pg_scale
+        cap = self.d.ratio_max * float(mb.adv.abs().mean())
         if cap > 0 and float(term) > cap:                  # stale teacher: scale the term down
             self.events.append({"step": self.step, "guard": "stale_teacher_clip", "ratio": float(term) / cap})
             term = term * (cap / float(term))
-        return term
+        return term * len(terms) / mb.batch_seqs
 
     def _teacher_batch(self, chunk, ids, attn):
         """The teacher sees each sequence with its hint at the prompt/response boundary."""
@@ -214,7 +208,8 @@ class TTOPD:
         for i, tr in enumerate(chunk):
             n = int(attn[i].sum())
             boundary = tr.turn_spans[0][0] if tr.turn_spans else n
-            hint = self.hint_ids[self.hints.get(id(tr), False)] if self.d.use_hints and tr.turn_spans else []
+            use = self.d.use_hints and tr.turn_spans
+            hint = self.hint_ids[tr.extras.get("hint_correct", False)] if use else []
             seqs.append(with_hint(ids[i, :n].tolist(), boundary, hint))
             rows.append(teacher_rows(n, boundary, len(hint)))
         width = max(len(s) for s in seqs)
@@ -232,12 +227,11 @@ class TTOPD:
             if step % self.d.hard_copy_every == 0:
                 hard_copy(self.teacher, policy)
                 self.last_copy = step
-        fired = [e for e in self.events if e["step"] == step - 1]
-        out = {"distill_kl_turn": {k: sum(v) / len(v) for k, v in sorted(self.turn_kls.items())},
-               "teacher_staleness_ema": step - self.last_ema, "teacher_staleness_copy": step - self.last_copy,
-               "distill_disabled": self.lam.disabled, "guard_events": fired}
-        return out
+        return {"distill_kl_turn": {k: sum(v) / len(v) for k, v in sorted(self.turn_kls.items())},
+                "teacher_staleness_ema": step - self.last_ema, "teacher_staleness_copy": step - self.last_copy,
+                "distill_disabled": self.lam.disabled,
+                "guard_events": [e for e in self.events if e["step"] == step]}
 
 
 if __name__ == "__main__":
-    grpo.main(sys.argv[1:], TTOPDConfig, hooks_for=lambda cfg: TTOPD(cfg).hooks())
+    grpo.main(sys.argv[1:], TTOPDConfig, extension=TTOPD)

@@ -1,15 +1,17 @@
-"""Warm start by behaviour cloning, policy evaluation, and the agent command line.
+"""Warm start by behaviour cloning of the scripted expert.
+
+  python warmstart.py configs/tiny.yaml     # -> checkpoints/warmstart (warm_start.out_dir)
 
 A randomly initialised model cannot call tools, so RL starts from a policy cloned from
 the scripted expert: each expert episode is turned into token ids by the same code path
 as a rollout (agent.prompt_ids / agent.observation_ids), with the expert's turns as the
 masked "policy" tokens, and the model is trained by cross-entropy on those tokens only.
 """
-import argparse
 import json
 import math
 import os
 import random
+import sys
 import time
 
 import numpy as np
@@ -114,82 +116,15 @@ def warm_start(cfg):
     return model, tok, summary
 
 
-def evaluate_policy(model, tok, tasks, rcfg, seed=0):
-    """Roll out once per task; return per-domain and overall metrics."""
-    trajs = agent.rollout(model, tok, tasks, rcfg, seed=seed)
-    rows = {}
-    for t in trajs:
-        rows.setdefault(t.domain, []).append(t)
-    rows["all"] = trajs
-
-    def summary(ts):
-        turns = sum(t.n_turns for t in ts)
-        return {"episodes": len(ts), "reward": float(np.mean([t.reward for t in ts])),
-                "accuracy": float(np.mean([t.reward_info["accuracy"] for t in ts])),
-                "submitted": float(np.mean([t.finished for t in ts])),
-                "well_formed_turns": sum(sum(t.well_formed) for t in ts) / max(turns, 1),
-                "turns": turns / len(ts), "policy_tokens": float(np.mean([sum(t.mask) for t in ts]))}
-    return {d: summary(ts) for d, ts in rows.items()}, trajs
-
-
-def print_table(metrics):
-    print("| domain | episodes | reward | accuracy | submitted | well-formed turns | turns |")
-    print("|---|---|---|---|---|---|---|")
-    for d, m in metrics.items():
-        print(f"| {d} | {m['episodes']} | {m['reward']:.3f} | {m['accuracy']:.3f} | {m['submitted']:.2f} | "
-              f"{m['well_formed_turns']:.3f} | {m['turns']:.2f} |")
-
-
-def resolve_checkpoint(cfg, checkpoint):
-    ck = checkpoint or cfg.model.path or (cfg.warm_start.out_dir if os.path.isdir(cfg.warm_start.out_dir) else "")
-    print(f"policy: {ck or 'embedded tiny Qwen3, random init (run agent.py warmstart first)'}")
-    return ck or None
-
-
-def play(cfg, checkpoint, task_id):
-    model, tok = agent.load_policy(cfg.model, resolve_checkpoint(cfg, checkpoint))
-    task = [t for t in bank.load_tasks() if t["id"] == task_id]
-    if not task:
-        raise SystemExit(f"unknown task {task_id!r}")
-    tr = agent.rollout(model, tok, task, cfg.rollout, seed=cfg.seed, progress=False)[0]
-    print(envmod.case_text(task[0]))
-    prev = tr.turn_spans[0][0]
-    for k, (a, b) in enumerate(tr.turn_spans):
-        if k:
-            print("--- observation ---\n" + tok.decode(tr.ids[prev:a], skip_special_tokens=False).strip())
-        print(f"--- assistant turn {k + 1} ---\n" + tok.decode(tr.ids[a:b], skip_special_tokens=False))
-        prev = b
-    info = {k: v for k, v in tr.reward_info.items()}
-    print("--- reward ---\n" + json.dumps(info, indent=1))
-
-
-def main():
-    ap = argparse.ArgumentParser(description="agent.py commands")
-    ap.add_argument("command", choices=["tokenizer", "warmstart", "eval", "play"])
-    ap.add_argument("config", nargs="?", default="configs/tiny.yaml")
-    ap.add_argument("--checkpoint", default="")
-    ap.add_argument("--task", default="")
-    ap.add_argument("overrides", nargs="*", help="key.sub=value config overrides")
-    a = ap.parse_args()
-    if a.command == "tokenizer":
-        tok = agent.train_tokenizer()
-        return print(f"tokenizer with {len(tok)} tokens written to {agent.TOKENIZER_DIR}")
-    import grpo                        # its TrainConfig extends AgentConfig: one YAML serves both
-    cfg = config.load(a.config, grpo.TrainConfig, a.overrides)
-    if a.command == "warmstart":
-        s = warm_start(cfg)[2]
-        print(f"warm start: {s['tasks']} expert episodes, {s['tokens']} tokens, {s['steps']} steps, "
-              f"loss {s['final_loss']:.3f}, {s['wall_s'] / 60:.1f} min -> {cfg.warm_start.out_dir}")
-    elif a.command == "eval":
-        model, tok = agent.load_policy(cfg.model, resolve_checkpoint(cfg, a.checkpoint))
-        tasks = bank.load_tasks(split=cfg.eval_split)
-        if cfg.eval_tasks:
-            tasks = random.Random(0).sample(tasks, cfg.eval_tasks)
-        metrics = evaluate_policy(model, tok, tasks, cfg.rollout, cfg.seed)[0]
-        print_table(metrics)
-    else:
-        play(cfg, a.checkpoint, a.task)
+def main(argv):
+    if not argv or argv[0] in ("-h", "--help"):
+        return print(f"usage: python warmstart.py CONFIG.yaml [key.sub=value ...]  (any training config: "
+                     "it reads model, rollout and warm_start)")
+    cfg = config.load(argv[0], config.Config, argv[1:], ignore_sections=True)
+    s = warm_start(cfg)[2]
+    print(f"warm start: {s['tasks']} expert episodes, {s['tokens']} tokens, {s['steps']} steps, "
+          f"loss {s['final_loss']:.3f}, {s['wall_s'] / 60:.1f} min -> {cfg.warm_start.out_dir}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -70,7 +70,7 @@ def main():
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "rollout_throughput.json"))
     a = ap.parse_args()
-    cfg = config.load(a.config, grpo.TrainConfig)
+    cfg = config.load(a.config, config.Config)
     cfg.model.device, cfg.model.dtype = a.device, a.dtype
     ck = a.checkpoint if os.path.isdir(a.checkpoint) else None
     model, tok = agent.load_policy(cfg.model, ck)

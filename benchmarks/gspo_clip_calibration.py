@@ -31,26 +31,28 @@ def main():
     ap.add_argument("overrides", nargs="*")
     a = ap.parse_args()
     os.chdir(ROOT)
-    cfg = config.load("configs/tiny.yaml", grpo.TrainConfig, [
+    cfg = config.load("configs/tiny.yaml", config.Config, [
         "algo.loss=gspo", "algo.epochs=1", "rollout.top_p=1.0", f"steps={a.steps}", "eval_tasks=4", "eval_every=0",
         "checkpoint_every=0", "out_dir=runs/gspo_clip_calibration", *a.overrides])
-    batch, rows = {}, []
+    rows = []
 
-    def keep_batch(step, trajs):
-        batch["trajs"] = trajs
-        return {}
+    class Calibration(grpo.Extension):
+        """After each step: how far the updated policy's sequence ratios moved on the batch it learned from."""
+        def after_rollout(self, step, trajs):
+            self.trajs = trajs
+            return {}
 
-    def measure(step, policy):
-        ids, attn, mask, old = grpo.pad_batch(batch["trajs"], 0, torch.device("cpu"))
-        with torch.no_grad():
-            new = agent.token_logprobs(policy, ids, attn, cfg.rollout.temperature)
-        log_s = grpo.masked_mean(new - old, mask, 1)          # the log of loss_gspo's s_i
-        q = np.quantile(log_s.abs().numpy(), QUANTILES)
-        rows.append({"step": step, **{f"abs_log_s_q{int(p * 100)}": float(v) for p, v in zip(QUANTILES, q)}})
-        print(json.dumps(rows[-1]), flush=True)
-        return {}
+        def after_step(self, step, policy):
+            ids, attn, mask, old = grpo.pad_batch(self.trajs, 0, torch.device("cpu"))
+            with torch.no_grad():
+                new = agent.token_logprobs(policy, ids, attn, cfg.rollout.temperature)
+            log_s = grpo.masked_mean(new - old, mask, 1)          # the log of loss_gspo's s_i
+            q = np.quantile(log_s.abs().numpy(), QUANTILES)
+            rows.append({"step": step, **{f"abs_log_s_q{int(p * 100)}": float(v) for p, v in zip(QUANTILES, q)}})
+            print(json.dumps(rows[-1]), flush=True)
+            return {}
 
-    grpo.train(cfg, {"after_rollout": keep_batch, "after_step": measure})
+    grpo.train(cfg, Calibration())
     out = os.path.join(ROOT, "benchmarks", "results", "gspo_clip_calibration.json")
     with open(out, "w") as f:
         json.dump({"lr": cfg.lr, "steps": rows}, f, indent=1)

@@ -39,9 +39,9 @@ def main():
     a = ap.parse_intermixed_args()
     a.overrides += [c for c in a.checkpoints if "=" in c]      # key=value words are overrides, not checkpoints
     a.checkpoints = [c for c in a.checkpoints if "=" not in c]
-    cfg = config.load(a.config, grpo.TrainConfig, a.overrides)
+    cfg = config.load(a.config, config.Config, a.overrides)
     _, _, device = grpo.setup_distributed()
-    tasks = grpo.validation_tasks(cfg)
+    tasks = agent.validation_tasks(cfg.eval_split, cfg.eval_tasks)
     rows = []
     print("| checkpoint | seed sets | val reward: mean over sets | sd of one set | per set | val accuracy: mean |")
     print("|---|---|---|---|---|---|")

@@ -14,7 +14,7 @@ import warmstart
 
 @pytest.fixture(scope="module")
 def cfg():
-    c = config.load("configs/tiny.yaml", grpo.TrainConfig)
+    c = config.load("configs/tiny.yaml", config.Config)
     c.rollout.max_new_tokens, c.rollout.batch_size = 24, 8
     return c
 

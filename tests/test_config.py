@@ -9,14 +9,14 @@ import config
 
 
 def test_shipped_config_loads():
-    c = config.load("configs/tiny.yaml", grpo.TrainConfig)
+    c = config.load("configs/tiny.yaml", config.Config)
     assert c.rollout.max_turns == 8 and c.warm_start.expert_max_turns == 5 and c.model.path == ""
 
 
 @pytest.mark.parametrize("name", ["grpo", "dapo", "dr_grpo", "gspo", "ttopd", "ttopd_tiny"])
 def test_every_shipped_training_config_loads_and_passes_the_value_checks(name):
     import ttopd
-    cls = ttopd.TTOPDConfig if name.startswith("ttopd") else grpo.TrainConfig
+    cls = ttopd.TTOPDConfig if name.startswith("ttopd") else config.Config
     c = config.load(f"configs/{name}.yaml", cls)
     grpo.check_values(c)
     assert c.algo.loss in grpo.LOSSES
@@ -26,28 +26,28 @@ def test_unknown_and_mistyped_keys_are_named(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text("rollout:\n  temprature: 0.7\n")
     with pytest.raises(config.ConfigError, match="rollout.temprature"):
-        config.load(str(p), agent.AgentConfig)
+        config.load(str(p), config.Config)
     p.write_text("rollout:\n  max_turns: five\n")
     with pytest.raises(config.ConfigError, match="rollout.max_turns"):
-        config.load(str(p), agent.AgentConfig)
+        config.load(str(p), config.Config)
     p.write_text("model: 3\n")
     with pytest.raises(config.ConfigError, match="model"):
-        config.load(str(p), agent.AgentConfig)
+        config.load(str(p), config.Config)
 
 
 def test_every_key_is_documented_and_defaults_are_fresh():
-    lines = config.describe(agent.AgentConfig)
+    lines = config.describe(config.Config)
     assert len(lines) > 15 and all(line.split(": ", 1)[1] for line in lines)
-    a, b = agent.AgentConfig(), agent.AgentConfig()
+    a, b = config.Config(), config.Config()
     a.rollout.max_turns = 99
     assert b.rollout.max_turns == 5
-    assert config.from_dict(agent.AgentConfig, {"rollout": {"temperature": 1}}).rollout.temperature == 1.0
+    assert config.from_dict(config.Config, {"rollout": {"temperature": 1}}).rollout.temperature == 1.0
     assert dataclasses.asdict(a)["rollout"]["max_turns"] == 99
 
 
 def test_exponent_floats_without_a_dot_are_read_as_numbers():
     # YAML 1.1 (PyYAML) resolves "1e-4" to a string; an lr written that way must still load, and a word must not
-    c = config.load("configs/tiny.yaml", grpo.TrainConfig, ["lr=1e-4", "algo.clip_high=3E-4"])
+    c = config.load("configs/tiny.yaml", config.Config, ["lr=1e-4", "algo.clip_high=3E-4"])
     assert c.lr == 1e-4 and c.algo.clip_high == 3e-4
     with pytest.raises(config.ConfigError, match="'lr' must be float"):
-        config.load("configs/tiny.yaml", grpo.TrainConfig, ["lr=fast"])
+        config.load("configs/tiny.yaml", config.Config, ["lr=fast"])

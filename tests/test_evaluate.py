@@ -27,7 +27,7 @@ def test_tasks():
 
 @pytest.fixture(scope="module")
 def tok():
-    return agent.load_policy(config.load("configs/tiny.yaml", grpo.TrainConfig).model)[1]
+    return agent.load_policy(config.load("configs/tiny.yaml", config.Config).model)[1]
 
 
 class PreferTokens(torch.nn.Module):
@@ -69,7 +69,7 @@ def test_option_scorer_picks_the_option_the_model_is_made_to_prefer(tok):
 
 def test_batched_option_scores_equal_one_sequence_at_a_time(tok):
     torch.manual_seed(0)
-    model = agent.load_policy(config.load("configs/tiny.yaml", grpo.TrainConfig).model)[0]
+    model = agent.load_policy(config.load("configs/tiny.yaml", config.Config).model)[0]
     t = loaders.load_medmcqa(os.path.join(FIX, "medmcqa.jsonl"))[0]
     p = evaluate.text_prompt(tok, t)
     conts = [tok.encode(" " + o, add_special_tokens=False) for o, _ in evaluate.option_texts(t)]

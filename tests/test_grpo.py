@@ -1,4 +1,5 @@
 """grpo.py: each loss against hand-computed values; torchrun on 2 CPU ranks; kill and resume."""
+import dataclasses
 import os
 import signal
 import subprocess
@@ -19,12 +20,17 @@ LOGP = torch.log(torch.tensor([[0.5, 0.4, 0.9], [0.2, 0.6, 0.3]]))
 OLD = torch.log(torch.tensor([[0.25, 0.4, 0.6], [0.4, 0.5, 0.3]]))
 MASK = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
 ADV = torch.tensor([1.0, -1.0])
+
+
+def mb(logp=LOGP, ref=None, batch_seqs=2, batch_tokens=5.0):
+    """A micro-batch that is the whole step: 2 sequences, 5 policy tokens."""
+    return grpo.MicroBatch([], None, None, MASK, None, logp, OLD, ADV, ref, batch_seqs, batch_tokens)
 # ratios: [[2.0, 1.0, 1.5], [0.5, 1.2, 1.0]]
 
 
 def test_grpo_loss_by_hand():
     a = SimpleNamespace(**{**vars(A), "clip_high": 0.2})
-    loss, clip = grpo.loss_grpo(LOGP, OLD, ADV, MASK, a)
+    loss, clip = grpo.loss_grpo(mb(), a)
     # seq 1 (A=+1): -min(r, clip(r, .8, 1.2)) = -1.2, -1.0, -1.2  -> mean -3.4/3
     # seq 2 (A=-1): -min(-r, -clip(r)) = max(r, clip r) = 0.8, 1.2  -> mean 1.0
     assert loss.item() == pytest.approx(0.5 * (-3.4 / 3 + 1.0), abs=1e-6)
@@ -32,21 +38,22 @@ def test_grpo_loss_by_hand():
 
 
 def test_dapo_loss_by_hand():
-    loss, _ = grpo.loss_dapo(LOGP, OLD, ADV, MASK, A)
+    loss, _ = grpo.loss_dapo(mb(), A)
     # clip-higher 1.28: seq1 -1.28, -1.0, -1.28; seq2 0.8, 1.2; token mean over 5 tokens
     assert loss.item() == pytest.approx((-1.28 - 1.0 - 1.28 + 0.8 + 1.2) / 5, abs=1e-6)
-    assert grpo.loss_dapo(LOGP, OLD, ADV, MASK, A, n_total_tokens=10)[0].item() == pytest.approx(
+    # a micro-batch of a bigger step (10 tokens over all ranks and micro-batches) is its share of the mean
+    assert grpo.loss_dapo(mb(batch_tokens=10.0), A)[0].item() == pytest.approx(
         (-1.28 - 1.0 - 1.28 + 0.8 + 1.2) / 10, abs=1e-6)
 
 
 def test_dr_grpo_loss_by_hand():
-    loss, _ = grpo.loss_dr_grpo(LOGP, OLD, ADV, MASK, A)
+    loss, _ = grpo.loss_dr_grpo(mb(), A)
     assert loss.item() == pytest.approx((-1.28 - 1.0 - 1.28 + 0.8 + 1.2) / (2 * 4), abs=1e-6)
 
 
 def test_gspo_loss_by_hand():
     a = SimpleNamespace(**{**vars(A), "clip_low": 3e-4, "clip_high": 4e-4})
-    loss, _ = grpo.loss_gspo(LOGP, OLD, ADV, MASK, a)
+    loss, _ = grpo.loss_gspo(mb(), a)
     s1 = (2.0 * 1.0 * 1.5) ** (1 / 3)      # geometric mean of ratios = exp(mean log-ratio)
     s2 = (0.5 * 1.2) ** (1 / 2)
     l1 = -min(s1, min(max(s1, 1 - 3e-4), 1 + 4e-4))
@@ -60,7 +67,7 @@ def test_on_policy_gspo_and_grpo_have_the_same_gradient():
     grads = []
     for fn in (grpo.loss_gspo, grpo.loss_grpo):
         logp = LOGP.clone().requires_grad_(True)
-        fn(logp, LOGP.detach(), ADV, MASK, a)[0].backward()
+        fn(dataclasses.replace(mb(logp), old_logp=LOGP.detach()), a)[0].backward()
         grads.append(logp.grad)
     torch.testing.assert_close(grads[0], grads[1])
     assert grads[0].abs().sum() > 0
@@ -72,9 +79,9 @@ def test_kl_and_gradient_flow():
     assert kl[0, 0].item() == pytest.approx(0.0) and (kl >= 0).all()
     x = LOGP.clone().requires_grad_(True)
     a = SimpleNamespace(**{**vars(A), "kl_coef": 0.1})
-    for fn in grpo.LOSSES.values():
+    for variant in grpo.LOSSES.values():
         x.grad = None
-        fn(x, OLD, ADV, MASK, a, ref)[0].backward()
+        variant.loss(mb(x, ref), a)[0].backward()
         assert x.grad[1, 2] == 0          # masked token gets no gradient
         assert torch.isfinite(x.grad).all()
 
@@ -167,24 +174,24 @@ def test_value_checks_and_optional_loggers_name_the_key():
                           ("algo.epochs=0", "algo.epochs"),
                           ("rollout.max_calls_per_turn=0", "rollout.max_calls_per_turn")]:
         with pytest.raises(config.ConfigError, match=key):
-            grpo.check_values(config.load("configs/tiny.yaml", grpo.TrainConfig, [override]))
+            grpo.check_values(config.load("configs/tiny.yaml", config.Config, [override]))
     try:
         import tensorboard  # noqa: F401
     except ImportError:
         with pytest.raises(config.ConfigError, match="log_to"):
-            grpo.external_logger(config.load("configs/tiny.yaml", grpo.TrainConfig, ["log_to=tensorboard"]))
+            grpo.external_logger(config.load("configs/tiny.yaml", config.Config, ["log_to=tensorboard"]))
 
 
 def test_missing_init_checkpoint_is_an_error_not_a_fresh_model(tmp_path):
     import config
-    cfg = config.load("configs/tiny.yaml", grpo.TrainConfig, [f"init_checkpoint={tmp_path / 'warmstrat'}"])
+    cfg = config.load("configs/tiny.yaml", config.Config, [f"init_checkpoint={tmp_path / 'warmstrat'}"])
     with pytest.raises(config.ConfigError, match="init_checkpoint.*warmstrat"):
         grpo.build_models(cfg, torch.device("cpu"))
 
 
 def test_lr_schedule_warms_up_then_decays_to_the_floor():
     import config
-    cfg = config.load("configs/tiny.yaml", grpo.TrainConfig, ["warmup_steps=4", "steps=104", "lr_schedule=cosine",
+    cfg = config.load("configs/tiny.yaml", config.Config, ["warmup_steps=4", "steps=104", "lr_schedule=cosine",
                                                               "min_lr_ratio=0.1"])
     f = [grpo.lr_factor(cfg, s) for s in range(110)]
     assert f[:4] == [0.25, 0.5, 0.75, 1.0]                 # linear warm-up, full LR from step 4
@@ -199,7 +206,7 @@ def rollouts_on_four_train_tasks(overrides):
     import agent
     import config
     from clinic import bank
-    cfg = config.load("configs/tiny.yaml", grpo.TrainConfig, overrides)
+    cfg = config.load("configs/tiny.yaml", config.Config, overrides)
     torch.manual_seed(0)
     model, tok = agent.load_policy(cfg.model)
     trajs = agent.rollout(model, tok, bank.load_tasks(split="train")[:4], cfg.rollout, seed=0, progress=False)
@@ -298,10 +305,10 @@ def test_evaluation_is_a_fixed_draw_that_seed_base_moves(process_group):
     import agent
     import config
     rank, world, device = process_group
-    cfg = config.load("configs/tiny.yaml", grpo.TrainConfig, ["rollout.max_new_tokens=24", "rollout.max_turns=2",
+    cfg = config.load("configs/tiny.yaml", config.Config, ["rollout.max_new_tokens=24", "rollout.max_turns=2",
                                                               "eval_tasks=8", "rollout.top_p=1.0"])
-    tasks = grpo.validation_tasks(cfg)
-    assert len(tasks) == 8 and tasks == grpo.validation_tasks(cfg)
+    tasks = agent.validation_tasks(cfg.eval_split, cfg.eval_tasks)
+    assert len(tasks) == 8 and tasks == agent.validation_tasks(cfg.eval_split, cfg.eval_tasks)
     torch.manual_seed(0)
     model, tok = agent.load_policy(cfg.model)
     ev = lambda **kw: grpo.evaluate(cfg, model, tok, tasks, rank, world, device, **kw)  # noqa: E731

@@ -54,7 +54,7 @@ def test_turn_kl_by_hand_on_a_two_turn_trajectory():
 
 def test_hint_changes_the_teacher_but_never_enters_its_scored_rows():
     torch.manual_seed(0)
-    cfg = config.load("configs/tiny.yaml", grpo.TrainConfig)
+    cfg = config.load("configs/tiny.yaml", config.Config)
     model, tok = agent.load_policy(cfg.model)
     ids = tok.encode("<|im_start|>user\ncase<|im_end|>\n<|im_start|>assistant\n", add_special_tokens=False)
     boundary = len(ids)
@@ -74,13 +74,14 @@ def test_hint_changes_the_teacher_but_never_enters_its_scored_rows():
 def test_lambda_only_goes_down():
     d = ttopd.DistillConfig(lam=4.0, phase_out_steps=40)
     lam = ttopd.Lambda(d)
-    values = [lam.at(s) for s in [0, 5, 10, 3, 0, 20, 40, 41, 2, 100]]   # earlier steps cannot re-engage it
-    assert values[0] == 4.0 and values[2] == pytest.approx(3.0) and values[6] == 0.0
+    values = [lam.at(s) for s in [1, 6, 11, 4, 1, 21, 41, 42, 3, 101]]   # earlier steps cannot re-engage it
+    assert values[0] == 4.0 and values[2] == pytest.approx(3.0) and values[5] == pytest.approx(2.0)
+    assert values[6] == 0.0
     assert all(b <= a for a, b in zip(values, values[1:]))
     cos = ttopd.Lambda(ttopd.DistillConfig(lam=4.0, schedule="cosine", phase_out_steps=40))
-    assert cos.at(20) == pytest.approx(2.0)
+    assert cos.at(21) == pytest.approx(2.0)
     cos.disable()
-    assert cos.at(0) == 0.0
+    assert cos.at(1) == 0.0
 
 
 def test_torchrun_two_ranks_two_steps(tmp_path):

@@ -16,7 +16,7 @@ from tiny_models import make_tiny_vlm  # noqa: E402
 
 @pytest.fixture(scope="module")
 def vlm(tmp_path_factory):
-    cfg = config.load("configs/tiny.yaml", grpo.TrainConfig)
+    cfg = config.load("configs/tiny.yaml", config.Config)
     path = make_tiny_vlm(tmp_path_factory.mktemp("tiny_vlm"))
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, path=path), init_checkpoint="")
     cfg.rollout = dataclasses.replace(cfg.rollout, max_new_tokens=24, max_turns=3, batch_size=4)
