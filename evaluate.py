@@ -41,7 +41,7 @@ import config
 import env as envmod
 from clinic import loaders
 import reward as rewardmod
-from clinic import knowledge
+from clinic import domains
 from clinic import bank
 
 COMPONENTS = ("process", "safety", "format", "coherence")
@@ -190,7 +190,7 @@ def summarise(records):
     groups = collections.defaultdict(list)
     for r in records:
         groups[(r["mode"], r["group"])].append(r)
-        if r["group"] in knowledge.DOMAINS:
+        if r["group"] in domains.names():
             groups[(r["mode"], "all domains")].append(r)
     rows = []
     for (mode, group), rs in groups.items():
@@ -199,7 +199,7 @@ def summarise(records):
             vals = [r[k] for r in rs if r.get(k) is not None]
             row[k] = float(np.mean(vals)) if vals else None
         rows.append(row)
-    order = list(knowledge.DOMAINS) + ["all domains"]
+    order = list(domains.names()) + ["all domains"]
     return sorted(rows, key=lambda r: (r["mode"], order.index(r["group"]) if r["group"] in order else len(order),
                                        r["group"]))
 
@@ -344,7 +344,7 @@ def bank_tasks(split, per_domain):
         by = collections.defaultdict(list)
         for t in tasks:
             by[t["domain"]].append(t)
-        tasks = [t for d in knowledge.DOMAINS for t in by[d][:per_domain]]
+        tasks = [t for d in domains.names() for t in by[d][:per_domain]]
     return tasks
 
 

@@ -1,7 +1,7 @@
 """Tool registry and dispatch: the agent's only way to act on a case.
 
 A tool is a plain function `fn(case, **arguments)` with type hints and a
-docstring, registered with @tool(kind, domains). The decorator derives the
+docstring, registered with @tool(kind). The decorator derives the
 OpenAI function-calling JSON schema from the signature (the `case` argument
 is the episode state and is hidden from the agent). env.py parses tool calls
 out of the agent's text and calls `dispatch(case, name, arguments)`, which
@@ -17,10 +17,12 @@ import inspect
 import os
 from dataclasses import dataclass, field
 
+import reward
+from clinic import domains
 from clinic import images
 from clinic import knowledge as K
 from clinic import scores as S
-import toolset
+from clinic import toolset
 
 ERROR_KINDS = ("malformed", "phantom_tool", "schema", "off_menu", "execution")
 KINDS = ("retrieval", "assessment", "intervention", "scaffold")
@@ -39,7 +41,6 @@ class Tool:
     name: str
     fn: callable
     kind: str
-    domains: tuple
     schema: dict
 
 
@@ -55,6 +56,11 @@ class Case:
     rationale: str = ""
 
 
+# On every domain's menu; each domain's own tools are listed in its file (clinic/domains/).
+EVERYWHERE = ("search_knowledge_base", "browse_passage", "document_note", "request_interpreter", "think",
+              "differential_diagnosis", "make_plan", "summarize_case", "list_red_flags", "record_finding",
+              "draft_report", "compare_options", "self_check", "convert_units", "weight_based_dose",
+              "check_answer_format", "submit_answer")
 TOOLS = {}   # the one global registry: name -> Tool
 _MENUS = {}  # (domain, registry size) -> menu
 
@@ -78,25 +84,26 @@ def _schema(fn):
         "parameters": {"type": "object", "properties": props, "required": required}}}
 
 
-def register(fn, kind, domains):
+def register(fn, kind):
     if kind not in KINDS:
         raise ValueError(f"tool kind must be one of {KINDS}")
     if fn.__name__ in TOOLS:
         raise ValueError(f"duplicate tool {fn.__name__}")
-    TOOLS[fn.__name__] = Tool(fn.__name__, fn, kind, tuple(domains), _schema(fn))
+    TOOLS[fn.__name__] = Tool(fn.__name__, fn, kind, _schema(fn))
     return fn
 
 
-def tool(kind, domains=("all",)):
-    """Decorator: register fn as an agent tool of this kind on these domains' menus."""
-    return lambda fn: register(fn, kind, domains)
+def tool(kind):
+    """Decorator: register fn as an agent tool of this kind (a domain file, or EVERYWHERE, puts it on menus)."""
+    return lambda fn: register(fn, kind)
 
 
 def menu(domain):
     """Names of the tools offered on a domain's menu (a fresh list; computed once per registry state)."""
     key = (domain, len(TOOLS))
     if key not in _MENUS:
-        _MENUS[key] = [n for n, t in TOOLS.items() if "all" in t.domains or domain in t.domains]
+        own = set(domains.all_domains()[domain].tools) if domain in domains.all_domains() else set()
+        _MENUS[key] = [n for n in TOOLS if n in EVERYWHERE or n in own]
     return list(_MENUS[key])
 
 
@@ -172,72 +179,55 @@ def reveal_section(case, section):
     return content
 
 
-def _reader(name, section, doc, kind, domains):
+def _reader(name, section, doc, kind):
     def fn(case):
         return reveal_section(case, section)
     fn.__name__, fn.__doc__ = name, doc
-    return register(fn, kind, domains)
+    return register(fn, kind)
 
 
-COMMON_CLINICAL = ("clinical_diagnosis", "triage_emergency", "cross_domain", "obstetrics", "ehr_management",
-                   "psychiatry")
-READERS = [  # name, record section, description, kind, domains
+READERS = [  # name, record section, description, kind
     ("get_vitals", "vitals", "Current vital signs (HR, RR, BP, MAP, SpO2, temperature, consciousness, pain).",
-     "assessment", COMMON_CLINICAL),
-    ("get_history", "history", "History of present illness, past history and risk factors.", "assessment",
-     COMMON_CLINICAL + ("drug_interaction",)),
-    ("get_problem_list", "history", "Problem list and chronic conditions from the chart.", "assessment",
-     ("ehr_management", "cross_domain")),
-    ("get_medications", "medications", "Current medication list.", "assessment",
-     COMMON_CLINICAL + ("drug_interaction",)),
-    ("get_allergies", "allergies", "Documented drug allergies.", "assessment",
-     COMMON_CLINICAL + ("drug_interaction",)),
-    ("perform_physical_exam", "exam", "Full physical examination including GCS components.", "assessment",
-     COMMON_CLINICAL),
-    ("get_lab_results", "labs", "All laboratory results already in the chart.", "assessment", ("ehr_management",)),
+     "assessment"),
+    ("get_history", "history", "History of present illness, past history and risk factors.", "assessment"),
+    ("get_problem_list", "history", "Problem list and chronic conditions from the chart.", "assessment"),
+    ("get_medications", "medications", "Current medication list.", "assessment"),
+    ("get_allergies", "allergies", "Documented drug allergies.", "assessment"),
+    ("perform_physical_exam", "exam", "Full physical examination including GCS components.", "assessment"),
+    ("get_lab_results", "labs", "All laboratory results already in the chart.", "assessment"),
     ("perform_triage_assessment", "triage", "ESI triage assessment: life threats, high-risk features, resources.",
-     "assessment", ("triage_emergency",)),
+     "assessment"),
     ("assess_suicide_risk", "suicide_risk", "Structured suicide risk assessment (ideation, plan, intent, means).",
-     "assessment", ("psychiatry", "triage_emergency")),
+     "assessment"),
     ("perform_cervical_exam", "cervix", "Digital cervical examination (dilation, effacement, station, ...).",
-     "assessment", ("obstetrics",)),
+     "assessment"),
     ("assess_newborn", "newborn", "Newborn assessment: heart rate, breathing, tone, reflexes, colour.",
-     "assessment", ("obstetrics",)),
+     "assessment"),
     ("compare_with_prior", "prior_imaging", "Compare the current study with the most recent prior.",
-     "assessment", ("radiology_report",)),
-    ("order_ecg", "ecg", "Record a 12-lead ECG and return its interpretation.", "intervention",
-     ("clinical_diagnosis", "triage_emergency", "cross_domain")),
-    ("get_social_history", "social_history", "Smoking, alcohol, occupation, living situation.", "assessment",
-     COMMON_CLINICAL),
-    ("get_family_history", "family_history", "Family history of disease.", "assessment", COMMON_CLINICAL),
-    ("get_surgical_history", "surgical_history", "Previous operations.", "assessment", COMMON_CLINICAL),
-    ("get_immunizations", "immunizations", "Immunization record.", "assessment", ("ehr_management",)),
-    ("get_code_status", "code_status", "Resuscitation status / advance directives.", "assessment",
-     ("ehr_management", "cross_domain")),
-    ("get_encounters", "encounters", "Previous encounters and admissions.", "assessment", ("ehr_management",)),
-    ("get_clinical_notes", "notes", "Clinical notes in the chart.", "assessment", ("ehr_management",)),
-    ("get_discharge_summary", "discharge_summary", "Most recent discharge summary.", "assessment",
-     ("ehr_management",)),
-    ("get_vital_trend", "vital_trend", "Trend of vital signs over the last 24 hours.", "assessment",
-     ("ehr_management", "triage_emergency")),
-    ("get_fluid_balance", "fluid_balance", "Intake, output and urine output over 24 hours.", "assessment",
-     ("ehr_management", "cross_domain")),
-    ("get_obstetric_history", "obstetric", "Gravidity, parity and previous deliveries.", "assessment",
-     ("obstetrics",)),
-    ("monitor_fetal_heart_rate", "fetal_monitoring", "Cardiotocography summary.", "assessment", ("obstetrics",)),
-    ("mental_status_exam", "mental_status", "Mental status examination.", "assessment", ("psychiatry",)),
-    ("get_psychiatric_history", "psych_history", "Previous psychiatric diagnoses and treatment.", "assessment",
-     ("psychiatry",)),
-    ("assess_pain", "pain", "Structured pain assessment (site, character, severity).", "assessment",
-     ("triage_emergency", "clinical_diagnosis")),
-] + [(f"examine_{system}", "exam", f"Focused {system} examination (returns the documented exam).", "assessment",
-      ("clinical_diagnosis", "triage_emergency", "cross_domain"))
+     "assessment"),
+    ("order_ecg", "ecg", "Record a 12-lead ECG and return its interpretation.", "intervention"),
+    ("get_social_history", "social_history", "Smoking, alcohol, occupation, living situation.", "assessment"),
+    ("get_family_history", "family_history", "Family history of disease.", "assessment"),
+    ("get_surgical_history", "surgical_history", "Previous operations.", "assessment"),
+    ("get_immunizations", "immunizations", "Immunization record.", "assessment"),
+    ("get_code_status", "code_status", "Resuscitation status / advance directives.", "assessment"),
+    ("get_encounters", "encounters", "Previous encounters and admissions.", "assessment"),
+    ("get_clinical_notes", "notes", "Clinical notes in the chart.", "assessment"),
+    ("get_discharge_summary", "discharge_summary", "Most recent discharge summary.", "assessment"),
+    ("get_vital_trend", "vital_trend", "Trend of vital signs over the last 24 hours.", "assessment"),
+    ("get_fluid_balance", "fluid_balance", "Intake, output and urine output over 24 hours.", "assessment"),
+    ("get_obstetric_history", "obstetric", "Gravidity, parity and previous deliveries.", "assessment"),
+    ("monitor_fetal_heart_rate", "fetal_monitoring", "Cardiotocography summary.", "assessment"),
+    ("mental_status_exam", "mental_status", "Mental status examination.", "assessment"),
+    ("get_psychiatric_history", "psych_history", "Previous psychiatric diagnoses and treatment.", "assessment"),
+    ("assess_pain", "pain", "Structured pain assessment (site, character, severity).", "assessment"),
+] + [(f"examine_{system}", "exam", f"Focused {system} examination (returns the documented exam).", "assessment")
      for system in ("cardiovascular", "respiratory", "abdomen", "neurological")]
 for _r in READERS:
     _reader(*_r)
 
 
-@tool("intervention", ("clinical_diagnosis", "cross_domain", "obstetrics", "triage_emergency"))
+@tool("intervention")
 def order_lab(case, test: str) -> str:
     """Order a laboratory test and return its result.
 
@@ -264,7 +254,7 @@ def format_lab(name, value):
     return f"{value} {unit} (ref {lo}-{hi}){flag}".replace("  ", " ")
 
 
-@tool("intervention", ("clinical_diagnosis", "cross_domain"))
+@tool("intervention")
 def order_imaging(case, modality: str) -> str:
     """Order an imaging study and return the report.
 
@@ -276,7 +266,7 @@ def order_imaging(case, modality: str) -> str:
     return _record(case).get("imaging", {}).get(modality, "no acute abnormality")
 
 
-@tool("assessment", ("radiology_report",))
+@tool("assessment")
 def get_imaging_study(case, modality: str) -> str:
     """Open the imaging study to be reported and read its findings.
 
@@ -336,21 +326,11 @@ def _score_tool(name):
     return calc
 
 
-SCORE_DOMAINS = {
-    "gcs": ("triage_emergency",), "qsofa": ("triage_emergency", "cross_domain"), "sirs": ("triage_emergency",),
-    "sofa": ("ehr_management",), "news2": ("triage_emergency",), "curb65": ("triage_emergency", "cross_domain"),
-    "cha2ds2_vasc": ("ehr_management", "cross_domain"), "has_bled": ("cross_domain",),
-    "wells_pe": ("cross_domain",), "wells_dvt": ("cross_domain", "clinical_diagnosis"),
-    "heart_score": ("cross_domain",), "timi_ua_nstemi": ("cross_domain",), "meld": ("ehr_management",),
-    "child_pugh": ("ehr_management",), "mcisaac": ("cross_domain", "clinical_diagnosis"),
-    "phq9": ("psychiatry",), "gad7": ("psychiatry",), "audit_c": ("psychiatry",), "bishop": ("obstetrics",),
-    "apgar": ("obstetrics",), "esi": ("triage_emergency",), "ckd_epi_2021": ("ehr_management", "drug_interaction"),
-}
 for _name in S.SCORE_INPUTS:
-    register(_score_tool(_name), "assessment", SCORE_DOMAINS[_name])
+    register(_score_tool(_name), "assessment")
 
 
-@tool("assessment", ("psychiatry",))
+@tool("assessment")
 def administer_questionnaire(case, instrument: str) -> dict:
     """Administer a validated questionnaire and return the item responses.
 
@@ -382,7 +362,7 @@ def _measured(case, measure):
     return case.cache[measure]
 
 
-@tool("assessment", ("visual_diagnosis",))
+@tool("assessment")
 def view_image(case) -> dict:
     """Describe the attached image (type, size, scale)."""
     img = _image(case)
@@ -392,26 +372,85 @@ def view_image(case) -> dict:
     return {"type": "dermoscopic photograph of a pigmented lesion", "scale": f"{images.LESION_PX_PER_MM} px/mm"}
 
 
-@tool("assessment", ("visual_diagnosis",))
+@tool("assessment")
 def measure_rr_intervals(case) -> dict:
     """Measure R-R intervals, heart rate and R-R variability on an ECG strip."""
     m = _measured(case, images.measure_ecg)
     return {k: m[k] for k in ("r_peaks", "rr_ms", "rate_bpm", "rr_variation")}
 
 
-@tool("assessment", ("visual_diagnosis",))
+@tool("assessment")
 def detect_p_waves(case) -> dict:
     """Look for a P wave before each QRS complex on an ECG strip."""
     m = _measured(case, images.measure_ecg)
     return {"beats_assessed": m["beats_assessed_for_p"], "p_waves_found": m["p_waves"]}
 
 
-@tool("assessment", ("visual_diagnosis",))
+@tool("assessment")
 def measure_lesion(case) -> dict:
     """Measure a lesion's ABCD features: diameter, asymmetry, border irregularity, colour count."""
     m = _measured(case, images.measure_lesion)
     return {**m, "criteria_met": [k for k, v in images.lesion_features(m).items() if v]}
 
 
-for _fn, _kind, _domains in toolset.DECLARED:     # the retrieval, intervention and scaffold tools, after ours
-    register(_fn, _kind, _domains)
+for _fn, _kind in toolset.DECLARED:     # the retrieval and intervention tools, after ours
+    register(_fn, _kind)
+
+
+# ---------------------------------------------------------------- reasoning scaffolds
+def _noted(name, kw):
+    return {"recorded": name, **{k: (v[:20] if isinstance(v, list) else str(v)[:500]) for k, v in kw.items()}}
+
+
+for _n, _doc, _args in [
+        ("think", "Write down private reasoning; it changes nothing in the case.", {"thought": str}),
+        ("differential_diagnosis", "Record a ranked differential diagnosis.", {"candidates": list}),
+        ("make_plan", "Record a step-by-step plan.", {"steps": list}),
+        ("summarize_case", "Record a one-paragraph case summary.", {"summary": str}),
+        ("list_red_flags", "Record red-flag features.", {"flags": list}),
+        ("record_finding", "Record a finding for the final answer.", {"finding": str}),
+        ("draft_report", "Draft a structured report (findings and impression).", {"findings": str,
+                                                                                  "impression": str}),
+        ("compare_options", "Record pros and cons of the answer options.", {"notes": str}),
+        ("self_check", "Re-check the reasoning before answering.", {"notes": str})]:
+    tool("scaffold")(toolset.make_tool(_n, _doc, _args, _noted))
+
+
+UNITS = {("mg/dl", "mmol/l", "glucose"): 1 / 18.0, ("mmol/l", "mg/dl", "glucose"): 18.0,
+         ("mg/dl", "umol/l", "creatinine"): 88.4, ("umol/l", "mg/dl", "creatinine"): 1 / 88.4,
+         ("lb", "kg", "weight"): 0.45359237, ("kg", "lb", "weight"): 1 / 0.45359237}
+
+
+@tool("scaffold")
+def convert_units(case, value: float, from_unit: str, to_unit: str, quantity: str) -> dict:
+    """Convert glucose (mg/dL<->mmol/L), creatinine (mg/dL<->umol/L), weight (lb<->kg) or temperature (F<->C)."""
+    f, t, q = from_unit.lower(), to_unit.lower(), quantity.lower()
+    if q == "temperature" and (f, t) in (("f", "c"), ("c", "f")):
+        return {"value": round((value - 32) / 1.8 if f == "f" else value * 1.8 + 32, 2), "unit": to_unit}
+    if (f, t, q) not in UNITS:
+        raise ValueError(f"cannot convert {quantity} from {from_unit} to {to_unit}")
+    return {"value": round(value * UNITS[(f, t, q)], 3), "unit": to_unit}
+
+
+@tool("scaffold")
+def weight_based_dose(case, mg_per_kg: float, weight_kg: float, max_mg: float = 0.0) -> dict:
+    """Compute a weight-based dose (mg), optionally capped at max_mg."""
+    if not (0 < weight_kg < 400 and 0 < mg_per_kg < 1000):
+        raise ValueError("implausible weight or dose")
+    dose = mg_per_kg * weight_kg
+    return {"dose_mg": round(min(dose, max_mg) if max_mg > 0 else dose, 2)}
+
+
+@tool("scaffold")
+def check_answer_format(case, answer: str) -> dict:
+    """Check whether an answer is in the format this task expects (does not say if it is right)."""
+    ok = reward.parse_answer(case.task["answer"], answer) is not None
+    return {"well_formed": ok, "expected": case.task["answer"]["type"]}
+
+
+@tool("scaffold")
+def submit_answer(case, answer: str, rationale: str = "") -> dict:
+    """Submit the final answer (ends the episode). rationale: your reasoning or report."""
+    case.answer, case.rationale = answer[:1000], rationale[:4000]
+    return {"status": "submitted"}
+

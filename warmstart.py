@@ -118,7 +118,7 @@ def warm_start(cfg):
 
 def main(argv):
     if not argv or argv[0] in ("-h", "--help"):
-        return print(f"usage: python warmstart.py CONFIG.yaml [key.sub=value ...]  (any training config: "
+        return print("usage: python warmstart.py CONFIG.yaml [key.sub=value ...]  (any training config: "
                      "it reads model, rollout and warm_start)")
     cfg = config.load(argv[0], config.Config, argv[1:], ignore_sections=True)
     s = warm_start(cfg)[2]

@@ -22,7 +22,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import agent  # noqa: E402
 import config  # noqa: E402
-import grpo  # noqa: E402
 import env as envmod  # noqa: E402
 from clinic import bank  # noqa: E402
 

@@ -419,8 +419,6 @@ RULES = {
     "melanoma_abcd": ("two or more ABCD features: suspicious for melanoma, refer", "friedman-1985"),
 }
 
-DOMAINS = ["clinical_diagnosis", "drug_interaction", "ehr_management", "medical_qa", "triage_emergency",
-           "psychiatry", "obstetrics", "visual_diagnosis", "radiology_report", "cross_domain"]
 
 
 # ---------------------------------------------------------------------------- review

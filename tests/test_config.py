@@ -3,7 +3,6 @@ import dataclasses
 
 import pytest
 
-import agent
 import grpo
 import config
 

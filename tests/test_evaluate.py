@@ -11,7 +11,6 @@ import agent
 import config
 import env as envmod
 import evaluate
-import grpo
 from clinic import loaders
 import reward
 from clinic import bank

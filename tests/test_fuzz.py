@@ -68,11 +68,12 @@ def test_every_numeric_tool_argument_has_a_range():
                 assert "minimum" in spec and "maximum" in spec, (t.name, p)
 
 
-def test_a_tool_that_raises_anything_is_an_execution_error(tasks):
+def test_a_tool_that_raises_anything_is_an_execution_error(tasks, monkeypatch):
     def boom(case, x: str = "a"):
         """Raises something no tool should."""
         raise ZeroDivisionError("boom") if x == "a" else RecursionError("deep")
-    tools.register(boom, "scaffold", ("all",))
+    monkeypatch.setattr(tools, "EVERYWHERE", tools.EVERYWHERE + ("boom",))     # on every menu
+    tools.register(boom, "scaffold")
     try:
         case = tools.Case(task=tasks[0])
         for x in ("a", "b"):

@@ -316,3 +316,60 @@ def test_evaluation_is_a_fixed_draw_that_seed_base_moves(process_group):
     assert ev(seed_base=10 ** 6) == first
     others = [ev(seed_base=10 ** 6 + k * 10 ** 5) for k in (1, 2)]
     assert any(o["val_response_tokens"] != first["val_response_tokens"] for o in others)
+
+
+ENTROPY_BONUS = '''"""An entropy bonus for GRPO as a grpo.Extension: loss -= coef * mean token entropy of each sequence."""
+import sys
+import grpo
+
+
+class EntropyBonus(grpo.Extension):
+    def __init__(self, cfg, coef=0.05):
+        self.coef, self.steps_seen = coef, 0
+
+    def after_rollout(self, step, trajs):
+        return {"bonus_episodes": len(trajs)}
+
+    def extra_loss(self, mb):
+        entropy = -(mb.logp_all.exp() * mb.logp_all).sum(-1)              # [B, T-1]
+        per_seq = (entropy * mb.mask).sum(1) / mb.mask.sum(1).clamp(min=1)
+        return -self.coef * per_seq.sum() / mb.batch_seqs                 # this micro-batch's share
+
+    def after_step(self, step, policy):
+        self.steps_seen += 1
+        return {"bonus_steps_seen": self.steps_seen}
+
+    def state_dict(self):
+        return {"steps_seen": self.steps_seen}
+
+    def load_state_dict(self, state):
+        self.steps_seen = state["steps_seen"]
+
+
+if __name__ == "__main__":
+    grpo.main(sys.argv[1:], extension=EntropyBonus)
+'''
+
+
+def test_a_new_extension_is_one_short_file_and_checkpoints_its_state(tmp_path):
+    """The seam as a forker uses it: a 30-line file adds a loss term and metrics, and its state resumes."""
+    import json
+    assert len(ENTROPY_BONUS.strip().splitlines()) <= 30
+    (tmp_path / "entropy_bonus.py").write_text(ENTROPY_BONUS)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT}
+    bonus, plain = tmp_path / "bonus", tmp_path / "plain"
+
+    def go(script, out, steps, resume=False):
+        r = subprocess.run([sys.executable, str(script), write_cfg(tmp_path / f"{out.name}{steps}.yaml", out, steps,
+                                                                  resume=resume)],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr[-3000:]
+    go(tmp_path / "entropy_bonus.py", bonus, 2)
+    go(tmp_path / "entropy_bonus.py", bonus, 3, resume=True)
+    go(os.path.join(ROOT, "grpo.py"), plain, 3)
+    rows = [json.loads(x) for x in open(bonus / "metrics.jsonl")]
+    assert [r["step"] for r in rows] == [0, 1, 2, 3]
+    assert [r["bonus_steps_seen"] for r in rows[1:]] == [1, 2, 3]          # the count came back from step 2
+    assert all(r["bonus_episodes"] == 4 for r in rows[1:])
+    a, b = final_params(bonus), final_params(plain)
+    assert any(not torch.equal(a[k], b[k]) for k in a)                    # the term changed the update

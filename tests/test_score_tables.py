@@ -12,9 +12,8 @@ import math
 import numpy as np
 import pytest
 
-from clinic import knowledge as K
 from clinic import scores as S
-from clinic import taskgen
+from clinic import cases
 
 
 def band(spec):
@@ -192,8 +191,8 @@ def probes(fn, arg, cut):
 def bases(name, n=12):
     r = np.random.default_rng(17)
     for _ in range(n):
-        pat = taskgen.patient(r, age=(18, 90))
-        _, values = taskgen.score_inputs(r, name, pat)
+        pat = cases.patient(r, age=(18, 90))
+        _, values = cases.score_inputs(r, name, pat)
         if name == "esi":      # the triage generator draws these itself
             values.update(resources_needed=int(r.integers(0, 5)), pain_score=int(r.integers(0, 11)))
         yield values

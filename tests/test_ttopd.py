@@ -7,7 +7,6 @@ import pytest
 import torch
 
 import agent
-import grpo
 import config
 import ttopd
 from torchrun import torchrun

@@ -12,14 +12,14 @@ from clinic import knowledge as K
 from clinic import pharmacology as P
 from clinic import scores as S
 
-ALL = ("all",)
-DECLARED = []   # (fn, kind, domains) in declaration order; tools.py registers them, so this module never imports it
+DECLARED = []   # (fn, kind) in declaration order; tools.py registers them, so this module never imports it
 
 
-def tool(kind, domains=ALL):
-    """Declare fn an agent tool of this kind on these domains' menus (registered by tools.py, in this order)."""
+def tool(kind):
+    """Declare fn an agent tool of this kind (registered by tools.py, in this order; the domain files put it on
+    their menus)."""
     def declare(fn):
-        DECLARED.append((fn, kind, tuple(domains)))
+        DECLARED.append((fn, kind))
         return fn
     return declare
 
@@ -41,43 +41,43 @@ def _name(x):
 
 
 # ---------------------------------------------------------------- evidence retrieval
-@tool("retrieval", ALL)
+@tool("retrieval")
 def search_knowledge_base(case, query: str, k: int = 5) -> list:
     """BM25 search over the medical knowledge base; returns passage ids, titles and snippets."""
     return _search(case, query, k)
 
 
-@tool("retrieval", ALL)
+@tool("retrieval")
 def browse_passage(case, passage_id: str) -> dict:
     """Return the full text of a knowledge-base passage by id."""
     return _kb(case).get(passage_id)
 
 
-@tool("retrieval", ("clinical_diagnosis", "cross_domain", "triage_emergency", "obstetrics", "psychiatry"))
+@tool("retrieval")
 def search_guidelines(case, query: str, k: int = 5) -> list:
     """Search clinical guidelines and protocols only."""
     return _search(case, query, k, ("guideline", "protocol"))
 
 
-@tool("retrieval", ("drug_interaction", "obstetrics", "medical_qa", "cross_domain"))
+@tool("retrieval")
 def search_drug_monographs(case, query: str, k: int = 5) -> list:
     """Search drug monographs and interaction notes only."""
     return _search(case, query, k, ("drug", "interaction"))
 
 
-@tool("retrieval", ("clinical_diagnosis", "medical_qa"))
+@tool("retrieval")
 def search_disease_reviews(case, query: str, k: int = 5) -> list:
     """Search disease reviews (presentation, diagnosis, management) only."""
     return _search(case, query, k, ("disease", "icd10"))
 
 
-@tool("retrieval", ("ehr_management", "triage_emergency", "cross_domain", "psychiatry", "obstetrics"))
+@tool("retrieval")
 def search_score_definitions(case, query: str, k: int = 3) -> list:
     """Search the definitions of clinical scores."""
     return _search(case, query, k, ("score",))
 
 
-@tool("retrieval", ("radiology_report", "visual_diagnosis"))
+@tool("retrieval")
 def search_imaging_atlas(case, query: str, k: int = 5) -> list:
     """Search the radiology, ECG and dermatology atlas."""
     return _search(case, query, k, ("radiology", "ecg", "dermatology"))
@@ -99,7 +99,7 @@ def _pregnancy(d):
     return {"by_gestation": P.pregnancy_summary(d), "source": K.SOURCES[P.PREGNANCY[d][2]]}
 
 
-@tool("retrieval", ("drug_interaction", "obstetrics", "medical_qa", "cross_domain", "psychiatry"))
+@tool("retrieval")
 def lookup_drug(case, drug: str) -> dict:
     """Drug facts: class, allergy group, safety in pregnancy by gestation, indication."""
     d = _drug(drug)
@@ -107,14 +107,14 @@ def lookup_drug(case, drug: str) -> dict:
     return {"drug": d, "class": x.cls, "allergy_group": x.allergy, "pregnancy": _pregnancy(d), "indication": x.use}
 
 
-@tool("retrieval", ("drug_interaction", "cross_domain"))
+@tool("retrieval")
 def lookup_interaction(case, drug_a: str, drug_b: str) -> dict:
     """Interaction between two drugs: severity (contraindicated / avoid / monitor), mechanism, management."""
     hit = P.interaction(_drug(drug_a), _drug(drug_b))
     return _interaction(hit) if hit else {"severity": "none known"}
 
 
-@tool("retrieval", ("drug_interaction", "cross_domain", "psychiatry", "obstetrics"))
+@tool("retrieval")
 def check_drug_interactions(case, drug: str) -> dict:
     """Check a drug against the patient's current medication list."""
     d = _drug(drug)
@@ -124,7 +124,7 @@ def check_drug_interactions(case, drug: str) -> dict:
     return {"drug": d, "interactions": found or "none with current medications"}
 
 
-@tool("retrieval", ("drug_interaction", "obstetrics", "medical_qa"))
+@tool("retrieval")
 def lookup_pregnancy_safety(case, drug: str, gestational_weeks: int = None) -> dict:
     """Safety of a drug in pregnancy (compatible / caution / avoid / contraindicated), at the patient's
     gestation unless gestational_weeks is given."""
@@ -137,7 +137,7 @@ def lookup_pregnancy_safety(case, drug: str, gestational_weeks: int = None) -> d
     return {"drug": d, "gestational_weeks": weeks, "status": status, "note": note, "source": K.SOURCES[source]}
 
 
-@tool("retrieval", ("drug_interaction", "cross_domain"))
+@tool("retrieval")
 def lookup_allergy_group(case, drug: str) -> dict:
     """The allergy cross-reactivity group of a drug (penicillin, cephalosporin, sulfonamide, nsaid)."""
     return {"drug": _drug(drug), "allergy_group": P.DRUGS[_drug(drug)].allergy}
@@ -150,7 +150,7 @@ def _disease(name):
     return d
 
 
-@tool("retrieval", ("clinical_diagnosis", "medical_qa", "cross_domain"))
+@tool("retrieval")
 def lookup_disease(case, disease: str) -> dict:
     """Disease summary: symptoms, confirmatory test, treatment, specialty, ICD-10, source."""
     d = K.DISEASES[_disease(disease)]
@@ -160,14 +160,14 @@ def lookup_disease(case, disease: str) -> dict:
             "source": K.SOURCES[d["source"]]}
 
 
-@tool("retrieval", ("clinical_diagnosis", "medical_qa", "ehr_management"))
+@tool("retrieval")
 def lookup_icd10(case, term: str) -> list:
     """ICD-10-CM codes whose disease name contains the term."""
     hits = [{"disease": n, "icd10": d["icd10"]} for n, d in K.DISEASES.items() if term.lower() in n]
     return hits or f"no code found for {term!r}"
 
 
-@tool("retrieval", ("ehr_management", "clinical_diagnosis", "triage_emergency", "medical_qa"))
+@tool("retrieval")
 def lookup_lab_reference(case, test: str) -> dict:
     """Adult reference interval and critical values of a lab test."""
     if test not in K.LABS:
@@ -176,7 +176,7 @@ def lookup_lab_reference(case, test: str) -> dict:
     return {"test": full, "unit": unit, "reference": [lo, hi], "critical_low": clo, "critical_high": chi}
 
 
-@tool("retrieval", ("cross_domain", "triage_emergency", "obstetrics", "psychiatry", "clinical_diagnosis"))
+@tool("retrieval")
 def lookup_protocol(case, name: str) -> str:
     """Text of a care protocol (sepsis, stroke, stemi, trauma, ...)."""
     if _name(name) not in K.PROTOCOLS:
@@ -184,7 +184,7 @@ def lookup_protocol(case, name: str) -> str:
     return K.PROTOCOLS[_name(name)][0]
 
 
-@tool("retrieval", ("visual_diagnosis",))
+@tool("retrieval")
 def lookup_ecg_criteria(case, rhythm: str) -> dict:
     """Rate, regularity and P-wave criteria of a cardiac rhythm."""
     if rhythm.lower() not in K.ECG_RHYTHMS:
@@ -193,27 +193,27 @@ def lookup_ecg_criteria(case, rhythm: str) -> dict:
     return {"rate_bpm": [lo, hi], "regular": regular, "p_waves": p}
 
 
-@tool("retrieval", ("visual_diagnosis",))
+@tool("retrieval")
 def lookup_lesion_criteria(case) -> str:
     """The ABCD criteria for pigmented skin lesions."""
     return ("Asymmetry index > 0.1, border irregularity > 0.2, 3 or more colours, diameter > 6 mm; two or more "
             "criteria: suspicious for melanoma.")
 
 
-@tool("retrieval", ("clinical_diagnosis", "cross_domain"))
+@tool("retrieval")
 def lookup_specialty(case, disease: str) -> str:
     """The specialty that manages a disease."""
     return K.DISEASES[_disease(disease)]["specialty"]
 
 
-@tool("retrieval", ("clinical_diagnosis", "medical_qa"))
+@tool("retrieval")
 def search_by_symptom(case, symptom: str) -> list:
     """Diseases in the knowledge tables whose presentation mentions a symptom."""
     s = symptom.lower()
     return [n for n, d in K.DISEASES.items() if any(s in x for x in d["symptoms"])] or "no match"
 
 
-@tool("retrieval", ("drug_interaction", "obstetrics", "cross_domain"))
+@tool("retrieval")
 def lookup_contraindications(case, drug: str) -> dict:
     """Everything that rules a drug out: allergy group, pregnancy, listed interactions."""
     d = _drug(drug)
@@ -221,20 +221,20 @@ def lookup_contraindications(case, drug: str) -> dict:
             "interacts_with": {o: hit.severity for o, hit in P.partners(d).items()}}
 
 
-@tool("retrieval", ("drug_interaction", "medical_qa"))
+@tool("retrieval")
 def lookup_drug_class_members(case, drug_class: str) -> list:
     """Drugs in the tables whose class contains the given words."""
     q = drug_class.lower()
     return [d for d, x in P.DRUGS.items() if q in x.cls.lower()] or f"no drug of class {drug_class!r}"
 
 
-@tool("retrieval", ("ehr_management", "triage_emergency"))
+@tool("retrieval")
 def lookup_critical_values(case) -> dict:
     """Critical (panic) values that must be escalated immediately."""
     return {n: {"below": v[3], "above": v[4]} for n, v in K.LABS.items() if v[3] is not None or v[4] is not None}
 
 
-@tool("retrieval", ("radiology_report",))
+@tool("retrieval")
 def lookup_radiology_finding(case, finding: str) -> dict:
     """Imaging appearance of a finding and whether it is critical."""
     f = finding.strip().lower()
@@ -244,7 +244,7 @@ def lookup_radiology_finding(case, finding: str) -> dict:
     return {"modality": mod, "critical": critical, "appearance": sentence}
 
 
-@tool("retrieval", ("psychiatry",))
+@tool("retrieval")
 def lookup_questionnaire_bands(case, instrument: str) -> list:
     """Severity bands of PHQ-9 (phq9) or GAD-7 (gad7)."""
     if instrument not in S.PSYCH_BANDS:
@@ -252,7 +252,7 @@ def lookup_questionnaire_bands(case, instrument: str) -> list:
     return [{"range": [lo, hi], "severity": label} for lo, hi, label in S.PSYCH_BANDS[instrument]]
 
 
-@tool("retrieval", ("triage_emergency",))
+@tool("retrieval")
 def lookup_esi_algorithm(case) -> str:
     """The Emergency Severity Index v4 decision points."""
     return ("A: needs immediate life-saving intervention -> ESI 1. B: high-risk situation, new confusion/lethargy "
@@ -261,7 +261,7 @@ def lookup_esi_algorithm(case) -> str:
 
 
 # ---------------------------------------------------------------- interventions
-def _make(name, doc, args, body):
+def make_tool(name, doc, args, body):
     """A tool function with an explicit signature built from {argument: type}."""
     def fn(case, **kw):
         return body(name, kw)
@@ -272,14 +272,13 @@ def _make(name, doc, args, body):
     return fn
 
 
-@tool("intervention", ("clinical_diagnosis", "cross_domain", "obstetrics", "triage_emergency", "psychiatry",
-                       "drug_interaction"))
+@tool("intervention")
 def prescribe_medication(case, drug: str, dose: str = "") -> dict:
     """Prescribe a medication (recorded in the orders; no safety check is done for you)."""
     return {"status": "prescribed", "drug": _drug(drug), "dose": dose[:100]}
 
 
-@tool("intervention", ("triage_emergency",))
+@tool("intervention")
 def assign_triage_level(case, level: int) -> dict:
     """Assign the ESI triage level (1 most urgent - 5 least)."""
     if not 1 <= level <= 5:
@@ -287,7 +286,7 @@ def assign_triage_level(case, level: int) -> dict:
     return {"status": "assigned", "level": level}
 
 
-@tool("intervention", ("cross_domain", "triage_emergency", "obstetrics", "psychiatry", "clinical_diagnosis"))
+@tool("intervention")
 def activate_protocol(case, name: str) -> dict:
     """Activate a care protocol (sepsis, stroke, stemi, trauma, massive_transfusion, severe_preeclampsia, ...)."""
     if _name(name) not in K.PROTOCOLS:
@@ -295,14 +294,13 @@ def activate_protocol(case, name: str) -> dict:
     return {"status": "activated", "protocol": _name(name), "bundle": K.PROTOCOLS[_name(name)][0]}
 
 
-@tool("intervention", ("ehr_management", "radiology_report", "triage_emergency"))
+@tool("intervention")
 def flag_critical_result(case, test: str) -> dict:
     """Escalate a critical result to the responsible clinician (closed-loop communication)."""
     return {"status": "flagged", "test": test[:100]}
 
 
-@tool("intervention", ("clinical_diagnosis", "cross_domain", "triage_emergency", "obstetrics", "psychiatry",
-                       "radiology_report"))
+@tool("intervention")
 def consult_specialist(case, specialty: str) -> dict:
     """Request a specialist consultation."""
     if specialty not in K.SPECIALTIES:
@@ -310,111 +308,36 @@ def consult_specialist(case, specialty: str) -> dict:
     return {"status": "requested", "specialty": specialty}
 
 
-INTERVENTIONS = [  # name, docstring, signature (argument: type), domains
-    ("initiate_suicide_precautions", "Start suicide precautions: 1:1 observation, remove means, urgent review.", {},
-     ("psychiatry", "triage_emergency")),
-    ("order_culture", "Send cultures from a site (blood, urine, sputum, wound, csf).", {"site": str},
-     ("cross_domain", "clinical_diagnosis")),
-    ("discontinue_medication", "Stop a current medication.", {"drug": str},
-     ("drug_interaction", "ehr_management", "cross_domain", "psychiatry")),
-    ("adjust_dose", "Change the dose of a current medication.", {"drug": str, "new_dose": str},
-     ("drug_interaction", "ehr_management")),
-    ("administer_fluids", "Give an intravenous crystalloid bolus.", {"volume_ml": int},
-     ("cross_domain", "triage_emergency")),
-    ("administer_oxygen", "Start supplemental oxygen.", {"flow_l_min": float}, ("cross_domain", "triage_emergency")),
-    ("admit_patient", "Admit the patient to a unit.", {"unit": str},
-     ("clinical_diagnosis", "cross_domain", "triage_emergency", "psychiatry", "obstetrics")),
-    ("discharge_patient", "Discharge the patient with instructions.", {"instructions": str},
-     ("clinical_diagnosis", "cross_domain", "triage_emergency", "psychiatry")),
-    ("transfer_to_icu", "Transfer the patient to intensive care.", {}, ("cross_domain", "triage_emergency")),
-    ("schedule_follow_up", "Book a follow-up appointment.", {"days": int},
-     ("clinical_diagnosis", "psychiatry", "drug_interaction", "ehr_management")),
-    ("order_fetal_monitoring", "Start continuous cardiotocography.", {}, ("obstetrics",)),
-    ("plan_delivery", "Document the delivery plan (vaginal, induction, caesarean).", {"mode": str}, ("obstetrics",)),
-    ("document_note", "Write a note into the chart.", {"text": str}, ("all",)),
-    ("place_referral", "Refer to an outpatient specialty clinic.", {"specialty": str},
-     ("visual_diagnosis", "clinical_diagnosis", "psychiatry")),
-    ("order_biopsy", "Order an excisional or punch biopsy.", {"site": str}, ("visual_diagnosis",)),
-    ("isolate_patient", "Place the patient in isolation precautions.", {"precaution": str},
-     ("triage_emergency", "cross_domain")),
-    ("reconcile_medications", "Reconcile the medication list against the chart.", {},
-     ("ehr_management", "drug_interaction")),
-    ("update_problem_list", "Add a problem to the chart problem list.", {"problem": str}, ("ehr_management",)),
-    ("order_blood_products", "Order blood products.", {"product": str, "units": int},
-     ("cross_domain", "triage_emergency", "obstetrics")),
-    ("request_pharmacist_review", "Ask a pharmacist to review the regimen.", {},
-     ("drug_interaction", "ehr_management")),
-    ("order_safety_plan", "Complete a collaborative safety plan with the patient.", {}, ("psychiatry",)),
-    ("start_psychotherapy_referral", "Refer for psychotherapy (CBT, IPT).", {"modality": str}, ("psychiatry",)),
-    ("administer_rhogam", "Give anti-D immunoglobulin.", {}, ("obstetrics",)),
-    ("order_glucose_check", "Point-of-care glucose measurement.", {},
-     ("triage_emergency", "cross_domain", "clinical_diagnosis")),
-    ("apply_cardiac_monitor", "Attach continuous cardiac monitoring.", {},
-     ("triage_emergency", "cross_domain", "visual_diagnosis")),
-    ("request_interpreter", "Request a medical interpreter.", {}, ("all",)),
-    ("addend_report", "Add an addendum to a radiology report.", {"text": str}, ("radiology_report",)),
-    ("recommend_follow_up_imaging", "Recommend follow-up imaging.", {"modality": str, "interval_weeks": int},
-     ("radiology_report",)),
-    ("protocol_study", "Choose the imaging protocol (contrast, phase).", {"protocol": str}, ("radiology_report",)),
+INTERVENTIONS = [  # name, docstring, signature (argument: type)
+    ("initiate_suicide_precautions", "Start suicide precautions: 1:1 observation, remove means, urgent review.", {}),
+    ("order_culture", "Send cultures from a site (blood, urine, sputum, wound, csf).", {"site": str}),
+    ("discontinue_medication", "Stop a current medication.", {"drug": str}),
+    ("adjust_dose", "Change the dose of a current medication.", {"drug": str, "new_dose": str}),
+    ("administer_fluids", "Give an intravenous crystalloid bolus.", {"volume_ml": int}),
+    ("administer_oxygen", "Start supplemental oxygen.", {"flow_l_min": float}),
+    ("admit_patient", "Admit the patient to a unit.", {"unit": str}),
+    ("discharge_patient", "Discharge the patient with instructions.", {"instructions": str}),
+    ("transfer_to_icu", "Transfer the patient to intensive care.", {}),
+    ("schedule_follow_up", "Book a follow-up appointment.", {"days": int}),
+    ("order_fetal_monitoring", "Start continuous cardiotocography.", {}),
+    ("plan_delivery", "Document the delivery plan (vaginal, induction, caesarean).", {"mode": str}),
+    ("document_note", "Write a note into the chart.", {"text": str}),
+    ("place_referral", "Refer to an outpatient specialty clinic.", {"specialty": str}),
+    ("order_biopsy", "Order an excisional or punch biopsy.", {"site": str}),
+    ("isolate_patient", "Place the patient in isolation precautions.", {"precaution": str}),
+    ("reconcile_medications", "Reconcile the medication list against the chart.", {}),
+    ("update_problem_list", "Add a problem to the chart problem list.", {"problem": str}),
+    ("order_blood_products", "Order blood products.", {"product": str, "units": int}),
+    ("request_pharmacist_review", "Ask a pharmacist to review the regimen.", {}),
+    ("order_safety_plan", "Complete a collaborative safety plan with the patient.", {}),
+    ("start_psychotherapy_referral", "Refer for psychotherapy (CBT, IPT).", {"modality": str}),
+    ("administer_rhogam", "Give anti-D immunoglobulin.", {}),
+    ("order_glucose_check", "Point-of-care glucose measurement.", {}),
+    ("apply_cardiac_monitor", "Attach continuous cardiac monitoring.", {}),
+    ("request_interpreter", "Request a medical interpreter.", {}),
+    ("addend_report", "Add an addendum to a radiology report.", {"text": str}),
+    ("recommend_follow_up_imaging", "Recommend follow-up imaging.", {"modality": str, "interval_weeks": int}),
+    ("protocol_study", "Choose the imaging protocol (contrast, phase).", {"protocol": str}),
 ]
-for _n, _doc, _args, _domains in INTERVENTIONS:   # recorded and acknowledged; reward.py judges them
-    tool("intervention", _domains)(_make(_n, _doc, _args, lambda n, kw: {"status": "done", "action": n, **kw}))
-
-
-# ---------------------------------------------------------------- reasoning scaffolds
-def _noted(name, kw):
-    return {"recorded": name, **{k: (v[:20] if isinstance(v, list) else str(v)[:500]) for k, v in kw.items()}}
-
-
-for _n, _doc, _args in [
-        ("think", "Write down private reasoning; it changes nothing in the case.", {"thought": str}),
-        ("differential_diagnosis", "Record a ranked differential diagnosis.", {"candidates": list}),
-        ("make_plan", "Record a step-by-step plan.", {"steps": list}),
-        ("summarize_case", "Record a one-paragraph case summary.", {"summary": str}),
-        ("list_red_flags", "Record red-flag features.", {"flags": list}),
-        ("record_finding", "Record a finding for the final answer.", {"finding": str}),
-        ("draft_report", "Draft a structured report (findings and impression).", {"findings": str,
-                                                                                  "impression": str}),
-        ("compare_options", "Record pros and cons of the answer options.", {"notes": str}),
-        ("self_check", "Re-check the reasoning before answering.", {"notes": str})]:
-    tool("scaffold", ALL)(_make(_n, _doc, _args, _noted))
-
-
-UNITS = {("mg/dl", "mmol/l", "glucose"): 1 / 18.0, ("mmol/l", "mg/dl", "glucose"): 18.0,
-         ("mg/dl", "umol/l", "creatinine"): 88.4, ("umol/l", "mg/dl", "creatinine"): 1 / 88.4,
-         ("lb", "kg", "weight"): 0.45359237, ("kg", "lb", "weight"): 1 / 0.45359237}
-
-
-@tool("scaffold", ALL)
-def convert_units(case, value: float, from_unit: str, to_unit: str, quantity: str) -> dict:
-    """Convert glucose (mg/dL<->mmol/L), creatinine (mg/dL<->umol/L), weight (lb<->kg) or temperature (F<->C)."""
-    f, t, q = from_unit.lower(), to_unit.lower(), quantity.lower()
-    if q == "temperature" and (f, t) in (("f", "c"), ("c", "f")):
-        return {"value": round((value - 32) / 1.8 if f == "f" else value * 1.8 + 32, 2), "unit": to_unit}
-    if (f, t, q) not in UNITS:
-        raise ValueError(f"cannot convert {quantity} from {from_unit} to {to_unit}")
-    return {"value": round(value * UNITS[(f, t, q)], 3), "unit": to_unit}
-
-
-@tool("scaffold", ALL)
-def weight_based_dose(case, mg_per_kg: float, weight_kg: float, max_mg: float = 0.0) -> dict:
-    """Compute a weight-based dose (mg), optionally capped at max_mg."""
-    if not (0 < weight_kg < 400 and 0 < mg_per_kg < 1000):
-        raise ValueError("implausible weight or dose")
-    dose = mg_per_kg * weight_kg
-    return {"dose_mg": round(min(dose, max_mg) if max_mg > 0 else dose, 2)}
-
-
-@tool("scaffold", ALL)
-def check_answer_format(case, answer: str) -> dict:
-    """Check whether an answer is in the format this task expects (does not say if it is right)."""
-    from reward import parse_answer
-    ok = parse_answer(case.task["answer"], answer) is not None
-    return {"well_formed": ok, "expected": case.task["answer"]["type"]}
-
-
-@tool("scaffold", ALL)
-def submit_answer(case, answer: str, rationale: str = "") -> dict:
-    """Submit the final answer (ends the episode). rationale: your reasoning or report."""
-    case.answer, case.rationale = answer[:1000], rationale[:4000]
-    return {"status": "submitted"}
+for _n, _doc, _args in INTERVENTIONS:   # recorded and acknowledged; reward.py judges them
+    tool("intervention")(make_tool(_n, _doc, _args, lambda n, kw: {"status": "done", "action": n, **kw}))
