@@ -337,28 +337,30 @@ class Batch:
 
 
 @torch.no_grad()
-def rollout(model, tok, tasks, rcfg: config.RolloutConfig, seed=0, kb=None, progress=True, seeds=None):
+def rollout(model, tok, tasks, rcfg: config.RolloutConfig, seed=0, kb=None, progress=True, seeds=None,
+            reward_config=None):
     """Play one episode per task, rcfg.batch_size at a time; return Trajectories in task order.
-    Episode i samples from its own generator seeded seeds[i] (default seed + i)."""
+    Episode i samples from its own generator seeded seeds[i] (default seed + i); the env scores it with
+    reward_config (config.RewardConfig; None: the paper's weights)."""
     seeds = list(seeds) if seeds is not None else [seed + i for i in range(len(tasks))]
     out = []
     bar = tqdm(total=len(tasks), desc="rollout", unit="ep", disable=not progress, leave=False)
     for start in range(0, len(tasks), rcfg.batch_size):
         chunk = tasks[start:start + rcfg.batch_size]
-        out += _rollout_batch(model, tok, chunk, rcfg, seeds[start:start + len(chunk)], kb)
+        out += _rollout_batch(model, tok, chunk, rcfg, seeds[start:start + len(chunk)], kb, reward_config)
         bar.update(len(chunk))
     bar.close()
     return out
 
 
-def _rollout_batch(model, tok, tasks, rcfg, seeds, kb):
+def _rollout_batch(model, tok, tasks, rcfg, seeds, kb, reward_config):
     device = next(model.parameters()).device
     gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
     end_id, pad_id = tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id
     envs, trajs, pending = [], [], []
     for t, seed in zip(tasks, seeds):
         e = envmod.MedicalEnv(tasks=[t], kb=kb, max_turns=rcfg.max_turns, tool_specs="none",
-                              max_calls_per_turn=rcfg.max_calls_per_turn)
+                              max_calls_per_turn=rcfg.max_calls_per_turn, reward_config=reward_config)
         info = e.reset(seed=int(seed))[1]
         ids, vision = episode_prompt(tok, info, rcfg.tool_specs, rcfg.spec_keep)
         envs.append(e)
@@ -469,7 +471,7 @@ def validation_tasks(split, n):
     return random.Random(VALIDATION_SAMPLE_SEED).sample(tasks, n) if n else tasks
 
 
-def evaluation_rollouts(model, tok, tasks, rcfg, seed_base, rank=0, world=1, progress=False):
+def evaluation_rollouts(model, tok, tasks, rcfg, seed_base, rank=0, world=1, progress=False, reward_config=None):
     """This rank's share of `tasks` (task i goes to rank i % world), one episode each, task i seeded
     seed_base + i: any world size plays the same episodes. Returns (tasks, trajectories) of this rank.
     Used by training-time validation (grpo.evaluate), evaluate.py's agent mode and benchmarks/val_seeds.py."""
@@ -477,7 +479,7 @@ def evaluation_rollouts(model, tok, tasks, rcfg, seed_base, rank=0, world=1, pro
     if not mine:
         return [], []
     trajs = rollout(model, tok, [tasks[i] for i in mine], rcfg, seeds=[seed_base + i for i in mine],
-                    progress=progress)
+                    progress=progress, reward_config=reward_config)
     return [tasks[i] for i in mine], trajs
 
 

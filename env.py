@@ -178,7 +178,8 @@ class MedicalEnv(_Base):
     metadata = {"render_modes": ["ansi", "human"]}
 
     def __init__(self, tasks=None, domain=None, split=None, task_id=None, max_turns=8, kb=None,
-                 tool_specs="full", max_action_chars=32768, max_calls_per_turn=16, render_mode=None):
+                 tool_specs="full", max_action_chars=32768, max_calls_per_turn=16, render_mode=None,
+                 reward_config=None):
         pool = tasks if tasks is not None else bank.load_tasks(domain=domain, split=split)
         if domain is not None or split is not None:
             pool = [t for t in pool if (domain is None or t["domain"] == domain) and
@@ -197,6 +198,7 @@ class MedicalEnv(_Base):
         self._by_id = {t["id"]: t for t in pool}
         self.max_action_chars, self.max_calls_per_turn, self.render_mode = max_action_chars, max_calls_per_turn, \
             render_mode
+        self.reward_kw = reward.settings(reward_config)      # config.RewardConfig; None: the paper's weights
         self.observation_space = Text(max_length=MAX_OBS_CHARS, min_length=0, charset=CHARSET)
         self.action_space = Text(max_length=max_action_chars, min_length=0, charset=CHARSET)
         self.case, self._last = None, ""
@@ -263,7 +265,7 @@ class MedicalEnv(_Base):
                                   for r in responses]}
         rew = 0.0
         if terminated or truncated:
-            info["reward_info"] = reward.compute(self.case.task, self.traj)
+            info["reward_info"] = reward.compute(self.case.task, self.traj, **self.reward_kw)
             rew = info["reward_info"]["reward"]
         obs = sanitize("\n".join(f"<tool_response>\n{m['content']}\n</tool_response>"
                                  for m in info["tool_messages"]), MAX_OBS_CHARS)
@@ -280,7 +282,7 @@ class MedicalEnv(_Base):
 
     def score(self):
         """Reward breakdown of the episode as it stands (for a caller that stops it early)."""
-        return reward.compute(self.case.task, self.traj)
+        return reward.compute(self.case.task, self.traj, **self.reward_kw)
 
     @staticmethod
     def _content(result):

@@ -157,10 +157,11 @@ def record(mode, task, info, turns, tokens, calls, submitted, well_formed):
             "well_formed": well_formed, "turns": turns, "tokens": tokens, "calls": calls}
 
 
-def agent_mode(model, tok, tasks, rcfg, seed_base, rank=0, world=1, mode="agent"):
+def agent_mode(model, tok, tasks, rcfg, seed_base, rank=0, world=1, mode="agent", reward_config=None):
     """The multi-turn agent with tools and the KB on this rank's share of the tasks, one episode each
     (task i seeded seed_base + i): agent.evaluation_rollouts, the path training-time validation takes."""
-    mine, trajs = agent.evaluation_rollouts(model, tok, tasks, rcfg, seed_base, rank, world, progress=True)
+    mine, trajs = agent.evaluation_rollouts(model, tok, tasks, rcfg, seed_base, rank, world, progress=True,
+                                            reward_config=reward_config)
     return [record(mode, t, tr.reward_info, tr.n_turns, sum(tr.mask), tr.calls, tr.finished,
                    sum(tr.well_formed) / max(tr.n_turns, 1)) for t, tr in zip(mine, trajs)]
 
@@ -358,7 +359,7 @@ def evaluate_model(cfg, model, tok, tasks, modes, specs, rank=0, world=1):
     for s in (specs if "agent" in modes else []):
         rcfg = dataclasses.replace(cfg.rollout, tool_specs=s)
         mode = "agent" if len(specs) == 1 else f"agent, specs={s}"
-        records += agent_mode(model, tok, tasks, rcfg, cfg.seed, rank, world, mode=mode)
+        records += agent_mode(model, tok, tasks, rcfg, cfg.seed, rank, world, mode=mode, reward_config=cfg.reward)
     return records
 
 

@@ -233,7 +233,7 @@ def local_rollouts(cfg, step, pool, rollout_model, tok, rank, world):
     episodes = [tasks[i] for i in mine for _ in range(n)]
     seeds = [cfg.seed * 7919 + step * 100000 + i * n + k for i in mine for k in range(n)]
     rcfg = dataclasses.replace(cfg.rollout, spec_keep=spec_keep(cfg, step))
-    return agent.rollout(rollout_model, tok, episodes, rcfg, seeds=seeds, progress=False)
+    return agent.rollout(rollout_model, tok, episodes, rcfg, seeds=seeds, progress=False, reward_config=cfg.reward)
 
 
 def pad_batch(trajs, pad_id, device):
@@ -413,7 +413,8 @@ VALIDATION_SEED_BASE = 10 ** 6
 def evaluate(cfg, rollout_model, tok, tasks, rank, world, device, seed_base=VALIDATION_SEED_BASE):
     """Mean validation reward/accuracy/length/turns over `tasks`, split across ranks (one sample per task at
     the rollout temperature, task i seeded seed_base + i: agent.evaluation_rollouts, as evaluate.py)."""
-    trajs = agent.evaluation_rollouts(rollout_model, tok, tasks, cfg.rollout, seed_base, rank, world)[1]
+    trajs = agent.evaluation_rollouts(rollout_model, tok, tasks, cfg.rollout, seed_base, rank, world,
+                                      reward_config=cfg.reward)[1]
     tot = all_sum([len(trajs), sum(t.reward for t in trajs), sum(t.reward_info["accuracy"] for t in trajs),
                    sum(sum(t.mask) for t in trajs), sum(t.n_turns for t in trajs)], device)
     n = max(tot[0], 1)

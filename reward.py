@@ -506,8 +506,10 @@ DIMENSIONS = {"accuracy": accuracy, "process": process, "safety": safety, "forma
               "coherence": coherence}
 
 
-def compute(task, traj, weights=WEIGHTS, assertion_weight=ASSERTION_WEIGHT):
-    """Composite reward and its breakdown: {'reward', dims..., 'critical_violation', 'violations'}."""
+def compute(task, traj, weights=WEIGHTS, assertion_weight=ASSERTION_WEIGHT, cap=CRITICAL_CAP):
+    """Composite reward and its breakdown: {'reward', dims..., 'critical_violation', 'violations'}.
+    R = sum(w_d * d) / sum(w_d) over the five dimensions (+ assertion, on tasks with rubric assertions),
+    capped at `cap` after any critical violation. The config's `reward` section sets all three."""
     out = {name: fn(task, traj) for name, fn in DIMENSIONS.items()}
     w = dict(weights)
     if task.get("assertions"):
@@ -516,9 +518,17 @@ def compute(task, traj, weights=WEIGHTS, assertion_weight=ASSERTION_WEIGHT):
     total = sum(w[k] * out[k] for k in w) / sum(w.values())
     broken = violations(task, traj)
     critical = any(c["severity"] == "critical" for c in broken)
-    out.update(reward=min(total, CRITICAL_CAP) if critical else total, critical_violation=critical,
+    out.update(reward=min(total, cap) if critical else total, critical_violation=critical,
                violations=[c["reason"] for c in broken])
     return out
+
+
+def settings(cfg):
+    """compute()'s keyword arguments from a config's `reward` section (config.RewardConfig); None: the paper's."""
+    if cfg is None:
+        return {}
+    return {"weights": {k: getattr(cfg, k) for k in WEIGHTS}, "assertion_weight": cfg.assertion,
+            "cap": cfg.critical_cap}
 
 
 def cosine_length_reward(n_tokens, correct, max_len=12288, correct_range=(1.1, 0.7), wrong_range=(0.0, -0.3),

@@ -96,3 +96,26 @@ def test_cosine_length_reward_endpoints_and_monotonicity():
     xs = [f(n, True) for n in range(0, 12289, 512)]
     assert all(a >= b for a, b in zip(xs, xs[1:]))
     assert f(100, True, max_len=200) == pytest.approx(0.7 + 0.2 * (1 + math.cos(math.pi / 2)))
+
+
+def test_reward_weights_and_cap_come_from_the_config(make_env, tasks):
+    """config.RewardConfig's defaults are the paper's weights; a config's reward section reaches the env."""
+    import config
+    import env as envmod
+    paper = config.RewardConfig()
+    assert reward.settings(paper) == {"weights": reward.WEIGHTS, "assertion_weight": reward.ASSERTION_WEIGHT,
+                                      "cap": reward.CRITICAL_CAP}
+    t = next(t for t in tasks if t["domain"] == "triage_emergency" and t["safety"])
+    bad = [c for c in t["safety"] if c["kind"] == "forbidden_answer"][0]["values"][0]
+    actions = envmod.expert_actions(t, 5)[:-1] + [envmod.format_call("submit_answer", {"answer": bad})]
+    infos = []
+    for rc in (paper, config.RewardConfig(critical_cap=0.02)):
+        e = make_env(tasks=[t], max_turns=5, reward_config=rc)
+        infos.append(envmod.run_episode(e, lambda obs, info, k: actions[k])[1]["reward_info"])
+    assert infos[0]["critical_violation"] and infos[0]["reward"] == pytest.approx(0.1)
+    assert infos[1]["reward"] == pytest.approx(0.02)
+    good = envmod.expert_actions(t, 5)
+    scores = [envmod.run_episode(make_env(tasks=[t], max_turns=5, reward_config=rc),
+                                 lambda obs, info, k: good[k])[1]["reward_info"]["reward"]
+              for rc in (paper, config.RewardConfig(accuracy=0.0, process=1.0))]
+    assert scores[0] == pytest.approx(1.0) and scores[1] == pytest.approx(1.0)    # normalised by the weight sum

@@ -1,7 +1,8 @@
 """The cross domain domain: its task generator and its declaration (see clinic/domains/__init__.py)."""
 from clinic import knowledge as K
 from clinic import scores as S
-from clinic.cases import LETTERS, call, choice_answer, no_discharge, no_prescribe, normal_vitals, options_text, patient, score_inputs, score_task, task
+from clinic.cases import (LETTERS, call, choice_answer, no_discharge, no_prescribe, normal_vitals,
+                          options_text, patient, score_inputs, score_task, task)
 from clinic.domains import Domain
 
 
