@@ -3,7 +3,10 @@
   knowledge.py     diseases, labs, imaging findings, protocols, decision rules, SOURCES; `review` table
   pharmacology.py  drugs, pregnancy safety by gestational week, interactions by drug class
   scores.py        the 22 clinical scores as pure functions of their published inputs
-  taskgen.py       the deterministic task-bank generator (`python -m clinic.taskgen`)
+  domains/         one file per clinical domain: its generator, tool menu, answer types, safety kinds
+  cases.py         the pieces the domain generators share (patients, sections, options, constraints)
+  taskgen.py       writes the bank from every domain, deterministically (`python -m clinic.taskgen`)
+  toolset.py       the retrieval and intervention tool bodies (tools.py registers them)
   bank.py          where the bank lives and load_tasks, which the env, agent and trainer read it with
   kbtext.py        the embedded knowledge-base passages written from the same tables
   images.py        ECG strips and skin lesions: render and measure back; PNG encode/decode

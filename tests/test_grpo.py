@@ -351,22 +351,24 @@ if __name__ == "__main__":
 '''
 
 
-def test_a_new_extension_is_one_short_file_and_checkpoints_its_state(tmp_path):
+def test_a_new_extension_is_one_short_file_and_checkpoints_its_state(tmp_path, process_group):
     """The seam as a forker uses it: a 30-line file adds a loss term and metrics, and its state resumes."""
+    import importlib.util
     import json
+    import config
     assert len(ENTROPY_BONUS.strip().splitlines()) <= 30
     (tmp_path / "entropy_bonus.py").write_text(ENTROPY_BONUS)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT}
+    spec = importlib.util.spec_from_file_location("entropy_bonus", tmp_path / "entropy_bonus.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     bonus, plain = tmp_path / "bonus", tmp_path / "plain"
 
-    def go(script, out, steps, resume=False):
-        r = subprocess.run([sys.executable, str(script), write_cfg(tmp_path / f"{out.name}{steps}.yaml", out, steps,
-                                                                  resume=resume)],
-                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-        assert r.returncode == 0, r.stderr[-3000:]
-    go(tmp_path / "entropy_bonus.py", bonus, 2)
-    go(tmp_path / "entropy_bonus.py", bonus, 3, resume=True)
-    go(os.path.join(ROOT, "grpo.py"), plain, 3)
+    def go(out, steps, resume=False, ext=None):
+        cfg = config.load(write_cfg(tmp_path / f"{out.name}{steps}.yaml", out, steps, resume=resume))
+        grpo.train(cfg, ext(cfg) if ext else None)
+    go(bonus, 2, ext=module.EntropyBonus)
+    go(bonus, 3, resume=True, ext=module.EntropyBonus)
+    go(plain, 3)
     rows = [json.loads(x) for x in open(bonus / "metrics.jsonl")]
     assert [r["step"] for r in rows] == [0, 1, 2, 3]
     assert [r["bonus_steps_seen"] for r in rows[1:]] == [1, 2, 3]          # the count came back from step 2
