@@ -294,7 +294,7 @@ def micro_batch(cfg, policy, ref, ref_cache, m, chunk, adv, tok, device, batch_s
                       ref_cache.get(m) if ref is not None else None, batch_seqs, batch_tokens)
 
 
-def train_step(cfg, policy, ref, opt, trajs, adv, tok, device, ext=None, ref_cache=None):
+def train_step(cfg, policy, ref, optimizer, trajs, adv, tok, device, ext=None, ref_cache=None):
     """One optimiser step over this rank's kept trajectories, micro-batched; returns loss statistics.
     ref_cache (a dict, micro-batch -> reference log-probs) lets later passes over the same batch reuse the
     frozen reference's forward instead of repeating it."""
@@ -305,7 +305,7 @@ def train_step(cfg, policy, ref, opt, trajs, adv, tok, device, ext=None, ref_cac
     # every rank runs the same number of micro-batches: FSDP's collectives must line up
     n_micro = max(1, int(max_over_ranks(math.ceil(len(trajs) / cfg.micro_batch), device)))
     stats = {"loss": 0.0, "clip_frac": 0.0, "kl": 0.0, "entropy": 0.0, "tokens": 0.0}
-    opt.zero_grad(set_to_none=True)
+    optimizer.zero_grad(set_to_none=True)
     for m in range(n_micro):
         lo = m * cfg.micro_batch
         chunk, weight = trajs[lo:lo + cfg.micro_batch], 1.0
@@ -331,14 +331,14 @@ def train_step(cfg, policy, ref, opt, trajs, adv, tok, device, ext=None, ref_cac
     grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
     grad_norm = grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm
     if all_sum([len(trajs)], device)[0] > 0:    # no group kept anywhere: Adam's momentum must not move weights
-        opt.step()
+        optimizer.step()
     tot = all_sum([stats["loss"], stats["clip_frac"], stats["entropy"], stats["kl"], stats["tokens"]], device)
     tokens = max(tot[4], 1.0)
     return {"loss": tot[0] / world, "clip_frac": tot[1] / tokens, "entropy": tot[2] / tokens,
             "kl": tot[3] / tokens, "grad_norm": float(grad_norm)}
 
 
-def update(cfg, policy, ref, opt, trajs, adv, tok, device, ext=None):
+def update(cfg, policy, ref, optimizer, trajs, adv, tok, device, ext=None):
     """algo.epochs passes over the batch, each algo.minibatches optimiser steps on consecutive parts of it.
     Every update after the first is off-policy, so ratios and clipping act. Returns the last pass's statistics,
     averaged over its minibatches."""
@@ -346,7 +346,7 @@ def update(cfg, policy, ref, opt, trajs, adv, tok, device, ext=None):
                                                                           cfg.algo.minibatches)]
     caches = [{} for _ in parts]     # the reference is frozen: one forward per minibatch, whatever the passes
     for _ in range(cfg.algo.epochs):
-        stats = [train_step(cfg, policy, ref, opt, [trajs[i] for i in p], adv[p], tok, device, ext, c)
+        stats = [train_step(cfg, policy, ref, optimizer, [trajs[i] for i in p], adv[p], tok, device, ext, c)
                  for p, c in zip(parts, caches)]
     return {k: sum(s[k] for s in stats) / len(stats) for k in stats[0]}
 
@@ -363,13 +363,13 @@ def dummy_traj(tok):
 
 
 # ---------------------------------------------------------------- checkpoints
-def save_checkpoint(cfg, step, policy, opt, sched, rank, ext):
+def save_checkpoint(cfg, step, policy, optimizer, sched, rank, ext):
     """Sharded-safe: DCP writes each rank's shards (and the extension's state); RNG per rank; a DONE
     marker makes it complete."""
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import get_state_dict
     path = os.path.join(cfg.out_dir, "checkpoints", f"step_{step:06d}")
-    model_sd, optim_sd = get_state_dict(policy, opt)
+    model_sd, optim_sd = get_state_dict(policy, optimizer)
     dcp.save({"model": model_sd, "optim": optim_sd, "extension": ext.state_dict()}, checkpoint_id=path)
     torch.save({"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()},
                os.path.join(path, f"rng_rank{rank}.pt"))
@@ -387,14 +387,14 @@ def latest_checkpoint(cfg):
     return os.path.join(root, done[-1]) if done else None
 
 
-def load_checkpoint(path, policy, opt, sched, rank, ext):
+def load_checkpoint(path, policy, optimizer, sched, rank, ext):
     """Restore what save_checkpoint wrote; returns the number of steps it had taken."""
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
-    model_sd, optim_sd = get_state_dict(policy, opt)
+    model_sd, optim_sd = get_state_dict(policy, optimizer)
     state = {"model": model_sd, "optim": optim_sd, "extension": ext.state_dict()}
     dcp.load(state, checkpoint_id=path)
-    set_state_dict(policy, opt, model_state_dict=state["model"], optim_state_dict=state["optim"])
+    set_state_dict(policy, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
     ext.load_state_dict(state["extension"])
     with open(os.path.join(path, "DONE")) as f:
         meta = json.load(f)
@@ -491,8 +491,8 @@ def lr_factor(cfg, s):
 
 
 def make_optimizer(cfg, policy):
-    opt_ = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return opt_, torch.optim.lr_scheduler.LambdaLR(opt_, lambda s: lr_factor(cfg, s))
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(cfg, s))
 
 
 def train(cfg, ext=None):
@@ -505,11 +505,11 @@ def train(cfg, ext=None):
         raise ValueError(f"algo.tasks_per_step={cfg.algo.tasks_per_step} must be divisible by {world} ranks")
     os.makedirs(cfg.out_dir, exist_ok=True)
     policy, rollout_model, ref, tok = build_models(cfg, device)
-    opt_, sched = make_optimizer(cfg, policy)
+    optimizer, sched = make_optimizer(cfg, policy)
     ext.setup(cfg, policy, tok, device)
     done = 0                                  # optimiser steps already taken
     if cfg.resume and latest_checkpoint(cfg):
-        done = load_checkpoint(latest_checkpoint(cfg), policy, opt_, sched, rank, ext)
+        done = load_checkpoint(latest_checkpoint(cfg), policy, optimizer, sched, rank, ext)
     rollout_model.load_state_dict(full_state(policy))
     pool = bank.load_tasks(split=cfg.train_split)
     val = agent.validation_tasks(cfg.eval_split, cfg.eval_tasks)
@@ -531,7 +531,7 @@ def train(cfg, ext=None):
         if max_over_ranks(float(bool(over)), device):      # every rank stops at the same step
             row.update(evaluate(cfg, rollout_model, tok, val, rank, world, device))
             rank == 0 and log.write(json.dumps({"step": step - 1, "stopped": "time_budget", **row}) + "\n")
-            save_checkpoint(cfg, step - 1, policy, opt_, sched, rank, ext)
+            save_checkpoint(cfg, step - 1, policy, optimizer, sched, rank, ext)
             break
         trajs = local_rollouts(cfg, step - 1, pool, rollout_model, tok, rank, world)
         ext_metrics = ext.after_rollout(step, trajs)
@@ -543,7 +543,7 @@ def train(cfg, ext=None):
             keep = [i for i in keep if np.ptp(shaped[i // g * g:(i // g + 1) * g]) > 1e-9]
         metrics, n_tokens = rollout_metrics(trajs, shaped, device)
         kept = [trajs[i] for i in keep]
-        stats = update(cfg, policy, ref, opt_, kept, adv[keep], tok, device, ext)
+        stats = update(cfg, policy, ref, optimizer, kept, adv[keep], tok, device, ext)
         sched.step()
         rollout_model.load_state_dict(full_state(policy))
         dt = time.time() - t0
@@ -564,7 +564,7 @@ def train(cfg, ext=None):
             if cfg.save_trajectories:
                 save_trajectories(cfg, step, trajs)
         if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or step == cfg.steps:
-            save_checkpoint(cfg, step, policy, opt_, sched, rank, ext)
+            save_checkpoint(cfg, step, policy, optimizer, sched, rank, ext)
     if log:
         log.close()
     export_final(cfg, rollout_model, tok, rank)

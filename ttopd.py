@@ -184,16 +184,16 @@ class TTOPD(grpo.Extension):
             terms.append(kl)
             for k, v in enumerate(per_turn):
                 self.turn_kls.setdefault(k, []).append(float(v.detach()))
-        d = torch.stack(terms).mean() if terms else mb.logp_all.sum() * 0.0
+        kl_mean = torch.stack(terms).mean() if terms else mb.logp_all.sum() * 0.0
         # the guard decides on the mean over all ranks, so every rank's lambda stays the same
-        total = torch.tensor([float(d) * len(terms), len(terms)], dtype=torch.float64, device=d.device)
+        total = torch.tensor([float(kl_mean) * len(terms), len(terms)], dtype=torch.float64, device=kl_mean.device)
         dist.all_reduce(total)
         mean_kl = float(total[0]) / max(float(total[1]), 1.0)
         if mean_kl > self.d.kl_max:                       # teacher corruption: stop for good
             self.lam.disable()
             self.events.append({"step": self.step, "guard": "teacher_corruption", "kl": mean_kl})
-            return d * 0.0
-        term = self.lam_now * d
+            return kl_mean * 0.0
+        term = self.lam_now * kl_mean
         # the PG loss *value* is ~0 on-policy whatever its gradient, so the cap is set against the size of
         # the PG signal, mean |A|; a batch without signal (all A = 0) keeps its distillation term
         cap = self.d.ratio_max * float(mb.adv.abs().mean())
