@@ -194,6 +194,8 @@ class Config:
     weight_decay: float = opt(0.0, "AdamW weight decay")
     grad_clip: float = opt(1.0, "max global grad norm")
     micro_batch: int = opt(8, "sequences per forward/backward")
+    head_chunk: int = opt(128, "policy tokens whose full-vocabulary logits exist at once in the loss (the head is "
+                               "applied in chunks and recomputed in backward)")
     activation_checkpointing: bool = opt(False, "recompute each decoder layer in backward")
     train_split: str = opt("train", "split tasks are drawn from")
     eval_every: int = opt(0, "evaluate every K steps on eval_tasks of eval_split (0 = before and after)")

@@ -38,18 +38,29 @@ from clinic import bank
 @dataclasses.dataclass
 class MicroBatch:
     """One micro-batch of an optimiser step, as a loss (and an Extension) sees it; rows are trajectories.
-    Row j of the [B, T-1] tensors is the prediction of token j + 1."""
+    Column j of the [B, T-1] tensors is the prediction of token j + 1. The output head is applied only to
+    the policy's own tokens, a chunk at a time (per_token): no [T, V] tensor of a whole sequence exists."""
     trajs: list                 # the Trajectory of each row
     ids: torch.Tensor           # [B, T] token ids, right-padded
     attn: torch.Tensor          # [B, T] attention mask
     mask: torch.Tensor          # [B, T-1] 1 on the policy's own tokens
-    logp_all: torch.Tensor      # [B, T-1, V] the policy's log-probs, with gradient
-    logp: torch.Tensor          # [B, T-1] log-prob of the token taken, with gradient
+    logp: torch.Tensor          # [B, T-1] log-prob of the token taken, with gradient (0 off the mask)
     old_logp: torch.Tensor      # [B, T-1] log-prob at sampling time
     adv: torch.Tensor           # [B] advantages
     ref_logp: torch.Tensor      # [B, T-1] frozen reference's log-probs, or None (kl_coef = 0)
     batch_seqs: int             # sequences in this rank's part of the optimiser step
     batch_tokens: float         # policy tokens in the whole optimiser step / world size
+    rows: torch.Tensor = None   # [B, T-1] bool: where the head is applied (the mask; one row if it is empty)
+    hidden: torch.Tensor = None  # [N, H] final hidden states at those rows, with gradient
+    head: callable = None       # hidden [C, H] -> log-probs [C, V] (policy head, / temperature, fp32)
+    chunk: int = 128            # rows of the head at a time
+
+    def per_token(self, fn, *inputs):
+        """[B, T-1]: fn(log-probs [C, V], *input chunks) -> [C] at `rows` (0 elsewhere); inputs are [N, ...]
+        tensors aligned with `hidden`. Chunked and recomputed in backward (agent.chunked)."""
+        values = agent.chunked(lambda h, *xs: fn(self.head(h), *xs), self.hidden, *inputs, chunk=self.chunk)
+        return torch.zeros(self.rows.shape, dtype=values.dtype, device=values.device).masked_scatter(self.rows,
+                                                                                                   values)
 
 
 def masked_mean(x, mask, dim=None):
@@ -177,18 +188,42 @@ def shard(model, device, bf16, activation_checkpointing):
 
 
 def full_state(model):
-    """Gather the sharded policy into a full state dict on every rank (for the rollout copy)."""
+    """Gather the sharded model into a full state dict on every rank (checks and exports only: it holds the
+    whole model at once; the training loop syncs with sync_weights)."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
     return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True))
 
 
+@torch.no_grad()
+def sync_weights(sharded, full):
+    """full <- sharded, one parameter at a time, gathered straight into the copy's tensor (through one buffer of
+    that parameter's size when the copy has another dtype or the shards are uneven): the extra memory is one
+    parameter, never the model. Every rank calls this in the same order."""
+    dst = dict(full.named_parameters())
+    for name, p in sharded.named_parameters():
+        out = dst[name]
+        if not hasattr(p, "to_local"):                 # not sharded (or gathered just now): a plain copy
+            out.copy_(p)
+            continue
+        local = p.to_local()
+        even = local.shape[0] * dist.get_world_size() == out.shape[0]
+        if even and out.dtype == local.dtype and out.is_contiguous():
+            # (torch 2.13 deprecates all_gather_into_tensor for all_gather_single; older releases lack the new name)
+            (getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor)(out, local.contiguous())
+        else:
+            out.copy_(p.full_tensor())
+
+
+@torch.no_grad()
 def sharded_copy(cfg, policy, device):
-    """A frozen FSDP2 copy of the sharded policy (FSDP modules cannot be deep-copied): a fresh module,
-    the policy's gathered state loaded into it, sharded the same way."""
+    """A frozen FSDP2 copy of the sharded policy (FSDP modules cannot be deep-copied): a fresh module sharded
+    the same way, then each rank copies its own shards (no gathering)."""
     model = agent.load_policy(dataclasses.replace(cfg.model, device=str(device), dtype="float32"),
                               cfg.init_checkpoint or None)[0]
-    model.load_state_dict(full_state(policy))
-    return shard(model.eval().requires_grad_(False), device, device.type == "cuda", False)
+    copy_ = shard(model.eval().requires_grad_(False), device, device.type == "cuda", False)
+    for t, s in zip(copy_.parameters(), policy.parameters()):
+        (t.to_local() if hasattr(t, "to_local") else t).copy_(s.to_local() if hasattr(s, "to_local") else s)
+    return copy_
 
 
 def build_models(cfg, device):
@@ -281,17 +316,30 @@ class Extension:
 
 
 def micro_batch(cfg, policy, ref, ref_cache, m, chunk, adv, tok, device, batch_seqs, batch_tokens):
-    """Forward one micro-batch of the policy (and the frozen reference, cached per micro-batch m)."""
+    """Forward one micro-batch of the policy (and the frozen reference, cached per micro-batch m); the head
+    runs on the policy's tokens only, in chunks. Returns the MicroBatch and the entropy per token [B, T-1]."""
     ids, attn, mask, old = pad_batch(chunk, tok.pad_token_id, device)
     images = agent.vision_kwargs(tok, chunk, ids)      # {} unless a vision-language policy saw images
-    logits = policy(input_ids=ids, attention_mask=attn, use_cache=False, **images).logits[:, :-1]
-    logp_all = torch.log_softmax(logits.float() / cfg.rollout.temperature, -1)
-    logp = logp_all.gather(-1, ids[:, 1:, None]).squeeze(-1)
+    hidden = agent.final_hidden(policy, ids, attn, images)
+    rows = mask.bool()
+    if not rows.any():      # keep the head in the graph on every rank: FSDP's gradient collectives must line up
+        rows[0, 0] = True
+    mb = MicroBatch(chunk, ids, attn, mask, None, old, adv.to(device), None, batch_seqs, batch_tokens, rows,
+                    hidden[rows], lambda h: agent.head_logprobs(policy, h, cfg.rollout.temperature), cfg.head_chunk)
+    targets = ids[:, 1:][rows]
+    # one pass of the head gives both: the taken token's log-prob (with gradient) and the entropy (a statistic)
+    logp, entropy = agent.chunked(lambda h, y: _logp_and_entropy(mb.head(h), y), mb.hidden, targets,
+                                  chunk=cfg.head_chunk)
+    mb.logp = torch.zeros(rows.shape, dtype=logp.dtype, device=device).masked_scatter(rows, logp)
     if ref is not None and m not in ref_cache:
         with torch.no_grad():
-            ref_cache[m] = agent.token_logprobs(ref, ids, attn, cfg.rollout.temperature, images)
-    return MicroBatch(chunk, ids, attn, mask, logp_all, logp, old, adv.to(device),
-                      ref_cache.get(m) if ref is not None else None, batch_seqs, batch_tokens)
+            ref_cache[m] = agent.token_logprobs(ref, ids, attn, cfg.rollout.temperature, images, cfg.head_chunk)
+    mb.ref_logp = ref_cache.get(m) if ref is not None else None
+    return mb, torch.zeros(rows.shape, device=device).masked_scatter(rows, entropy)
+
+
+def _logp_and_entropy(logp_rows, targets):
+    return logp_rows.gather(-1, targets[:, None]).squeeze(-1), (-(logp_rows.exp() * logp_rows).sum(-1)).detach()
 
 
 def train_step(cfg, policy, ref, optimizer, trajs, adv, tok, device, ext=None, ref_cache=None):
@@ -314,8 +362,8 @@ def train_step(cfg, policy, ref, optimizer, trajs, adv, tok, device, ext=None, r
         else:
             adv_mb = adv[lo:lo + len(chunk)]
         policy.set_requires_gradient_sync(m == n_micro - 1)
-        mb = micro_batch(cfg, policy, ref, ref_cache, m, chunk, adv_mb, tok, device, max(len(trajs), 1),
-                         batch_tokens)
+        mb, entropy = micro_batch(cfg, policy, ref, ref_cache, m, chunk, adv_mb, tok, device, max(len(trajs), 1),
+                                  batch_tokens)
         loss, clipped = LOSSES[a.loss].loss(mb, a)
         extra = ext.extra_loss(mb)
         if extra is not None:
@@ -324,7 +372,7 @@ def train_step(cfg, policy, ref, optimizer, trajs, adv, tok, device, ext=None, r
         with torch.no_grad():
             stats["loss"] += float(loss) * weight
             stats["clip_frac"] += float((clipped * mb.mask).sum())
-            stats["entropy"] += float((-(mb.logp_all.exp() * mb.logp_all).sum(-1) * mb.mask).sum())
+            stats["entropy"] += float((entropy * mb.mask).sum())
             if mb.ref_logp is not None:
                 stats["kl"] += float((k3_kl(mb.logp, mb.ref_logp) * mb.mask).sum())
             stats["tokens"] += float(mb.mask.sum())
@@ -510,7 +558,7 @@ def train(cfg, ext=None):
     done = 0                                  # optimiser steps already taken
     if cfg.resume and latest_checkpoint(cfg):
         done = load_checkpoint(latest_checkpoint(cfg), policy, optimizer, sched, rank, ext)
-    rollout_model.load_state_dict(full_state(policy))
+    sync_weights(policy, rollout_model)
     pool = bank.load_tasks(split=cfg.train_split)
     val = agent.validation_tasks(cfg.eval_split, cfg.eval_tasks)
     log = open(os.path.join(cfg.out_dir, "metrics.jsonl"), "a") if rank == 0 else None
@@ -545,7 +593,7 @@ def train(cfg, ext=None):
         kept = [trajs[i] for i in keep]
         stats = update(cfg, policy, ref, optimizer, kept, adv[keep], tok, device, ext)
         sched.step()
-        rollout_model.load_state_dict(full_state(policy))
+        sync_weights(policy, rollout_model)
         dt = time.time() - t0
         row = {"step": step, **metrics, **stats, **ext_metrics, "lr": sched.get_last_lr()[0],
                "spec_keep": spec_keep(cfg, step - 1),

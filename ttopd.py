@@ -11,7 +11,8 @@ What it adds to GRPO (rollouts, advantages, losses and the FSDP loop are grpo.py
      is inserted into the *teacher's* context at the prompt/response boundary; the teacher re-scores
      the student's exact tokens; hint positions are excluded; the student never sees the hint;
   3. turn-level truncated reverse KL on the student's tokens:
-       KL_t = sum_v pi_S(v) clip(log pi_S(v) - log pi_T(v), -c, c)        per token,
+       KL_t = sum_v pi_S(v) clip(log pi_S(v) - log pi_T(v), -c, c)        per token (both heads a chunk of
+                                                                          tokens at a time: no [T, V] tensor),
        KL_turn = mean_t in turn KL_t,  D = mean over the first `max_kl_turns` turns (and sequences),
      added as  loss += lambda(step) * D  with lambda phased out monotonically (never re-engaged);
   4. guards, each logged when it fires: teacher corruption (D > kl_max: distillation and EMA stop for
@@ -113,19 +114,18 @@ def teacher_rows(n_tokens, boundary, n_hint):
     return [j if j + 1 < boundary else j + n_hint for j in range(n_tokens - 1)]
 
 
-def turn_kl(student_logp, teacher_logp, spans, max_turns, clip):
-    """Per-token reverse KL on a sequence's policy tokens, averaged within each turn, then over the
-    first max_turns turns. *_logp: [T-1, V] log-prob rows (row j predicts token j + 1); spans: the
-    [start, end) token ranges of the assistant turns. Returns (mean over turns, per-turn values)."""
-    per_turn = []
-    for a, b in spans[:max_turns]:
-        if b <= a:
-            continue
-        s, t = student_logp[a - 1:b - 1], teacher_logp[a - 1:b - 1]
-        kl_tok = (s.exp() * (s - t).clamp(-clip, clip)).sum(-1)
-        per_turn.append(kl_tok.mean())
+def token_kl(student_logp, teacher_logp, clip):
+    """Per-token reverse KL with a clipped log-ratio: KL_t = sum_v pi_S(v) clip(log pi_S(v) - log pi_T(v), -c, c).
+    *_logp: [..., V] log-prob rows; returns [...]."""
+    return (student_logp.exp() * (student_logp - teacher_logp).clamp(-clip, clip)).sum(-1)
+
+
+def turn_mean(values, spans, max_turns):
+    """A sequence's per-token values (row j predicts token j + 1) averaged within each of its first max_turns
+    assistant turns ([start, end) token spans), then over those turns. Returns (mean, per-turn values)."""
+    per_turn = [values[a - 1:b - 1].mean() for a, b in spans[:max_turns] if b > a]
     if not per_turn:
-        return student_logp.sum() * 0.0, []
+        return values.sum() * 0.0, []
     return torch.stack(per_turn).mean(), per_turn
 
 
@@ -167,24 +167,27 @@ class TTOPD(grpo.Extension):
     def extra_loss(self, mb):
         """lambda * turn-level truncated KL(student || hinted teacher), as this micro-batch's share of the
         mean over the step's sequences. The teacher forward runs on every micro-batch (also when lambda
-        is 0) so that FSDP ranks stay in lockstep."""
-        t_ids, t_attn, rows = self._teacher_batch(mb.trajs, mb.ids, mb.attn)
+        is 0) so that FSDP ranks stay in lockstep; both heads run a chunk of tokens at a time."""
+        t_ids, t_attn, t_rows = self._teacher_batch(mb.trajs, mb.ids, mb.attn)
         with torch.no_grad():
             images = agent.vision_kwargs(self.tok, mb.trajs, t_ids)
-            t_logits = self.teacher(input_ids=t_ids, attention_mask=t_attn, **images).logits.float()
-            t_logp = torch.log_softmax(t_logits / self.cfg.rollout.temperature, -1)
+            t_hidden = agent.final_hidden(self.teacher, t_ids, t_attn, images)
         if self.lam_now == 0.0:
-            return mb.logp_all.sum() * 0.0
+            return mb.logp.sum() * 0.0
+        b, j = mb.rows.nonzero(as_tuple=True)       # the teacher's row for each student row the head runs on
+        t_at = torch.tensor([t_rows[x][y] for x, y in zip(b.tolist(), j.tolist())], device=b.device)
+        temperature, clip = self.cfg.rollout.temperature, self.d.logratio_clip
+        kl_tok = mb.per_token(lambda s, th: token_kl(s, agent.head_logprobs(self.teacher, th, temperature), clip),
+                              t_hidden[b, t_at])
         terms = []
         for i, tr in enumerate(mb.trajs):
             if not tr.turn_spans:        # nothing the policy wrote (grpo.py's lockstep rows)
                 continue
-            kl, per_turn = turn_kl(mb.logp_all[i, :len(rows[i])], t_logp[i, rows[i]], tr.turn_spans,
-                                   self.d.max_kl_turns, self.d.logratio_clip)
+            kl, per_turn = turn_mean(kl_tok[i], tr.turn_spans, self.d.max_kl_turns)
             terms.append(kl)
             for k, v in enumerate(per_turn):
                 self.turn_kls.setdefault(k, []).append(float(v.detach()))
-        kl_mean = torch.stack(terms).mean() if terms else mb.logp_all.sum() * 0.0
+        kl_mean = torch.stack(terms).mean() if terms else mb.logp.sum() * 0.0
         # the guard decides on the mean over all ranks, so every rank's lambda stays the same
         total = torch.tensor([float(kl_mean) * len(terms), len(terms)], dtype=torch.float64, device=kl_mean.device)
         dist.all_reduce(total)

@@ -34,12 +34,17 @@ class PreferTokens(torch.nn.Module):
 
     def __init__(self, vocab, favoured):
         super().__init__()
-        self.bias = torch.zeros(vocab)
-        self.bias[list(favoured)] = 8.0
-        self.dummy = torch.nn.Parameter(torch.zeros(1))
+        self.head = torch.nn.Linear(1, vocab, bias=False)      # hidden state 1 everywhere: logits = the weights
+        with torch.no_grad():
+            self.head.weight.zero_()
+            self.head.weight[list(favoured)] = 8.0
 
-    def forward(self, input_ids, attention_mask=None, position_ids=None, past_key_values=None, use_cache=None):
-        return type("Out", (), {"logits": self.bias.expand(*input_ids.shape, -1).clone()})()
+    def get_output_embeddings(self):
+        return self.head
+
+    def forward(self, input_ids, **kwargs):
+        hidden = torch.ones(*input_ids.shape, 1)
+        return type("Out", (), {"logits": self.head(hidden), "hidden_states": (hidden,)})()
 
 
 def test_scripted_expert_beats_random_text_on_every_test_domain(test_tasks):

@@ -24,7 +24,7 @@ ADV = torch.tensor([1.0, -1.0])
 
 def mb(logp=LOGP, ref=None, batch_seqs=2, batch_tokens=5.0):
     """A micro-batch that is the whole step: 2 sequences, 5 policy tokens."""
-    return grpo.MicroBatch([], None, None, MASK, None, logp, OLD, ADV, ref, batch_seqs, batch_tokens)
+    return grpo.MicroBatch([], None, None, MASK, logp, OLD, ADV, ref, batch_seqs, batch_tokens)
 # ratios: [[2.0, 1.0, 1.5], [0.5, 1.2, 1.0]]
 
 
@@ -331,7 +331,7 @@ class EntropyBonus(grpo.Extension):
         return {"bonus_episodes": len(trajs)}
 
     def extra_loss(self, mb):
-        entropy = -(mb.logp_all.exp() * mb.logp_all).sum(-1)              # [B, T-1]
+        entropy = mb.per_token(lambda logp: -(logp.exp() * logp).sum(-1))  # [B, T-1], chunked head
         per_seq = (entropy * mb.mask).sum(1) / mb.mask.sum(1).clamp(min=1)
         return -self.coef * per_seq.sum() / mb.batch_seqs                 # this micro-batch's share
 
@@ -375,3 +375,35 @@ def test_a_new_extension_is_one_short_file_and_checkpoints_its_state(tmp_path, p
     assert all(r["bonus_episodes"] == 4 for r in rows[1:])
     a, b = final_params(bonus), final_params(plain)
     assert any(not torch.equal(a[k], b[k]) for k in a)                    # the term changed the update
+
+
+def test_chunked_head_and_weight_sync_equal_the_full_versions_under_fsdp_on_two_ranks():
+    """GRPO loss with k3 KL, entropy and TT-OPD's turn-level KL through the chunked head (7 tokens a chunk), with
+    policy, reference and teacher sharded: the full [T, V] head's loss and every gradient, to 1e-5. Then the
+    per-parameter sync to a bf16 rollout copy and the shard-by-shard teacher copy equal a full-state gather."""
+    r = subprocess.run(torchrun(2) + [os.path.join(ROOT, "tests", "fsdp_head_check.py")], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert "HEAD_OK" in r.stdout and "SYNC_OK" in r.stdout, r.stdout + r.stderr[-2000:]
+
+
+def test_chunked_head_on_a_wide_vocabulary_gives_the_full_heads_values_and_gradients():
+    """Qwen3's 151,936-token vocabulary on a 1-layer, 64-wide model: chunked log-probs and their gradients equal
+    the full head's (benchmarks/head_memory.py measures what the chunks save)."""
+    import agent
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+    torch.manual_seed(0)
+    model = Qwen3ForCausalLM(Qwen3Config(vocab_size=151936, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=1, head_dim=32,
+                                         tie_word_embeddings=False))
+    ids = torch.randint(0, 151936, (2, 100))
+    weights = torch.rand(2, 99)
+    full = torch.log_softmax(model(input_ids=ids).logits[:, :-1].float() / 0.8, -1)
+    full = full.gather(-1, ids[:, 1:, None]).squeeze(-1)
+    (full * weights).sum().backward()
+    expected = {k: p.grad.clone() for k, p in model.named_parameters()}
+    model.zero_grad()
+    chunked = agent.token_logprobs(model, ids, temperature=0.8, chunk=48)
+    (chunked * weights).sum().backward()
+    torch.testing.assert_close(chunked, full, atol=1e-5, rtol=0)
+    for k, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, expected[k], atol=1e-5, rtol=1e-4)

@@ -34,7 +34,7 @@ def test_the_forking_example_is_a_working_loss_variant(monkeypatch):
     logp = torch.log(torch.tensor([[0.5, 0.4, 0.9], [0.2, 0.6, 0.3]])).requires_grad_(True)
     old = torch.log(torch.tensor([[0.25, 0.4, 0.6], [0.4, 0.5, 0.3]]))
     mask, adv = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]]), torch.tensor([1.0, -1.0])
-    mb = grpo.MicroBatch([], None, None, mask, None, logp, old, adv, None, 2, 5.0)
+    mb = grpo.MicroBatch([], None, None, mask, logp, old, adv, None, 2, 5.0)
     loss, clipped = grpo.LOSSES["cispo"].loss(mb, cfg.algo)
     # ratios [[2, 1, 1.5], [0.5, 1.2, -]] clipped to [0.8, 1.2]: weights [[1.2, 1, 1.2], [0.8, 1.2]]
     w_logp = 1.2 * logp[0, 0] + logp[0, 1] + 1.2 * logp[0, 2] - 0.8 * logp[1, 0] - 1.2 * logp[1, 1]
@@ -42,6 +42,6 @@ def test_the_forking_example_is_a_working_loss_variant(monkeypatch):
     assert clipped.tolist() == [[1, 0, 1], [1, 0, 0]]
     loss.backward()                                           # every token keeps a gradient, clipped ones too
     assert (logp.grad[mask.bool()] != 0).all()
-    on = grpo.MicroBatch([], None, None, mask, None, logp, logp.detach(), adv, None, 2, 5.0)
+    on = grpo.MicroBatch([], None, None, mask, logp, logp.detach(), adv, None, 2, 5.0)
     g = [torch.autograd.grad(grpo.LOSSES[k].loss(on, cfg.algo)[0], logp)[0] for k in ("cispo", "dapo")]
     torch.testing.assert_close(g[0], g[1])                    # on-policy it is DAPO's gradient

@@ -41,13 +41,13 @@ def test_turn_kl_by_hand_on_a_two_turn_trajectory():
     t_probs[5] = torch.tensor([0.4, 0.6])
     kl1 = 0.9 * math.log(0.9 / 0.5) + 0.1 * math.log(0.1 / 0.5)
     kl2 = 0.2 * math.log(0.2 / 0.4) + 0.8 * math.log(0.8 / 0.6)
-    d, per_turn = ttopd.turn_kl(s_probs.log(), t_probs.log(), [(2, 4), (6, 7)], max_turns=3, clip=10.0)
+    d, per_turn = ttopd.turn_mean(ttopd.token_kl(s_probs.log(), t_probs.log(), 10.0), [(2, 4), (6, 7)], 3)
     # turn 1 averages its two tokens (rows 1 and 2; row 2 has KL 0); turn 2 has one token
     assert per_turn[0].item() == pytest.approx(kl1 / 2) and per_turn[1].item() == pytest.approx(kl2)
     assert d.item() == pytest.approx((kl1 / 2 + kl2) / 2)
-    d1, _ = ttopd.turn_kl(s_probs.log(), t_probs.log(), [(2, 4), (6, 7)], max_turns=1, clip=10.0)
+    d1, _ = ttopd.turn_mean(ttopd.token_kl(s_probs.log(), t_probs.log(), 10.0), [(2, 4), (6, 7)], 1)
     assert d1.item() == pytest.approx(kl1 / 2)                   # truncated to the first turn
-    dc, _ = ttopd.turn_kl(s_probs.log(), t_probs.log(), [(2, 4)], max_turns=3, clip=0.1)
+    dc, _ = ttopd.turn_mean(ttopd.token_kl(s_probs.log(), t_probs.log(), 0.1), [(2, 4)], 3)
     assert dc.item() == pytest.approx((0.9 * 0.1 + 0.1 * -0.1) / 2)   # per-token log-ratio clip
 
 
