@@ -334,6 +334,8 @@ def micro_batch(cfg, policy, ref, ref_cache, m, chunk, adv, tok, device, batch_s
     if ref is not None and m not in ref_cache:
         with torch.no_grad():
             ref_cache[m] = agent.token_logprobs(ref, ids, attn, cfg.rollout.temperature, images, cfg.head_chunk)
+        if hasattr(ref, "reshard"):     # a forward without backward leaves the root gathered: free it now
+            ref.reshard()
     mb.ref_logp = ref_cache.get(m) if ref is not None else None
     return mb, torch.zeros(rows.shape, device=device).masked_scatter(rows, entropy)
 
