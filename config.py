@@ -19,11 +19,22 @@ class ConfigError(ValueError):
     pass
 
 
-def opt(default, help):
-    """A documented config field (lists/dicts are copied per instance)."""
+def opt(default, help, choices=None, least=None):
+    """A documented config field (lists/dicts are copied per instance); choices: the allowed values; least: the
+    smallest allowed number. Both are checked when a config is loaded, and the error names the key."""
+    meta = {"help": help, "choices": choices, "least": least}
     if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):   # fresh copy per instance
-        return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata={"help": help})
-    return dataclasses.field(default=default, metadata={"help": help})
+        return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _check_value(key, value, field):
+    choices, least = field.metadata.get("choices"), field.metadata.get("least")
+    if choices is not None and value not in choices:
+        raise ConfigError(f"config key '{key}' must be one of {list(choices)}, got {value!r}")
+    if least is not None and value < least:
+        raise ConfigError(f"config key '{key}' must be >= {least}, got {value!r}")
+    return value
 
 
 def _check(key, value, hint):
@@ -59,7 +70,7 @@ def from_dict(cls, data, prefix=""):
         if dataclasses.is_dataclass(hint):
             kwargs[key] = from_dict(hint, value, f"{prefix}{key}.")
         else:
-            kwargs[key] = _check(prefix + key, value, hint)
+            kwargs[key] = _check_value(prefix + key, _check(prefix + key, value, hint), fields[key])
     return cls(**kwargs)
 
 
@@ -100,7 +111,9 @@ def describe(cls, prefix=""):
             lines += describe(f.type, f"{prefix}{f.name}.")
         else:
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            lines.append(f"{prefix}{f.name} ({default!r}): {f.metadata.get('help', '')}")
+            allowed = f" [one of {', '.join(map(str, f.metadata['choices']))}]" if f.metadata.get("choices") else \
+                f" [>= {f.metadata['least']}]" if f.metadata.get("least") is not None else ""
+            lines.append(f"{prefix}{f.name} ({default!r}): {f.metadata.get('help', '')}{allowed}")
     return lines
 
 
@@ -109,7 +122,7 @@ def describe(cls, prefix=""):
 class ModelConfig:
     path: str = opt("", "local HF checkpoint dir (Qwen3, Qwen3.5, ...); empty = the embedded tiny model")
     tiny_config: str = opt("configs/tiny_model.json", "Qwen3 config of the embedded model")
-    dtype: str = opt("float32", "float32 or bfloat16")
+    dtype: str = opt("float32", "float32 or bfloat16", choices=("float32", "bfloat16"))
     device: str = opt("cpu", "cpu, cuda or cuda:N")
 
 
@@ -120,12 +133,14 @@ class RolloutConfig:
     max_new_tokens: int = opt(96, "tokens per assistant turn before the turn is cut")
     max_total_tokens: int = opt(2048, "conversation length at which an episode is stopped")
     max_turns: int = opt(5, "assistant turns per episode (env truncation)")
-    max_calls_per_turn: int = opt(16, "tool calls the env runs from one turn; the rest are one malformed error")
+    max_calls_per_turn: int = opt(16, "tool calls the env runs from one turn; the rest are one malformed error",
+                                  least=1)
     tool_response_tokens: int = opt(128, "each tool response is cut to this many tokens, from the middle")
-    tool_specs: str = opt("none", "tool schemas in the prompt: full (via the chat template), names or none")
+    tool_specs: str = opt("none", "tool schemas in the prompt: full (via the chat template), names or none",
+                          choices=("full", "names", "none"))
     spec_keep: float = opt(1.0, "share of the task's tool schemas shown (grpo.py's Progressive Spec Withdrawal "
                                 "lowers it during training)")
-    batch_size: int = opt(16, "episodes rolled out together")
+    batch_size: int = opt(16, "episodes rolled out together", least=1)
     reuse_cache: bool = opt(True, "keep the KV cache across turns (False re-encodes the conversation each turn)")
 
 
@@ -157,8 +172,8 @@ class WarmStartConfig:
 @dataclasses.dataclass
 class AlgoConfig:
     loss: str = opt("grpo", "a key of grpo.LOSSES: grpo | dapo | dr_grpo | gspo")
-    group_size: int = opt(4, "episodes per task (n); advantages are relative within this group")
-    tasks_per_step: int = opt(8, "tasks per optimiser step, over all ranks")
+    group_size: int = opt(4, "episodes per task (n); advantages are relative within this group", least=2)
+    tasks_per_step: int = opt(8, "tasks per optimiser step, over all ranks", least=1)
     clip_low: float = opt(0.2, "PPO clip: ratio >= 1 - clip_low (GSPO: 3e-4)")
     clip_high: float = opt(0.2, "PPO clip: ratio <= 1 + clip_high (DAPO clip-higher: 0.28; GSPO: 4e-4)")
     kl_coef: float = opt(0.0, "k3 KL to a frozen reference; 0 = no reference model is held")
@@ -168,9 +183,9 @@ class AlgoConfig:
     max_policy_tokens: int = opt(480, "policy-token budget of an episode (length reward L_max, overlong limit)")
     dr_grpo_norm: int = opt(480, "Dr. GRPO constant normaliser (tokens)")
     epochs: int = opt(1, "passes over each rollout batch (DeepSeekMath's mu); with 1 pass of 1 minibatch every "
-                         "ratio is 1, so clipping never acts and GSPO's gradient equals GRPO's")
+                         "ratio is 1, so clipping never acts and GSPO's gradient equals GRPO's", least=1)
     minibatches: int = opt(1, "optimiser steps per pass: each rank's batch in this many parts (PPO mini-batches, "
-                              "as in the GSPO paper); every update after the first is off-policy")
+                              "as in the GSPO paper); every update after the first is off-policy", least=1)
 
 
 @dataclasses.dataclass
@@ -186,16 +201,17 @@ class Config:
     seed: int = opt(0, "rollout seed")
     algo: AlgoConfig = opt(AlgoConfig(), "RL algorithm (grpo.py)")
     init_checkpoint: str = opt("checkpoints/warmstart", "weights to start from ('' = model.path or fresh)")
-    steps: int = opt(20, "optimiser steps")
+    steps: int = opt(20, "optimiser steps", least=1)
     lr: float = opt(1e-4, "AdamW learning rate after warm-up")
     warmup_steps: int = opt(2, "linear LR warm-up steps")
-    lr_schedule: str = opt("constant", "after warm-up: constant, or cosine decay to lr * min_lr_ratio at `steps`")
+    lr_schedule: str = opt("constant", "after warm-up: constant, or cosine decay to lr * min_lr_ratio at `steps`",
+                           choices=("constant", "cosine"))
     min_lr_ratio: float = opt(0.1, "cosine schedule: final LR as a fraction of lr")
     weight_decay: float = opt(0.0, "AdamW weight decay")
     grad_clip: float = opt(1.0, "max global grad norm")
-    micro_batch: int = opt(8, "sequences per forward/backward")
+    micro_batch: int = opt(8, "sequences per forward/backward", least=1)
     head_chunk: int = opt(128, "policy tokens whose full-vocabulary logits exist at once in the loss (the head is "
-                               "applied in chunks and recomputed in backward)")
+                               "applied in chunks and recomputed in backward)", least=1)
     activation_checkpointing: bool = opt(False, "recompute each decoder layer in backward")
     train_split: str = opt("train", "split tasks are drawn from")
     eval_every: int = opt(0, "evaluate every K steps on eval_tasks of eval_split (0 = before and after)")
@@ -206,7 +222,8 @@ class Config:
     spec_withdraw_start: int = opt(0, "Progressive Spec Withdrawal: step where tool schemas start to be removed")
     spec_withdraw_end: int = opt(0, "step by which every schema is gone (0 = curriculum off: rollout.spec_keep)")
     time_budget_min: float = opt(0.0, "stop after the step that passes this many minutes (0 = no limit)")
-    log_to: str = opt("none", "also log scalars to: none, tensorboard or wandb (each only if installed)")
+    log_to: str = opt("none", "also log scalars to: none, tensorboard or wandb (each only if installed)",
+                      choices=("none", "tensorboard", "wandb"))
 
 
 if __name__ == "__main__":      # python config.py [module.Class]: every key with its default and meaning
