@@ -336,6 +336,56 @@ class Batch:
         self.pos.zero_()
 
 
+class StaticBatch(Batch):
+    """Batch over a preallocated StaticCache: every row owns a slot for the whole rollout (a finished row is fed
+    masked pads), so a decode step always has the same shapes and can be captured as a CUDA graph (compile=True
+    compiles the model with mode="reduce-overhead"). Columns are shared by all rows, as in Batch; when the next
+    feed would not fit, `full` says so and the caller re-encodes the live rows into a fresh cache (reset)."""
+
+    def __init__(self, n, device, model, max_len, compile=False):
+        super().__init__(n, device)
+        self.max_len, self.slots = max_len, list(range(n))
+        self.step = torch.compile(model, mode="reduce-overhead", dynamic=False) if compile else model
+        self.reset(n, model)
+
+    def reset(self, n=None, model=None):
+        from transformers import StaticCache
+        n = len(self.slots) if n is None else n
+        model = model or self.step
+        self.cache = StaticCache(config=getattr(model, "config", None), max_cache_len=self.max_len)
+        self.mask = torch.zeros(n, self.max_len, dtype=torch.long, device=self.device)
+        self.pos, self.col, self.slots = torch.zeros(n, dtype=torch.long, device=self.device), 0, list(range(n))
+
+    def full(self, width):
+        return self.col + width > self.max_len
+
+    @torch.no_grad()
+    def feed(self, model, rows_tokens, pad_id, vision=None, left=False):
+        """As Batch.feed for the live rows (self.slots); other slots get masked pads."""
+        tokens = [[] for _ in range(self.mask.shape[0])]
+        for slot, t in zip(self.slots, rows_tokens):
+            tokens[slot] = t
+        lens = [len(t) for t in tokens]
+        width = max([1, *lens])
+        ids = torch.full((len(tokens), width), pad_id, dtype=torch.long)
+        for i, t in enumerate(tokens):
+            ids[i, :lens[i]] = torch.tensor(t, dtype=torch.long)
+        n_new = torch.tensor(lens, device=self.device)
+        cols = torch.arange(width, device=self.device)[None]
+        self.mask[:, self.col:self.col + width] = (cols < n_new[:, None]).long()
+        positions = self.pos[:, None] + cols
+        step = self.step if width == 1 else model        # prefills vary in width: only decode is captured
+        out = step(input_ids=ids.to(self.device), attention_mask=self.mask, position_ids=positions, use_cache=True,
+                   **{cache_kwarg(model): self.cache})
+        self.col += width
+        self.pos += n_new
+        last = (n_new - 1).clamp(min=0)
+        return out.logits[torch.arange(len(tokens), device=self.device), last][self.slots]
+
+    def keep(self, rows, drop_cache=False):
+        self.slots = [self.slots[r] for r in rows]
+
+
 @torch.no_grad()
 def rollout(model, tok, tasks, rcfg: config.RolloutConfig, seed=0, kb=None, progress=True, seeds=None,
             reward_config=None):
@@ -372,15 +422,17 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb, reward_config):
               f"rollout.max_total_tokens={rcfg.max_total_tokens}; the episode is scored without playing")
         finish(trajs[i], envs[i])
     pending = [pending[i] for i in live]
-    batch = Batch(len(live), device)
     vision = [trajs[i].vision for i in live]     # goes in with each row's first tokens only
     # hybrid (recurrent) models re-encode each turn, left-padded: observations of unequal length would
     # otherwise put pads inside a row, which changes a recurrent state (attention-only models mask them)
     recurrent = has_recurrent_layers(model)
     fresh = recurrent or not rcfg.reuse_cache
+    static = rcfg.static_cache and not fresh and not any(vision)
+    batch = StaticBatch(len(live), device, model, rcfg.max_total_tokens + rcfg.static_slack, rcfg.compile) \
+        if static else Batch(len(live), device)
     model.eval()
     while live:
-        if fresh:                            # (also the no-cache baseline of benchmarks/bench_rollout.py)
+        if fresh or (static and batch.full(max(map(len, pending)) + rcfg.max_new_tokens)):   # static: re-encode
             batch.reset()
             pending, vision = [list(trajs[i].ids) for i in live], [trajs[i].vision for i in live]
         logits = batch.feed(model, pending, pad_id, vision, left=recurrent)

@@ -142,6 +142,11 @@ class RolloutConfig:
                                 "lowers it during training)")
     batch_size: int = opt(16, "episodes rolled out together", least=1)
     reuse_cache: bool = opt(True, "keep the KV cache across turns (False re-encodes the conversation each turn)")
+    static_cache: bool = opt(False, "sample over a preallocated static KV cache (attention-only models; text prompts): "
+                                    "fixed shapes, for compile")
+    static_slack: int = opt(512, "static cache columns beyond max_total_tokens for the rows' padding; when they run "
+                                 "out the live rows are re-encoded into a fresh cache", least=0)
+    compile: bool = opt(False, "with static_cache: torch.compile the decode step (mode reduce-overhead: CUDA graphs)")
 
 
 @dataclasses.dataclass

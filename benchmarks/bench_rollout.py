@@ -7,6 +7,10 @@ second = tokens the policy sampled / wall time of the whole rollout (env steps i
   cached     agent.rollout: the KV cache lives across turns; only new observation tokens are prefilled
   recompute  agent.rollout(reuse_cache=False): the whole conversation is re-encoded at every turn
   generate   model.generate() once per turn on the left-padded full conversation
+  static     agent.rollout(static_cache=True): a preallocated cache, fixed decode shapes
+  compiled   static + compile=True: the decode step through torch.compile(mode="reduce-overhead") (CUDA graphs on a
+             GPU); its first episodes include the compilation
+--modes picks some; --model-config JSON and --config overrides run a random model of another shape (no checkpoint).
 """
 import argparse
 import dataclasses
@@ -68,8 +72,13 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "rollout_throughput.json"))
-    a = ap.parse_args()
-    cfg = config.load(a.config, config.Config)
+    ap.add_argument("--modes", nargs="+", default=["cached", "recompute", "generate"])
+    ap.add_argument("--model-config", default="", help="a shape JSON for model.tiny_config (random weights)")
+    ap.add_argument("overrides", nargs="*")
+    a = ap.parse_intermixed_args()
+    cfg = config.load(a.config, config.Config, a.overrides, ignore_sections=True)
+    if a.model_config:
+        cfg.model.tiny_config, a.checkpoint = a.model_config, ""
     cfg.model.device, cfg.model.dtype = a.device, a.dtype
     ck = a.checkpoint if os.path.isdir(a.checkpoint) else None
     model, tok = agent.load_policy(cfg.model, ck)
@@ -77,11 +86,14 @@ def main():
     tasks = random.Random(0).sample(bank.load_tasks(split="validation"), a.episodes)
     res = {"checkpoint": ck or "random init", "episodes": a.episodes, "device": a.device, "dtype": a.dtype,
            "threads": torch.get_num_threads()}
-    for name, fn in [
-            ("cached", lambda: sum(sum(t.mask) for t in agent.rollout(model, tok, tasks, cfg.rollout, 0, progress=False))),
-            ("recompute", lambda: sum(sum(t.mask) for t in agent.rollout(
-                model, tok, tasks, dataclasses.replace(cfg.rollout, reuse_cache=False), 0, progress=False))),
-            ("generate", lambda: rollout_generate(model, tok, tasks, cfg.rollout, 0))]:
+    def policy_tokens(**change):
+        rcfg = dataclasses.replace(cfg.rollout, **change)
+        return sum(sum(t.mask) for t in agent.rollout(model, tok, tasks, rcfg, 0, progress=False))
+    modes = {"cached": lambda: policy_tokens(), "recompute": lambda: policy_tokens(reuse_cache=False),
+             "generate": lambda: rollout_generate(model, tok, tasks, cfg.rollout, 0),
+             "static": lambda: policy_tokens(static_cache=True),
+             "compiled": lambda: policy_tokens(static_cache=True, compile=True)}
+    for name, fn in [(m, modes[m]) for m in a.modes]:
         t = time.perf_counter()
         n = fn()
         dt = time.perf_counter() - t

@@ -75,6 +75,26 @@ def test_cache_reuse_changes_nothing_but_speed(policy, cfg, val_tasks):
     assert [t.ids for t in a] == [t.ids for t in b]
 
 
+def test_static_cache_samples_the_same_tokens_as_the_dynamic_cache(policy, cfg, val_tasks, monkeypatch):
+    """rollout.static_cache: the same episodes, token for token, with the log-probs to 1e-5; with no slack the static
+    cache runs out of columns and re-encodes the live rows into a fresh one, still the same episodes."""
+    model, tok = policy
+    r = dataclasses.replace(cfg.rollout, max_new_tokens=24, max_turns=3, batch_size=6, max_total_tokens=360)
+    eager = agent.rollout(model, tok, val_tasks[:6], r, seed=3, progress=False)
+    resets = []
+    reset = agent.StaticBatch.reset
+    monkeypatch.setattr(agent.StaticBatch, "reset", lambda self, *a: resets.append(1) or reset(self, *a))
+    for slack in (512, 0):
+        resets.clear()
+        static = agent.rollout(model, tok, val_tasks[:6], dataclasses.replace(r, static_cache=True, static_slack=slack),
+                               seed=3, progress=False)
+        assert [t.ids for t in static] == [t.ids for t in eager]
+        for a, b in zip(static, eager):
+            assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs)) < 1e-5
+            assert a.reward == b.reward
+        assert len(resets) == (1 if slack else 2)      # the first allocation; without slack, one re-encoding
+
+
 class ScriptedLM(torch.nn.Module):
     """A stand-in policy that emits a fixed text (as tokens) over and over, whatever the context."""
 
