@@ -13,7 +13,7 @@ The embedded default (used when model.path is empty): a tiny Qwen3 built from
 configs/tiny_model.json with the BPE tokenizer this project trains on its own text
 (data/tokenizer/), warm-started by behaviour cloning of the scripted expert.
 
-  python agent.py                               # (re)train and write the tokenizer, data/tokenizer/
+  python warmstart.py tokenizer                 # (re)train and write the tokenizer, data/tokenizer/
   python warmstart.py configs/tiny.yaml         # behaviour cloning -> checkpoints/warmstart
 """
 import dataclasses
@@ -50,41 +50,6 @@ CHAT_TEMPLATE = (   # Qwen/Hermes layout: tools in the system turn, tool results
 
 
 # ---------------------------------------------------------------- tokenizer and model
-def tokenizer_corpus(max_tasks=4000):
-    """Text the tokenizer is trained on: tasks, expert turns and tool responses, KB passages."""
-    tasks = bank.load_tasks()[:max_tasks]
-    e = envmod.MedicalEnv(tasks=tasks, max_turns=8)
-    yield envmod.SYSTEM_PROMPT
-    for t in tasks:
-        yield envmod.case_text(t)
-        e.reset(options={"task_id": t["id"]})
-        for action in envmod.expert_actions(t):
-            yield action
-            info = e.step(action)[4]
-            for m in info["tool_messages"]:
-                yield m["content"]
-    with open(os.path.join(ROOT, "data", "kb_passages.jsonl")) as f:
-        for line in f:
-            p = json.loads(line)
-            yield p["title"] + "\n" + p["text"]
-
-
-def train_tokenizer(out_dir=TOKENIZER_DIR, vocab_size=3072):
-    """Byte-level BPE (any byte sequence is representable) with the chat special tokens."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(tokenizer_corpus(), trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                   additional_special_tokens=SPECIAL[1:], chat_template=CHAT_TEMPLATE)
-    fast.save_pretrained(out_dir)
-    return fast
-
-
 def load_policy(cfg: config.ModelConfig, checkpoint=None):
     """(model, tokenizer): a local checkpoint if one is named, else the embedded tiny Qwen3. A
     vision-language checkpoint (Qwen2-VL / Qwen2.5-VL family) gets tok.image_processor."""
@@ -336,6 +301,105 @@ class Batch:
         self.pos.zero_()
 
 
+class RecurrentBatch(Batch):
+    """Batch for hybrid models, whose linear-attention layers carry a recurrent state that a pad would change:
+    the prompts go in left-padded (leading pads leave a state at zero), every later prefill runs row by row with
+    no pad (rollout.reuse_cache for such models), decode steps run batched, and a row fed a pad because it has
+    finished its turn first keeps a copy of its states for its next prefill. Needs the cache layout of
+    transformers 5.2x (layers with conv_states / recurrent_states, or keys / values); `supported` says so."""
+
+    def __init__(self, n, device):
+        super().__init__(n, device)
+        self.saved = {}          # row -> {layer: (conv states, recurrent states)} before it was fed a pad
+
+    @staticmethod
+    def supported(model):
+        from transformers import DynamicCache
+        layers = DynamicCache(config=model.config).layers
+        return all(hasattr(x, "recurrent_states") or hasattr(x, "keys") for x in layers)
+
+    def feed(self, model, rows_tokens, pad_id, vision=None, left=False):
+        lens = [len(t) for t in rows_tokens]
+        if self.cache is None:                       # the prompts: left-padded, exact for a fresh state
+            return super().feed(model, rows_tokens, pad_id, vision, left=True)
+        if max(lens) <= 1 and not any(n and r in self.saved for r, n in enumerate(lens)):
+            # a decode step: rows without a token keep their states (a row that had pads goes in by prefill)
+            for r in (r for r, n in enumerate(lens) if n == 0 and r not in self.saved):
+                self.saved[r] = {i: ({k: v[r:r + 1].clone() for k, v in x.conv_states.items()},
+                                     {k: v[r:r + 1].clone() for k, v in x.recurrent_states.items()})
+                                 for i, x in self._linear_layers()}
+            return super().feed(model, rows_tokens, pad_id)
+        return self._prefill_rows(model, rows_tokens)
+
+    def _linear_layers(self):
+        return [(i, x) for i, x in enumerate(self.cache.layers) if hasattr(x, "recurrent_states")]
+
+    def _row_cache(self, model, r):
+        """A one-row cache holding row r's states (its saved ones if it was fed pads since)."""
+        from transformers import DynamicCache
+        one = DynamicCache(config=model.config)
+        for i, (src, dst) in enumerate(zip(self.cache.layers, one.layers)):
+            if hasattr(src, "recurrent_states"):
+                conv, rec = self.saved[r][i] if r in self.saved else \
+                    ({k: v[r:r + 1] for k, v in src.conv_states.items()},
+                     {k: v[r:r + 1] for k, v in src.recurrent_states.items()})
+                for k in conv:
+                    dst.lazy_initialization(conv_states=conv[k], recurrent_states=rec[k], state_idx=k,
+                                            conv_kernel_size=src.conv_kernel_size[k])
+                    dst.conv_states[k].copy_(conv[k])
+                    dst.recurrent_states[k].copy_(rec[k])
+                    dst.has_previous_state[k] = True
+            if getattr(src, "keys", None) is not None and src.keys.numel():
+                dst.lazy_initialization(src.keys[r:r + 1], src.values[r:r + 1])
+                dst.keys, dst.values = src.keys[r:r + 1], src.values[r:r + 1]
+        return one
+
+    @torch.no_grad()
+    def _prefill_rows(self, model, rows_tokens):
+        """Each row's new tokens through its own one-row cache; the states come back into the batch's cache,
+        the new keys/values right-padded to the widest row (pads masked, as in Batch.feed)."""
+        n, width = len(rows_tokens), max(len(t) for t in rows_tokens)
+        attn = [(i, x) for i, x in enumerate(self.cache.layers) if getattr(x, "keys", None) is not None]
+        new_kv = {i: (x.keys.new_zeros(n, x.keys.shape[1], width, x.keys.shape[3]),
+                      x.values.new_zeros(n, x.values.shape[1], width, x.values.shape[3])) for i, x in attn}
+        new_mask, logits = torch.zeros(n, width, dtype=torch.long, device=self.device), []
+        for r, toks in enumerate(rows_tokens):
+            if not toks:
+                logits.append(None)
+                continue
+            one, k = self._row_cache(model, r), len(toks)
+            ids = torch.tensor([toks], dtype=torch.long, device=self.device)
+            mask = torch.cat([self.mask[r:r + 1], torch.ones(1, k, dtype=torch.long, device=self.device)], 1)
+            pos = (self.pos[r] + torch.arange(k, device=self.device))[None]
+            out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True,
+                        **{cache_kwarg(model): one})
+            logits.append(out.logits[0, -1])
+            for i, x in self._linear_layers():
+                for s in x.conv_states:
+                    x.conv_states[s][r] = one.layers[i].conv_states[s][0]
+                    x.recurrent_states[s][r] = one.layers[i].recurrent_states[s][0]
+            for i, _ in attn:
+                new_kv[i][0][r, :, :k] = one.layers[i].keys[0, :, -k:]
+                new_kv[i][1][r, :, :k] = one.layers[i].values[0, :, -k:]
+            new_mask[r, :k] = 1
+            self.pos[r] += k
+        for i, x in attn:
+            x.keys, x.values = torch.cat([x.keys, new_kv[i][0]], 2), torch.cat([x.values, new_kv[i][1]], 2)
+        self.mask, self.saved = torch.cat([self.mask, new_mask], 1), {}
+        filler = next(v for v in logits if v is not None)
+        return torch.stack([v if v is not None else torch.zeros_like(filler) for v in logits])
+
+    def keep(self, rows, drop_cache=False):
+        idx = torch.tensor(rows, dtype=torch.long, device=self.device)
+        for _, x in self._linear_layers():
+            x.reorder_cache(idx)
+        for x in self.cache.layers:
+            if getattr(x, "keys", None) is not None and x.keys.numel():
+                x.keys, x.values = x.keys[idx], x.values[idx]
+        self.mask, self.pos = self.mask[idx], self.pos[idx]
+        self.saved = {rows.index(r): s for r, s in self.saved.items() if r in rows}
+
+
 class StaticBatch(Batch):
     """Batch over a preallocated StaticCache: every row owns a slot for the whole rollout (a finished row is fed
     masked pads), so a decode step always has the same shapes and can be captured as a CUDA graph (compile=True
@@ -426,10 +490,11 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb, reward_config):
     # hybrid (recurrent) models re-encode each turn, left-padded: observations of unequal length would
     # otherwise put pads inside a row, which changes a recurrent state (attention-only models mask them)
     recurrent = has_recurrent_layers(model)
-    fresh = recurrent or not rcfg.reuse_cache
-    static = rcfg.static_cache and not fresh and not any(vision)
+    carry = recurrent and rcfg.reuse_cache and not any(vision) and RecurrentBatch.supported(model)
+    fresh = (recurrent and not carry) or not rcfg.reuse_cache
+    static = rcfg.static_cache and not recurrent and rcfg.reuse_cache and not any(vision)
     batch = StaticBatch(len(live), device, model, rcfg.max_total_tokens + rcfg.static_slack, rcfg.compile) \
-        if static else Batch(len(live), device)
+        if static else RecurrentBatch(len(live), device) if carry else Batch(len(live), device)
     model.eval()
     while live:
         if fresh or (static and batch.full(max(map(len, pending)) + rcfg.max_new_tokens)):   # static: re-encode
@@ -569,8 +634,3 @@ def evaluation_rollouts(model, tok, tasks, rcfg, seed_base, rank=0, world=1, pro
     trajs = rollout(model, tok, [tasks[i] for i in mine], rcfg, seeds=[seed_base + i for i in mine],
                     progress=progress, reward_config=reward_config)
     return [tasks[i] for i in mine], trajs
-
-
-if __name__ == "__main__":      # the other commands: warmstart.py, grpo.py, ttopd.py, evaluate.py
-    tok = train_tokenizer()
-    print(f"tokenizer with {len(tok)} tokens written to {TOKENIZER_DIR}")

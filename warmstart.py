@@ -1,5 +1,6 @@
-"""Warm start by behaviour cloning of the scripted expert.
+"""The embedded default's tokenizer, and the warm start by behaviour cloning of the scripted expert.
 
+  python warmstart.py tokenizer             # (re)train the BPE tokenizer -> data/tokenizer/
   python warmstart.py configs/tiny.yaml     # -> checkpoints/warmstart (warm_start.out_dir)
 
 A randomly initialised model cannot call tools, so RL starts from a policy cloned from
@@ -24,6 +25,43 @@ import env as envmod
 from clinic import bank
 
 
+# ---------------------------------------------------------------- the embedded default's tokenizer
+def tokenizer_corpus(max_tasks=4000):
+    """Text the tokenizer is trained on: tasks, expert turns and tool responses, KB passages."""
+    tasks = bank.load_tasks()[:max_tasks]
+    e = envmod.MedicalEnv(tasks=tasks, max_turns=8)
+    yield envmod.SYSTEM_PROMPT
+    for t in tasks:
+        yield envmod.case_text(t)
+        e.reset(options={"task_id": t["id"]})
+        for action in envmod.expert_actions(t):
+            yield action
+            info = e.step(action)[4]
+            for m in info["tool_messages"]:
+                yield m["content"]
+    with open(os.path.join(agent.ROOT, "data", "kb_passages.jsonl")) as f:
+        for line in f:
+            p = json.loads(line)
+            yield p["title"] + "\n" + p["text"]
+
+
+def train_tokenizer(out_dir=agent.TOKENIZER_DIR, vocab_size=3072):
+    """Byte-level BPE (any byte sequence is representable) with the chat special tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=agent.SPECIAL, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(tokenizer_corpus(), trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                   additional_special_tokens=agent.SPECIAL[1:], chat_template=agent.CHAT_TEMPLATE)
+    fast.save_pretrained(out_dir)
+    return fast
+
+
+# ---------------------------------------------------------------- behaviour cloning
 def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None):
     """The scripted expert's episode as a Trajectory (mask 1 on its turns, log-probs 0); its calls are
     grouped into at most expert_turns turns (default: the rollout's max_turns)."""
@@ -119,7 +157,10 @@ def warm_start(cfg):
 def main(argv):
     if not argv or argv[0] in ("-h", "--help"):
         return print("usage: python warmstart.py CONFIG.yaml [key.sub=value ...]  (any training config: "
-                     "it reads model, rollout and warm_start)")
+                     "it reads model, rollout and warm_start)\n       python warmstart.py tokenizer")
+    if argv[0] == "tokenizer":
+        tok = train_tokenizer()
+        return print(f"tokenizer with {len(tok)} tokens written to {agent.TOKENIZER_DIR}")
     cfg = config.load(argv[0], config.Config, argv[1:], ignore_sections=True)
     s = warm_start(cfg)[2]
     print(f"warm start: {s['tasks']} expert episodes, {s['tokens']} tokens, {s['steps']} steps, "

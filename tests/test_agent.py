@@ -193,14 +193,42 @@ def test_a_prompt_longer_than_the_token_budget_is_scored_unplayed(policy, cfg, v
     assert "no room for a turn" in capsys.readouterr().out
 
 
-def test_hybrid_recurrent_model_rollout_is_exact(cfg, val_tasks, tmp_path):
-    """Qwen3.5-style linear-attention layers: each turn is re-encoded left-padded (a pad inside a row would
-    change the recurrent state); sampling log-probs still equal a full forward."""
+def test_hybrid_rows_fed_pads_keep_their_state(cfg, tmp_path):
+    """RecurrentBatch on a tiny Qwen3.5: prompts of unequal length, decode steps in which some rows are fed pads
+    (their turn has ended), then unequal observations prefilled row by row: each row's next-token logits equal
+    a full forward over exactly its real tokens."""
     from tiny_models import make_tiny_hybrid
     model, tok = agent.load_policy(dataclasses.replace(cfg.model, path=make_tiny_hybrid(tmp_path / "hybrid")))
-    assert agent.has_recurrent_layers(model)
+    g = torch.Generator().manual_seed(0)
+    new = lambda n: torch.randint(10, 3000, (n,), generator=g).tolist()     # noqa: E731
+    batch, seqs = agent.RecurrentBatch(3, torch.device("cpu")), [new(9), new(5), new(7)]
+    batch.feed(model, seqs, tok.pad_token_id)
+    for feed in ([new(1), new(1), new(1)], [new(1), [], new(1)], [new(1), [], []], [new(3), new(1), new(6)],
+                 [new(1), new(1), []], [new(2), new(4), new(1)]):
+        logits = batch.feed(model, feed, tok.pad_token_id)
+        for r, toks in enumerate(feed):
+            seqs[r] += toks
+            if toks:
+                with torch.no_grad():
+                    full = model(input_ids=torch.tensor([seqs[r]])).logits[0, -1]
+                torch.testing.assert_close(logits[r], full, atol=1e-4, rtol=0)
+
+
+def test_hybrid_recurrent_model_rollout_is_exact(cfg, val_tasks, tmp_path, monkeypatch):
+    """Qwen3.5-style linear-attention layers carry their state across turns (observations prefilled row by row, a
+    row's states kept while it is fed pads): the same tokens as re-encoding every turn, and sampling log-probs
+    equal a full forward. The per-row path really ran (a row was prefilled on its own after the first turn)."""
+    from tiny_models import make_tiny_hybrid
+    model, tok = agent.load_policy(dataclasses.replace(cfg.model, path=make_tiny_hybrid(tmp_path / "hybrid")))
+    assert agent.has_recurrent_layers(model) and agent.RecurrentBatch.supported(model)
     r = dataclasses.replace(cfg.rollout, max_new_tokens=16, max_turns=3, batch_size=4)
-    for tr in agent.rollout(model, tok, val_tasks[:4], r, seed=0, progress=False):
+    calls = []
+    prefill = agent.RecurrentBatch._prefill_rows
+    monkeypatch.setattr(agent.RecurrentBatch, "_prefill_rows", lambda self, *a: calls.append(1) or prefill(self, *a))
+    carried = agent.rollout(model, tok, val_tasks[:4], r, seed=0, progress=False)
+    encoded = agent.rollout(model, tok, val_tasks[:4], dataclasses.replace(r, reuse_cache=False), seed=0, progress=False)
+    assert calls and [t.ids for t in carried] == [t.ids for t in encoded]
+    for tr in carried:
         lp = agent.score_logprobs(model, tr.ids, r.temperature)
         m = torch.tensor(tr.mask, dtype=torch.bool)
         assert tr.n_turns >= 2
