@@ -468,6 +468,8 @@ def run_evaluation(cfg, a, rank, world):
     if rank == 0:
         print(write_results(records, a.out))
         print(f"(written to {a.out}/eval.json and eval.md)")
+    if dist.is_initialized():        # no rank tears its process group down while rank 0 still writes
+        dist.barrier()
 
 
 if __name__ == "__main__":
