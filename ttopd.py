@@ -172,7 +172,7 @@ class TTOPD(grpo.Extension):
         with torch.no_grad():
             images = agent.vision_kwargs(self.tok, mb.trajs, t_ids)
             t_hidden = agent.final_hidden(self.teacher, t_ids, t_attn, images)
-        if self.lam_now == 0.0:
+        if self.lam.disabled or self.lam_now == 0.0:      # phased out, or the guard fired (this step included)
             return mb.logp.sum() * 0.0
         b, j = mb.rows.nonzero(as_tuple=True)       # the teacher's row for each student row the head runs on
         t_at = torch.tensor([t_rows[x][y] for x, y in zip(b.tolist(), j.tolist())], device=b.device)
@@ -192,8 +192,9 @@ class TTOPD(grpo.Extension):
         total = torch.tensor([float(kl_mean) * len(terms), len(terms)], dtype=torch.float64, device=kl_mean.device)
         dist.all_reduce(total)
         mean_kl = float(total[0]) / max(float(total[1]), 1.0)
-        if mean_kl > self.d.kl_max:                       # teacher corruption: stop for good
+        if mean_kl > self.d.kl_max:                       # teacher corruption: stop for good, from this micro-batch on
             self.lam.disable()
+            self.lam_now = 0.0
             self.events.append({"step": self.step, "guard": "teacher_corruption", "kl": mean_kl})
             return kl_mean * 0.0
         term = self.lam_now * kl_mean

@@ -50,3 +50,19 @@ def test_exponent_floats_without_a_dot_are_read_as_numbers():
     assert c.lr == 1e-4 and c.algo.clip_high == 3e-4
     with pytest.raises(config.ConfigError, match="'lr' must be float"):
         config.load("configs/tiny.yaml", config.Config, ["lr=fast"])
+
+
+def test_a_ttopd_yaml_serves_the_entry_points_that_do_not_train(tmp_path, capsys):
+    """Issue 20, bug 2: warmstart.py and evaluate.py load any training YAML; they skip the sections they do not
+    use (naming them) and still reject a typo inside the sections they do use."""
+    import evaluate
+    c = config.load("configs/ttopd_tiny.yaml", config.Config, ignore_sections=True)
+    assert c.rollout.max_turns == 8 and "section 'distill'" in capsys.readouterr().err
+    p = tmp_path / "typo.yaml"
+    p.write_text(open("configs/ttopd_tiny.yaml").read().replace("max_turns:", "max_turn:"))
+    with pytest.raises(config.ConfigError, match="rollout.max_turn"):
+        config.load(str(p), config.Config, ignore_sections=True)
+    evaluate.main(["configs/ttopd_tiny.yaml", "--split", "validation", "--modes", "agent", "--per-domain", "1",
+                   "--out", str(tmp_path / "eval"), "rollout.max_new_tokens=8", "rollout.max_turns=1",
+                   "warm_start.out_dir=none"])
+    assert "| agent | all domains | 10 |" in open(tmp_path / "eval" / "eval.md").read()

@@ -97,3 +97,38 @@ def test_torchrun_two_ranks_two_steps(tmp_path):
     assert rows[-1]["step"] == 2 and rows[1]["lambda"] == 1.0 and rows[2]["lambda"] < 1.0
     assert math.isfinite(rows[-1]["loss"]) and rows[-1]["teacher_staleness_ema"] == 0
     assert len({open(out / f"params_rank{k}.sha1").read() for k in range(2)}) == 1
+
+
+def test_teacher_corruption_guard_stops_the_term_within_the_same_step(process_group):
+    """Issue 20, bug 1: once the guard fires on a micro-batch, the later micro-batches of the same step add no
+    distillation term, even where their own KL would pass the guard (the guard's threshold is raised between
+    the two to show exactly that)."""
+    import copy
+    import grpo
+    rank, world, device = process_group
+    cfg = config.load("configs/ttopd_tiny.yaml", ttopd.TTOPDConfig, ["init_checkpoint=", "distill.kl_max=0.0"])
+    torch.manual_seed(0)
+    model, tok = agent.load_policy(cfg.model)
+    teacher = copy.deepcopy(model).requires_grad_(False)
+    with torch.no_grad():
+        for p in teacher.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    ext = ttopd.TTOPD(cfg)
+    ext.tok, ext.teacher = tok, teacher
+    ext.hint_ids = {True: [5, 6], False: [7, 8]}
+    g = torch.Generator().manual_seed(0)
+    trajs = []
+    for n in (6, 9):
+        tr = agent.Trajectory.start({"id": "t", "domain": "d"}, torch.randint(10, 3000, (8,), generator=g).tolist())
+        tr.add_turn(torch.randint(10, 3000, (n,), generator=g).tolist(), [-1.0] * n)
+        tr.reward_info = {"accuracy": 0.0}
+        trajs.append(tr)
+    ext.after_rollout(1, trajs)
+    mbs = [grpo.micro_batch(cfg, model, None, {}, m, [t], torch.tensor([1.0]), tok, device, 2, 15.0)[0]
+           for m, t in enumerate(trajs)]
+    first = ext.extra_loss(mbs[0])
+    assert ext.lam.disabled and float(first) == 0.0 and ext.events[-1]["guard"] == "teacher_corruption"
+    ext.d.kl_max = 100.0
+    assert float(ext.extra_loss(mbs[1])) == 0.0                     # the term is gone for the rest of the step
+    ext.after_rollout(2, trajs)
+    assert ext.lam_now == 0.0 and float(ext.extra_loss(mbs[1])) == 0.0   # and for good
