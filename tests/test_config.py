@@ -66,3 +66,22 @@ def test_a_ttopd_yaml_serves_the_entry_points_that_do_not_train(tmp_path, capsys
                    "--out", str(tmp_path / "eval"), "rollout.max_new_tokens=8", "rollout.max_turns=1",
                    "warm_start.out_dir=none"])
     assert "| agent | all domains | 10 |" in open(tmp_path / "eval" / "eval.md").read()
+
+
+@pytest.mark.parametrize("name", ["grpo", "dapo", "dr_grpo", "gspo", "ttopd"])
+def test_paper_scale_configs_have_the_papers_budgets_and_fit_8_h100s(name):
+    """Issue 20, bugs 3 and 4: at least 7 turns, room for 12,288 policy tokens, distillation at every turn; and
+    benchmarks/scale_check.py's plan for Qwen3.5-9B on 8 x 80 GB says it fits."""
+    import sys
+    import ttopd
+    sys.path.insert(0, "benchmarks")
+    import scale_check
+    c = config.load(f"configs/{name}.yaml", ttopd.TTOPDConfig)
+    assert c.rollout.max_turns >= 7 and c.algo.max_policy_tokens == 12288
+    assert c.rollout.max_total_tokens >= c.algo.max_policy_tokens + 4096
+    assert c.rollout.max_turns * c.rollout.max_new_tokens >= c.algo.max_policy_tokens
+    if name == "ttopd":
+        assert c.distill.max_kl_turns >= c.rollout.max_turns
+    shape = scale_check.model_shape("configs/qwen3.5_9b.json", 0)
+    total = sum(b for _, b, _ in scale_check.budget(c, shape, 8, name == "ttopd"))
+    assert total < 79.19 * 2 ** 30
