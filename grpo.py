@@ -465,14 +465,13 @@ def evaluate(cfg, rollout_model, tok, tasks, rank, world, device, seed_base=VALI
     the rollout temperature, task i seeded seed_base + i: agent.evaluation_rollouts, as evaluate.py)."""
     trajs = agent.evaluation_rollouts(rollout_model, tok, tasks, cfg.rollout, seed_base, rank, world,
                                       reward_config=cfg.reward)[1]
-    tot = all_sum([len(trajs), sum(t.reward for t in trajs), sum(t.reward_info["accuracy"] for t in trajs),
-                   sum(sum(t.mask) for t in trajs), sum(t.n_turns for t in trajs)], device)
-    n = max(tot[0], 1)
-    return {"val_reward": tot[1] / n, "val_accuracy": tot[2] / n, "val_response_tokens": tot[3] / n,
-            "val_turns": tot[4] / n}
+    m = rollout_metrics(trajs, [t.reward for t in trajs], device)[0]
+    return {f"val_{k}": m[k] for k in ("reward", "accuracy", "response_tokens", "turns")}
 
 
 def rollout_metrics(trajs, shaped, device):
+    """Means over all ranks' episodes: reward, shaped reward, the 5D components, violations, length, turns,
+    calls, tool errors by kind; and the total policy tokens."""
     keys = ["accuracy", "process", "safety", "format", "coherence"]
     errs = ["malformed", "phantom_tool", "schema", "off_menu", "execution", "no_tool_call"]
     vals = [len(trajs), sum(t.reward for t in trajs), sum(shaped)] + \

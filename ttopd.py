@@ -39,7 +39,8 @@ DEFAULT_HINT_WRONG = ("Teacher note: this work-up reached a wrong answer; re-che
 
 @dataclasses.dataclass
 class DistillConfig:
-    teacher: str = opt("ema", "ema (EMA + hard copies) or reset (periodic hard copy only: ablation)")
+    teacher: str = opt("ema", "ema (EMA + hard copies) or reset (periodic hard copy only: ablation)",
+                       choices=("ema", "reset"))
     ema_alpha: float = opt(0.995, "EMA decay alpha")
     ema_every: int = opt(5, "EMA update every K steps")
     hard_copy_every: int = opt(30, "teacher <- student every K steps")
@@ -47,7 +48,7 @@ class DistillConfig:
     hint_correct: str = opt(DEFAULT_HINT_CORRECT, "hint for trajectories with a correct answer")
     hint_wrong: str = opt(DEFAULT_HINT_WRONG, "hint for trajectories with a wrong answer")
     lam: float = opt(4.0, "initial distillation coefficient lambda")
-    schedule: str = opt("linear", "linear or cosine phase-out of lambda")
+    schedule: str = opt("linear", "linear or cosine phase-out of lambda", choices=("linear", "cosine"))
     phase_out_steps: int = opt(40, "lambda falls from lam (step 1) to 0 over this many steps, and stays 0")
     max_kl_turns: int = opt(3, "only the first K assistant turns are distilled")
     logratio_clip: float = opt(5.0, "per-token clip c on log pi_S - log pi_T")
