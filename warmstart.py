@@ -137,7 +137,7 @@ def warm_start(cfg):
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
-            log.append(float(loss))
+            log.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(log[-20:]):.3f}")
             bar.update()
             step += 1
