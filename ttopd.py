@@ -190,7 +190,8 @@ class TTOPD(grpo.Extension):
                 self.turn_kls.setdefault(k, []).append(float(v.detach()))
         kl_mean = torch.stack(terms).mean() if terms else mb.logp.sum() * 0.0
         # the guard decides on the mean over all ranks, so every rank's lambda stays the same
-        total = torch.tensor([float(kl_mean.detach()) * len(terms), len(terms)], dtype=torch.float64, device=kl_mean.device)
+        total = torch.tensor([float(kl_mean.detach()) * len(terms), len(terms)], dtype=torch.float64,
+                             device=kl_mean.device)
         dist.all_reduce(total)
         mean_kl = float(total[0]) / max(float(total[1]), 1.0)
         if mean_kl > self.d.kl_max:                       # teacher corruption: stop for good, from this micro-batch on
