@@ -74,6 +74,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "rollout_throughput.json"))
     ap.add_argument("--modes", nargs="+", default=["cached", "recompute", "generate"])
     ap.add_argument("--model-config", default="", help="a shape JSON for model.tiny_config (random weights)")
+    ap.add_argument("--bandwidth-gbs", type=float, default=0.0, help="the device's memory bandwidth (H100 SXM: 3350): "
+                    "also report tokens/s as a share of the decode bound, batch rows x bandwidth / weight bytes")
     ap.add_argument("overrides", nargs="*")
     a = ap.parse_intermixed_args()
     cfg = config.load(a.config, config.Config, a.overrides, ignore_sections=True)
@@ -98,6 +100,10 @@ def main():
         n = fn()
         dt = time.perf_counter() - t
         res[name] = {"policy_tokens": n, "seconds": dt, "tokens_per_s": n / dt}
+        if a.bandwidth_gbs:      # each decode step reads every weight once for the whole batch
+            weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+            bound = min(cfg.rollout.batch_size, len(tasks)) * a.bandwidth_gbs * 1e9 / weight_bytes
+            res[name]["share_of_bandwidth_bound"] = n / dt / bound
         print(f"{name:10s} {n:6d} tokens {dt:7.1f} s {n / dt:8.1f} tok/s", flush=True)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
