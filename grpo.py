@@ -214,15 +214,25 @@ def sync_weights(sharded, full):
             out.copy_(p.full_tensor())
 
 
+def local_shard(p):
+    """This rank's part of a parameter: the local tensor of an FSDP2 DTensor, or the plain tensor itself."""
+    return p.to_local() if hasattr(p, "to_local") else p
+
+
 @torch.no_grad()
+def copy_shards(dst, src):
+    """dst <- src, parameter by parameter, each rank on its own shards (both sharded alike): no gathering."""
+    for t, s in zip(dst.parameters(), src.parameters()):
+        local_shard(t).copy_(local_shard(s))
+
+
 def sharded_copy(cfg, policy, device):
     """A frozen FSDP2 copy of the sharded policy (FSDP modules cannot be deep-copied): a fresh module sharded
-    the same way, then each rank copies its own shards (no gathering)."""
+    the same way, then each rank copies its own shards."""
     model = agent.load_policy(dataclasses.replace(cfg.model, device=str(device), dtype="float32"),
                               cfg.init_checkpoint or None)[0]
     copy_ = shard(model.eval().requires_grad_(False), device, device.type == "cuda", False)
-    for t, s in zip(copy_.parameters(), policy.parameters()):
-        (t.to_local() if hasattr(t, "to_local") else t).copy_(s.to_local() if hasattr(s, "to_local") else s)
+    copy_shards(copy_, policy)
     return copy_
 
 

@@ -75,16 +75,13 @@ def ema_update(teacher, student, alpha):
     """theta_T <- alpha theta_T + (1 - alpha) theta_S on the local shards (DTensor or plain)."""
     _resharded(teacher, student)
     for t, s in zip(teacher.parameters(), student.parameters()):
-        tl = t.to_local() if hasattr(t, "to_local") else t
-        sl = s.to_local() if hasattr(s, "to_local") else s
-        tl.mul_(alpha).add_(sl, alpha=1 - alpha)
+        grpo.local_shard(t).mul_(alpha).add_(grpo.local_shard(s), alpha=1 - alpha)
 
 
-@torch.no_grad()
 def hard_copy(teacher, student):
+    """theta_T <- theta_S, shard by shard."""
     _resharded(teacher, student)
-    for t, s in zip(teacher.parameters(), student.parameters()):
-        (t.to_local() if hasattr(t, "to_local") else t).copy_(s.to_local() if hasattr(s, "to_local") else s)
+    grpo.copy_shards(teacher, student)
 
 
 class Lambda:
