@@ -228,6 +228,19 @@ def has_recurrent_layers(model):
     return any(t not in ("full_attention", "sliding_attention") for t in types)
 
 
+def padded(rows_tokens, pad_id, device, left=False):
+    """[rows, width] ids of rows of unequal length (right-padded, or left-padded), the number of real tokens of
+    each row and the column where each begins. Built on the host and copied once: per-row writes into a GPU
+    tensor would each wait on the device."""
+    lens = [len(t) for t in rows_tokens]
+    width = max([1, *lens])
+    begin = [width - n if left else 0 for n in lens]
+    ids = torch.full((len(rows_tokens), width), pad_id, dtype=torch.long)
+    for i, t in enumerate(rows_tokens):
+        ids[i, begin[i]:begin[i] + lens[i]] = torch.tensor(t, dtype=torch.long)
+    return ids.to(device), torch.tensor(lens, device=device), torch.tensor(begin, device=device)
+
+
 class Batch:
     """The live rows of a rollout: the shared KV cache, its 2-D attention mask and positions."""
 
@@ -245,15 +258,8 @@ class Batch:
         left=True (a fresh cache only) left-pads instead: a recurrent layer's state starts at zero and
         leading pads (zeroed inputs) leave it at zero, so hybrid models prefill exactly."""
         from transformers import DynamicCache
-        lens = [len(t) for t in rows_tokens]
-        width = max([1, *lens])
-        begin = [width - n if left else 0 for n in lens]     # where each row's tokens begin
-        # built on the host and copied once: per-row writes into a GPU tensor would each wait on the device
-        ids = torch.full((len(rows_tokens), width), pad_id, dtype=torch.long)
-        for i, t in enumerate(rows_tokens):
-            ids[i, begin[i]:begin[i] + lens[i]] = torch.tensor(t, dtype=torch.long)
-        ids = ids.to(self.device)
-        n_new, start = torch.tensor(lens, device=self.device), torch.tensor(begin, device=self.device)
+        ids, n_new, start = padded(rows_tokens, pad_id, self.device, left)
+        width = ids.shape[1]
         cols = torch.arange(width, device=self.device)[None]
         new_mask = ((cols >= start[:, None]) & (cols < (start + n_new)[:, None])).long()
         positions = (self.pos[:, None] + cols - start[:, None]).clamp(min=0)
@@ -429,17 +435,13 @@ class StaticBatch(Batch):
         tokens = [[] for _ in range(self.mask.shape[0])]
         for slot, t in zip(self.slots, rows_tokens):
             tokens[slot] = t
-        lens = [len(t) for t in tokens]
-        width = max([1, *lens])
-        ids = torch.full((len(tokens), width), pad_id, dtype=torch.long)
-        for i, t in enumerate(tokens):
-            ids[i, :lens[i]] = torch.tensor(t, dtype=torch.long)
-        n_new = torch.tensor(lens, device=self.device)
+        ids, n_new, _ = padded(tokens, pad_id, self.device)
+        width = ids.shape[1]
         cols = torch.arange(width, device=self.device)[None]
         self.mask[:, self.col:self.col + width] = (cols < n_new[:, None]).long()
         positions = self.pos[:, None] + cols
         step = self.step if width == 1 else model        # prefills vary in width: only decode is captured
-        out = step(input_ids=ids.to(self.device), attention_mask=self.mask, position_ids=positions, use_cache=True,
+        out = step(input_ids=ids, attention_mask=self.mask, position_ids=positions, use_cache=True,
                    **{cache_kwarg(model): self.cache})
         self.col += width
         self.pos += n_new
@@ -487,8 +489,8 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb, reward_config):
         finish(trajs[i], envs[i])
     pending = [pending[i] for i in live]
     vision = [trajs[i].vision for i in live]     # goes in with each row's first tokens only
-    # hybrid (recurrent) models re-encode each turn, left-padded: observations of unequal length would
-    # otherwise put pads inside a row, which changes a recurrent state (attention-only models mask them)
+    # a pad inside a row would change a hybrid (recurrent) model's state, so those models carry their state
+    # with RecurrentBatch, or, with a cache layout it does not know, re-encode each turn left-padded
     recurrent = has_recurrent_layers(model)
     carry = recurrent and rcfg.reuse_cache and not any(vision) and RecurrentBatch.supported(model)
     fresh = (recurrent and not carry) or not rcfg.reuse_cache
@@ -524,8 +526,7 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb, reward_config):
             tr.n_turns += 1
             tr.n_calls += sum(1 for c in info["tool_calls"] if c["name"])
             tr.calls += [{**c, "result": m["content"]} for c, m in zip(info["tool_calls"], info["tool_messages"])]
-            tr.well_formed.append(bool(info["tool_calls"]) and
-                                  all(c["error"] != "malformed" for c in info["tool_calls"]))
+            tr.well_formed.append(envmod.well_formed_turn(info["tool_calls"]))
             closed = turns[r][-1] == end_id
             nxt = observation_ids(tok, info["tool_messages"], rcfg.tool_response_tokens, close_turn=not closed)
             too_long = len(tr.ids) + len(nxt) + rcfg.max_new_tokens > rcfg.max_total_tokens

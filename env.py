@@ -301,6 +301,11 @@ class MedicalEnv(_Base):
 
 
 # ---------------------------------------------------------------- scripted policies
+def well_formed_turn(calls):
+    """A turn with at least one tool call and no malformed one (the warm start's target metric)."""
+    return bool(calls) and all(c["error"] != "malformed" for c in calls)
+
+
 def format_call(name, arguments):
     return "<tool_call>" + json.dumps({"name": name, "arguments": arguments}) + "</tool_call>"
 

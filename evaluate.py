@@ -174,7 +174,7 @@ def scripted_mode(policy_for, tasks, max_turns=8, mode="agent"):
         info = envmod.run_episode(e, policy_for(t), seed=0)[1]
         calls = [{**c, "result": str(c["result"])} for turn in e.traj["turns"] for c in turn["calls"]]
         turns = e.traj["turns"]
-        well = sum(bool(u["calls"]) and all(c["error"] != "malformed" for c in u["calls"]) for u in turns)
+        well = sum(envmod.well_formed_turn(u["calls"]) for u in turns)
         out.append(record(mode, t, info["reward_info"], len(turns), None, calls, e.case.answer is not None,
                           well / max(len(turns), 1)))
     return out

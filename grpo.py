@@ -58,7 +58,11 @@ class MicroBatch:
     def per_token(self, fn, *inputs):
         """[B, T-1]: fn(log-probs [C, V], *input chunks) -> [C] at `rows` (0 elsewhere); inputs are [N, ...]
         tensors aligned with `hidden`. Chunked and recomputed in backward (agent.chunked)."""
-        values = agent.chunked(lambda h, *xs: fn(self.head(h), *xs), self.hidden, *inputs, chunk=self.chunk)
+        return self.scatter(agent.chunked(lambda h, *xs: fn(self.head(h), *xs), self.hidden, *inputs,
+                                          chunk=self.chunk))
+
+    def scatter(self, values):
+        """[N] values at the head's rows -> [B, T-1], 0 elsewhere (differentiable)."""
         return torch.zeros(self.rows.shape, dtype=values.dtype, device=values.device).masked_scatter(self.rows,
                                                                                                    values)
 
@@ -340,14 +344,14 @@ def micro_batch(cfg, policy, ref, ref_cache, m, chunk, adv, tok, device, batch_s
     # one pass of the head gives both: the taken token's log-prob (with gradient) and the entropy (a statistic)
     logp, entropy = agent.chunked(lambda h, y: _logp_and_entropy(mb.head(h), y), mb.hidden, targets,
                                   chunk=cfg.head_chunk)
-    mb.logp = torch.zeros(rows.shape, dtype=logp.dtype, device=device).masked_scatter(rows, logp)
+    mb.logp = mb.scatter(logp)
     if ref is not None and m not in ref_cache:
         with torch.no_grad():
             ref_cache[m] = agent.token_logprobs(ref, ids, attn, cfg.rollout.temperature, images, cfg.head_chunk)
         if hasattr(ref, "reshard"):     # a forward without backward leaves the root gathered: free it now
             ref.reshard()
     mb.ref_logp = ref_cache.get(m) if ref is not None else None
-    return mb, torch.zeros(rows.shape, device=device).masked_scatter(rows, entropy)
+    return mb, mb.scatter(entropy)
 
 
 def _logp_and_entropy(logp_rows, targets):
