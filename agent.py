@@ -96,11 +96,12 @@ class Trajectory:
     calls: list = dataclasses.field(default_factory=list)   # every call: name, arguments, error, result (text)
     vision: dict = None             # vision-language checkpoints: pixel_values, image_grid_thw of the prompt image
     extras: dict = dataclasses.field(default_factory=dict)   # what a trainer extension attaches (ttopd.py: hints)
+    task: dict = dataclasses.field(default=None, repr=False)  # the task played (answer, expected work-up)
 
     @classmethod
     def start(cls, task, prompt, vision=None):
         return cls(task["id"], task["domain"], list(prompt), [0] * len(prompt), [0.0] * len(prompt), [],
-                   vision=vision)
+                   vision=vision, task=task)
 
     def add_turn(self, tokens, logprobs):
         """Append the policy's own tokens (mask 1) as one assistant turn."""
@@ -137,6 +138,12 @@ def prompt_ids(tok, info, tool_specs, spec_keep=1.0):
 
 
 IMAGE_PLACEHOLDER = "<|vision_start|><|image_pad|><|vision_end|>"     # how Qwen-VL templates show an image
+
+
+def hint_ids(tok, text):
+    """A TT-OPD hint's token ids, as the teacher (ttopd.py) and the hinted demonstrations (warmstart.py) see it
+    between the prompt and the first turn: the text and a line break ("" -> no tokens)."""
+    return tok.encode(text + "\n", add_special_tokens=False) if text else []
 
 
 def episode_prompt(tok, info, tool_specs, spec_keep=1.0):
@@ -454,31 +461,35 @@ class StaticBatch(Batch):
 
 @torch.no_grad()
 def rollout(model, tok, tasks, rcfg: config.RolloutConfig, seed=0, kb=None, progress=True, seeds=None,
-            reward_config=None):
+            reward_config=None, hints=None):
     """Play one episode per task, rcfg.batch_size at a time; return Trajectories in task order.
     Episode i samples from its own generator seeded seeds[i] (default seed + i); the env scores it with
-    reward_config (config.RewardConfig; None: the paper's weights)."""
+    reward_config (config.RewardConfig; None: the paper's weights). hints[i] (token ids) goes between
+    episode i's prompt and its first turn, where TT-OPD's teacher reads its hint (benchmarks/hint_reading.py)."""
     seeds = list(seeds) if seeds is not None else [seed + i for i in range(len(tasks))]
+    hints = list(hints) if hints is not None else [[] for _ in tasks]
     out = []
     bar = tqdm(total=len(tasks), desc="rollout", unit="ep", disable=not progress, leave=False)
     for start in range(0, len(tasks), rcfg.batch_size):
         chunk = tasks[start:start + rcfg.batch_size]
-        out += _rollout_batch(model, tok, chunk, rcfg, seeds[start:start + len(chunk)], kb, reward_config)
+        out += _rollout_batch(model, tok, chunk, rcfg, seeds[start:start + len(chunk)], kb, reward_config,
+                              hints[start:start + len(chunk)])
         bar.update(len(chunk))
     bar.close()
     return out
 
 
-def _rollout_batch(model, tok, tasks, rcfg, seeds, kb, reward_config):
+def _rollout_batch(model, tok, tasks, rcfg, seeds, kb, reward_config, hints):
     device = next(model.parameters()).device
     gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
     end_id, pad_id = tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id
     envs, trajs, pending = [], [], []
-    for t, seed in zip(tasks, seeds):
+    for t, seed, hint in zip(tasks, seeds, hints):
         e = envmod.MedicalEnv(tasks=[t], kb=kb, max_turns=rcfg.max_turns, tool_specs="none",
                               max_calls_per_turn=rcfg.max_calls_per_turn, reward_config=reward_config)
         info = e.reset(seed=int(seed))[1]
         ids, vision = episode_prompt(tok, info, rcfg.tool_specs, rcfg.spec_keep)
+        ids = ids + list(hint)
         envs.append(e)
         trajs.append(Trajectory.start(t, ids, vision))
         pending.append(list(ids))

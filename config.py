@@ -9,6 +9,7 @@ know (a note names each) and still rejects every unknown key inside the sections
 """
 import copy
 import dataclasses
+import os
 import sys
 import typing
 
@@ -87,12 +88,25 @@ def apply_override(data, item):
     node[parts[-1]] = yaml.safe_load(value) if value != "" else ""    # 'key=' sets an empty string
 
 
+def read_yaml(path):
+    """A YAML mapping; a top-level `base: FILE` (relative to this file) is read first and this file's keys are
+    merged over it, section by section (configs/ablations/ use it to state only what they change)."""
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    if not isinstance(data, dict) or "base" not in data:
+        return data
+    merged = read_yaml(os.path.join(os.path.dirname(path), data.pop("base")))
+    for key, value in data.items():
+        both = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = {**merged[key], **value} if both else value
+    return merged
+
+
 def load(path, cls=None, overrides=(), ignore_sections=False):
     """Load YAML into cls (default Config) after command-line overrides like 'algo.loss=dapo'.
     ignore_sections: drop top-level sections cls does not have (another entry point's), naming each."""
     cls = cls or Config
-    with open(path) as f:
-        data = yaml.safe_load(f) or {}
+    data = read_yaml(path)
     for item in overrides:
         apply_override(data, item)
     if ignore_sections and isinstance(data, dict):
@@ -172,6 +186,10 @@ class WarmStartConfig:
     expert_max_turns: int = opt(5, "the expert's calls are grouped to fit this many turns (paper budget: 5)")
     max_tasks: int = opt(0, "train tasks to clone (0 = all)")
     seed: int = opt(0, "seed for init and shuffling")
+    hint_share: float = opt(0.0, "share of demonstrations that carry an informative TT-OPD hint (clinic/hints.py) "
+                                 "between prompt and first turn, so the teacher learns to read hints")
+    wrong_hint_share: float = opt(0.5, "of the hinted demonstrations, the share whose hint is a diagnostic "
+                                       "redirection of a simulated wrong episode (else a confirmatory cue)")
 
 
 @dataclasses.dataclass

@@ -7,9 +7,11 @@ What it adds to GRPO (rollouts, advantages, losses and the FSDP loop are grpo.py
   1. a gradient-free EMA teacher, sharded like the student:
        theta_T <- alpha theta_T + (1 - alpha) theta_S every `ema_every` steps (shard by shard, no gather),
        theta_T <- theta_S every `hard_copy_every` steps;
-  2. outcome-conditioned hints: after scoring, a confirmatory cue (correct) or a corrective one (wrong)
-     is inserted into the *teacher's* context at the prompt/response boundary; the teacher re-scores
-     the student's exact tokens; hint positions are excluded; the student never sees the hint;
+  2. outcome-conditioned hints (clinic/hints.py): after scoring, a confirmatory cue (correct: the answer
+     and its evidence) or a diagnostic redirection (wrong: what was submitted, the skipped work-up, the
+     broken safety rules, the correct answer) is inserted into the *teacher's* context at the
+     prompt/response boundary; the teacher re-scores the student's exact tokens; hint positions are
+     excluded; the student never sees the hint; the warm start teaches the model to read them;
   3. turn-level truncated reverse KL on the student's tokens:
        KL_t = sum_v pi_S(v) clip(log pi_S(v) - log pi_T(v), -c, c)        per token (both heads a chunk of
                                                                           tokens at a time: no [T, V] tensor),
@@ -17,7 +19,9 @@ What it adds to GRPO (rollouts, advantages, losses and the FSDP loop are grpo.py
      added as  loss += lambda(step) * D  with lambda phased out monotonically (never re-engaged);
   4. guards, each logged when it fires: teacher corruption (D > kl_max: distillation and EMA stop for
      good), stale teacher (lambda * D > ratio_max * mean |A|: the term is scaled down), re-engagement
-     (structurally impossible: lambda only goes down).
+     (impossible: lambda only goes down).
+The paper's three failure modes are ablation switches (configs/ablations/): corruption_guard=false
+(v29), teacher=frozen with schedule=constant (v30), reengage=true (v31).
 """
 import dataclasses
 import math
@@ -29,31 +33,36 @@ import torch.distributed as dist
 import agent
 import config
 import grpo
+import reward
+from clinic import hints as outcome_hints   # (DistillConfig has a field named hints)
 from config import opt
-
-DEFAULT_HINT_CORRECT = ("Teacher note: this work-up reached the right answer; the evidence gathered "
-                        "supports it.")
-DEFAULT_HINT_WRONG = ("Teacher note: this work-up reached a wrong answer; re-check the key evidence and "
-                      "the scoring rules before answering.")
 
 
 @dataclasses.dataclass
 class DistillConfig:
-    teacher: str = opt("ema", "ema (EMA + hard copies) or reset (periodic hard copy only: ablation)",
-                       choices=("ema", "reset"))
+    teacher: str = opt("ema", "ema (EMA + hard copies), reset (hard copies only) or frozen (the warm start, "
+                              "never updated: ablation v30)", choices=("ema", "reset", "frozen"))
     ema_alpha: float = opt(0.995, "EMA decay alpha")
     ema_every: int = opt(5, "EMA update every K steps")
     hard_copy_every: int = opt(30, "teacher <- student every K steps")
-    use_hints: bool = opt(True, "outcome-conditioned hints in the teacher's context")
-    hint_correct: str = opt(DEFAULT_HINT_CORRECT, "hint for trajectories with a correct answer")
-    hint_wrong: str = opt(DEFAULT_HINT_WRONG, "hint for trajectories with a wrong answer")
+    hints: str = opt("informative", "teacher's hint: informative (clinic/hints.py, built from the episode's outcome), "
+                                    "generic (hint_correct / hint_wrong: ablation) or none",
+                     choices=outcome_hints.STYLES)
+    hint_correct: str = opt(outcome_hints.GENERIC[True], "the generic hint for an episode with a correct answer")
+    hint_wrong: str = opt(outcome_hints.GENERIC[False], "the generic hint for an episode with a wrong answer")
     lam: float = opt(4.0, "initial distillation coefficient lambda")
-    schedule: str = opt("linear", "linear or cosine phase-out of lambda", choices=("linear", "cosine"))
+    schedule: str = opt("linear", "linear or cosine phase-out of lambda, or constant (no phase-out: ablation v30)",
+                        choices=("linear", "cosine", "constant"))
     phase_out_steps: int = opt(40, "lambda falls from lam (step 1) to 0 over this many steps, and stays 0")
-    max_kl_turns: int = opt(3, "only the first K assistant turns are distilled")
+    max_kl_turns: int = opt(0, "distil the first K assistant turns only (0 = every turn, the paper's reading)")
     logratio_clip: float = opt(5.0, "per-token clip c on log pi_S - log pi_T")
-    kl_max: float = opt(0.7, "teacher-corruption guard: mean KL above this disables distillation for good")
-    ratio_max: float = opt(10.0, "stale-teacher guard: lambda*KL is capped at ratio_max * mean |advantage|")
+    corruption_guard: bool = opt(True, "stop distillation and the EMA for good once the mean KL exceeds kl_max "
+                                       "(false: ablation v29, the corruption cascade)")
+    kl_max: float = opt(0.7, "teacher-corruption guard's KL threshold")
+    ratio_max: float = opt(10.0, "stale-teacher guard: lambda*KL is capped at ratio_max * mean |advantage| (0 = off)")
+    reengage: bool = opt(False, "ablation v31: after the guard fires, distillation re-engages when the KL falls "
+                                "below reengage_kl (the teacher keeps being measured)")
+    reengage_kl: float = opt(0.35, "the KL below which a disabled distillation re-engages (reengage only)")
 
 
 @dataclasses.dataclass
@@ -93,12 +102,35 @@ class Lambda:
 
     def at(self, step):
         frac = min(1.0, (step - 1) / max(self.d.phase_out_steps, 1))
-        target = self.d.lam * ((1 - frac) if self.d.schedule == "linear" else 0.5 * (1 + math.cos(math.pi * frac)))
-        self.value = 0.0 if self.disabled else min(self.value, target)   # can only go down
+        shape = {"linear": 1 - frac, "cosine": 0.5 * (1 + math.cos(math.pi * frac)), "constant": 1.0}
+        self.value = 0.0 if self.disabled else min(self.value, self.d.lam * shape[self.d.schedule])   # only down
         return self.value
 
     def disable(self):
         self.disabled, self.value = True, 0.0
+
+    def reengage(self):
+        """Only the v31 ablation calls this: the schedule's value comes back from the next step."""
+        self.disabled, self.value = False, self.d.lam
+
+
+def outcome_of(tr):
+    """What a hint is built from: the episode's correctness, its submitted answer, the expected work-up steps it
+    made and skipped (reward.matches_expected, as the process score counts them) and its safety violations."""
+    ok = [c for c in tr.calls if c["name"] and c.get("error") is None]
+    submitted = [c["arguments"].get("answer") for c in ok if c["name"] == "submit_answer"]
+    expected = tr.task["expected_tools"]
+    made = [e for e in expected if any(reward.matches_expected(c, e) for c in ok)]
+    return {"correct": tr.reward_info["accuracy"] == 1.0, "submitted": str(submitted[-1]) if submitted else None,
+            "made": made, "skipped": [e for e in expected if e not in made],
+            "violations": list(tr.reward_info.get("violations", []))}
+
+
+def hint_text(d: DistillConfig, tr):
+    """The hint the teacher reads for this episode, in the configured style."""
+    if d.hints == "generic":
+        return d.hint_correct if tr.reward_info["accuracy"] == 1.0 else d.hint_wrong
+    return outcome_hints.render(tr.task, outcome_of(tr), d.hints)
 
 
 def with_hint(ids, boundary, hint_ids):
@@ -120,8 +152,9 @@ def token_kl(student_logp, teacher_logp, clip):
 
 def turn_mean(values, spans, max_turns):
     """A sequence's per-token values (row j predicts token j + 1) averaged within each of its first max_turns
-    assistant turns ([start, end) token spans), then over those turns. Returns (mean, per-turn values)."""
-    per_turn = [values[a - 1:b - 1].mean() for a, b in spans[:max_turns] if b > a]
+    assistant turns ([start, end) token spans; 0 = every turn), then over those turns. Returns (mean, per-turn
+    values)."""
+    per_turn = [values[a - 1:b - 1].mean() for a, b in spans[:max_turns or None] if b > a]
     if not per_turn:
         return values.sum() * 0.0, []
     return torch.stack(per_turn).mean(), per_turn
@@ -141,8 +174,6 @@ class TTOPD(grpo.Extension):
         self.tok = tok
         # sharded exactly like the student, so the EMA can run shard by shard
         self.teacher = grpo.sharded_copy(cfg, policy, device)
-        self.hint_ids = {True: tok.encode(self.d.hint_correct, add_special_tokens=False),
-                         False: tok.encode(self.d.hint_wrong, add_special_tokens=False)}
 
     def state_dict(self):
         from torch.distributed.checkpoint.state_dict import get_model_state_dict
@@ -157,10 +188,12 @@ class TTOPD(grpo.Extension):
 
     def after_rollout(self, step, trajs):
         self.step, self.lam_now, self.turn_kls = step, self.lam.at(step), {}
-        for t in trajs:      # the outcome picks the hint only the teacher will see
-            t.extras["hint_correct"] = t.reward_info["accuracy"] == 1.0
-        n_correct = sum(t.extras["hint_correct"] for t in trajs)
-        return {"lambda": self.lam_now, "hints_correct": n_correct, "hints_wrong": len(trajs) - n_correct}
+        for t in trajs:      # the outcome builds the hint only the teacher will see
+            t.extras["hint_ids"] = agent.hint_ids(self.tok, hint_text(self.d, t)) if t.turn_spans else []
+        n_correct = sum(t.reward_info["accuracy"] == 1.0 for t in trajs)
+        return {"lambda": self.lam_now, "hints_correct": n_correct, "hints_wrong": len(trajs) - n_correct,
+                "hint_tokens": sum(len(t.extras["hint_ids"]) for t in trajs) / max(len(trajs), 1),
+                "hint_example": hint_text(self.d, trajs[0]) if trajs else ""}
 
     def extra_loss(self, mb):
         """lambda * turn-level truncated KL(student || hinted teacher), as this micro-batch's share of the
@@ -170,8 +203,33 @@ class TTOPD(grpo.Extension):
         with torch.no_grad():
             images = agent.vision_kwargs(self.tok, mb.trajs, t_ids)
             t_hidden = agent.final_hidden(self.teacher, t_ids, t_attn, images)
-        if self.lam.disabled or self.lam_now == 0.0:      # phased out, or the guard fired (this step included)
+        watching = self.lam.disabled and self.d.reengage       # v31: a disabled teacher is still measured
+        if not watching and (self.lam.disabled or self.lam_now == 0.0):   # phased out, or the guard fired
             return mb.logp.sum() * 0.0
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not watching):
+            kl_mean, n_seqs = self._turn_kl(mb, t_hidden, t_rows)
+        mean_kl = self._global_mean(kl_mean, n_seqs)     # every rank decides on the same number
+        if watching:
+            if mean_kl < self.d.reengage_kl:               # v31: re-engage on a natural KL drop, from the next step
+                self.lam.reengage()
+                self.events.append({"step": self.step, "guard": "reengaged", "kl": mean_kl})
+            return mb.logp.sum() * 0.0
+        if self.d.corruption_guard and mean_kl > self.d.kl_max:   # teacher corruption: stop, from here on
+            self.lam.disable()
+            self.lam_now = 0.0
+            self.events.append({"step": self.step, "guard": "teacher_corruption", "kl": mean_kl})
+            return kl_mean * 0.0
+        term = self.lam_now * kl_mean
+        # the PG loss *value* is ~0 on-policy whatever its gradient, so the cap is set against the size of
+        # the PG signal, mean |A|; a batch without signal (all A = 0) keeps its distillation term
+        cap = self.d.ratio_max * float(mb.adv.abs().mean())
+        if cap > 0 and float(term) > cap:                  # stale teacher: scale the term down
+            self.events.append({"step": self.step, "guard": "stale_teacher_clip", "ratio": float(term) / cap})
+            term = term * (cap / float(term))
+        return term * n_seqs / mb.batch_seqs
+
+    def _turn_kl(self, mb, t_hidden, t_rows):
+        """Mean over this micro-batch's sequences of their turn-level KL, and how many sequences it averages."""
         b, j = mb.rows.nonzero(as_tuple=True)       # the teacher's row for each student row the head runs on
         t_at = torch.tensor([t_rows[x][y] for x, y in zip(b.tolist(), j.tolist())], device=b.device)
         temperature, clip = self.cfg.rollout.temperature, self.d.logratio_clip
@@ -185,25 +243,13 @@ class TTOPD(grpo.Extension):
             terms.append(kl)
             for k, v in enumerate(per_turn):
                 self.turn_kls.setdefault(k, []).append(float(v.detach()))
-        kl_mean = torch.stack(terms).mean() if terms else mb.logp.sum() * 0.0
-        # the guard decides on the mean over all ranks, so every rank's lambda stays the same
-        total = torch.tensor([float(kl_mean.detach()) * len(terms), len(terms)], dtype=torch.float64,
-                             device=kl_mean.device)
+        return (torch.stack(terms).mean() if terms else mb.logp.sum() * 0.0), len(terms)
+
+    @staticmethod
+    def _global_mean(kl_mean, n):
+        total = torch.tensor([float(kl_mean.detach()) * n, n], dtype=torch.float64, device=kl_mean.device)
         dist.all_reduce(total)
-        mean_kl = float(total[0]) / max(float(total[1]), 1.0)
-        if mean_kl > self.d.kl_max:                       # teacher corruption: stop for good, from this micro-batch on
-            self.lam.disable()
-            self.lam_now = 0.0
-            self.events.append({"step": self.step, "guard": "teacher_corruption", "kl": mean_kl})
-            return kl_mean * 0.0
-        term = self.lam_now * kl_mean
-        # the PG loss *value* is ~0 on-policy whatever its gradient, so the cap is set against the size of
-        # the PG signal, mean |A|; a batch without signal (all A = 0) keeps its distillation term
-        cap = self.d.ratio_max * float(mb.adv.abs().mean())
-        if cap > 0 and float(term) > cap:                  # stale teacher: scale the term down
-            self.events.append({"step": self.step, "guard": "stale_teacher_clip", "ratio": float(term) / cap})
-            term = term * (cap / float(term))
-        return term * len(terms) / mb.batch_seqs
+        return float(total[0]) / max(float(total[1]), 1.0)
 
     def _teacher_batch(self, chunk, ids, attn):
         """The teacher sees each sequence with its hint at the prompt/response boundary."""
@@ -211,8 +257,7 @@ class TTOPD(grpo.Extension):
         for i, tr in enumerate(chunk):
             n = int(attn[i].sum())
             boundary = tr.turn_spans[0][0] if tr.turn_spans else n
-            use = self.d.use_hints and tr.turn_spans
-            hint = self.hint_ids[tr.extras.get("hint_correct", False)] if use else []
+            hint = tr.extras.get("hint_ids", []) if tr.turn_spans else []
             seqs.append(with_hint(ids[i, :n].tolist(), boundary, hint))
             rows.append(teacher_rows(n, boundary, len(hint)))
         width = max(len(s) for s in seqs)
@@ -223,7 +268,7 @@ class TTOPD(grpo.Extension):
         return t_ids, t_attn, rows
 
     def after_step(self, step, policy):
-        if not self.lam.disabled:      # a corrupted teacher is frozen as well
+        if not self.lam.disabled and self.d.teacher != "frozen":      # a corrupted teacher is frozen as well
             if self.d.teacher == "ema" and step % self.d.ema_every == 0:
                 ema_update(self.teacher, policy, self.d.ema_alpha)
                 self.last_ema = step

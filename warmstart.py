@@ -7,6 +7,10 @@ A randomly initialised model cannot call tools, so RL starts from a policy clone
 the scripted expert: each expert episode is turned into token ids by the same code path
 as a rollout (agent.prompt_ids / agent.observation_ids), with the expert's turns as the
 masked "policy" tokens, and the model is trained by cross-entropy on those tokens only.
+A share of the episodes (warm_start.hint_share) carries a TT-OPD hint between the prompt and
+the first turn, exactly where ttopd.py's teacher reads it: a confirmatory cue, or a redirection
+of a simulated wrong episode; the expert's work-up follows either way, so the model learns
+what a hint means (benchmarks/hint_reading.py measures it).
 """
 import json
 import math
@@ -22,7 +26,7 @@ from tqdm import tqdm
 import agent
 import config
 import env as envmod
-from clinic import bank
+from clinic import bank, hints
 
 
 # ---------------------------------------------------------------- the embedded default's tokenizer
@@ -62,14 +66,15 @@ def train_tokenizer(out_dir=agent.TOKENIZER_DIR, vocab_size=3072):
 
 
 # ---------------------------------------------------------------- behaviour cloning
-def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None):
+def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None, hint=""):
     """The scripted expert's episode as a Trajectory (mask 1 on its turns, log-probs 0); its calls are
-    grouped into at most expert_turns turns (default: the rollout's max_turns)."""
+    grouped into at most expert_turns turns (default: the rollout's max_turns); `hint` text, if any,
+    sits between the prompt and the first turn (mask 0)."""
     expert_turns = expert_turns or rcfg.max_turns
     e = envmod.MedicalEnv(tasks=[task], kb=kb, max_turns=max(expert_turns, rcfg.max_turns), tool_specs="none")
     info = e.reset(seed=0)[1]
     ids, vision = agent.episode_prompt(tok, info, rcfg.tool_specs)
-    tr = agent.Trajectory.start(task, ids, vision)
+    tr = agent.Trajectory.start(task, ids + agent.hint_ids(tok, hint), vision)
     end_id = tok.convert_tokens_to_ids("<|im_end|>")
     for action in envmod.expert_actions(task, expert_turns):
         turn = tok.encode(action, add_special_tokens=False) + [end_id]
@@ -81,6 +86,15 @@ def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None):
         nxt = agent.observation_ids(tok, info["tool_messages"], rcfg.tool_response_tokens)
         tr.add_context(nxt)
     return tr
+
+
+def demo_hint(task, rng, ws):
+    """The hint a demonstration carries: none (1 - hint_share), else a redirection of a simulated wrong
+    episode (wrong_hint_share) or a confirmatory cue."""
+    if rng.random() >= ws.hint_share:
+        return ""
+    wrong = rng.random() < ws.wrong_hint_share
+    return hints.render(task, hints.simulated_wrong(task, rng) if wrong else hints.expert_outcome(task))
 
 
 def length_batches(trajs, tokens_per_batch, rng):
@@ -115,8 +129,11 @@ def warm_start(cfg):
     tasks = bank.load_tasks(split="train")
     if ws.max_tasks:
         tasks = rng.sample(tasks, ws.max_tasks)
-    trajs = [expert_trajectory(tok, t, cfg.rollout, expert_turns=ws.expert_max_turns)
-             for t in tqdm(tasks, desc="expert episodes", unit="ep")]
+    hint_rng = random.Random(ws.seed + 1)
+    demo_hints = [demo_hint(t, hint_rng, ws) for t in tasks]
+    trajs = [expert_trajectory(tok, t, cfg.rollout, expert_turns=ws.expert_max_turns, hint=h)
+             for t, h in tqdm(list(zip(tasks, demo_hints)), desc="expert episodes", unit="ep")]
+    n_hinted = sum(bool(h) for h in demo_hints)
     n_tok = sum(len(t.ids) for t in trajs)
     steps_per_epoch = len(length_batches(trajs, ws.tokens_per_batch, random.Random(0)))
     total = max(1, int(ws.epochs * steps_per_epoch))
@@ -147,7 +164,7 @@ def warm_start(cfg):
     os.makedirs(ws.out_dir, exist_ok=True)
     model.save_pretrained(ws.out_dir)
     tok.save_pretrained(ws.out_dir)
-    summary = {"tasks": len(trajs), "tokens": n_tok, "steps": total, "final_loss": float(np.mean(log[-20:])),
+    summary = {"tasks": len(trajs), "hinted": n_hinted, "tokens": n_tok, "steps": total, "final_loss": float(np.mean(log[-20:])),
                "wall_s": time.time() - t0, "loss_curve": log}
     with open(os.path.join(ws.out_dir, "warmstart_log.json"), "w") as f:
         json.dump(summary, f)
@@ -163,7 +180,7 @@ def main(argv):
         return print(f"tokenizer with {len(tok)} tokens written to {agent.TOKENIZER_DIR}")
     cfg = config.load(argv[0], config.Config, argv[1:], ignore_sections=True)
     s = warm_start(cfg)[2]
-    print(f"warm start: {s['tasks']} expert episodes, {s['tokens']} tokens, {s['steps']} steps, "
+    print(f"warm start: {s['tasks']} expert episodes ({s['hinted']} hinted), {s['tokens']} tokens, {s['steps']} steps, "
           f"loss {s['final_loss']:.3f}, {s['wall_s'] / 60:.1f} min -> {cfg.warm_start.out_dir}")
 
 

@@ -62,7 +62,7 @@ def one(mode, n_tokens, chunk):
             tr.add_turn(torch.randint(10, VOCAB, (k,), generator=g).tolist(), [-1.0] * k)
             if len(tr.ids) + 16 < n:
                 tr.add_context(torch.randint(10, VOCAB, (16,), generator=g).tolist())
-        tr.extras["hint_correct"] = False
+        tr.extras["hint_ids"] = torch.randint(10, VOCAB, (40,), generator=g).tolist()   # a redirection's size
         return tr
 
     adv = torch.tensor([1.0])

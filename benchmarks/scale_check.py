@@ -137,7 +137,7 @@ def measure(cfg, model_json, vocab, is_ttopd):
     while len(tr.ids) < T:
         k = min(1024, T - len(tr.ids))
         tr.add_turn(torch.randint(10, mcfg.vocab_size, (k,), generator=g).tolist(), [-1.0] * k)
-    tr.extras["hint_correct"] = False
+    tr.extras["hint_ids"] = torch.randint(10, mcfg.vocab_size, (64,), generator=g).tolist()
     tok = types.SimpleNamespace(pad_token_id=0)
     grpo.train_step(cfg, policy, None, optimizer, [tr], torch.tensor([1.0]), tok, device, ext)   # AdamW state exists
     grpo.sync_weights(policy, rollout)

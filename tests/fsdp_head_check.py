@@ -31,7 +31,7 @@ def trajectory(n_prompt, turns):
     for k, n in enumerate(turns):
         tr.add_turn(torch.randint(10, 3000, (n,), generator=g).tolist(), (-torch.rand(n, generator=g)).tolist())
         tr.add_context(torch.randint(10, 3000, (5,), generator=g).tolist())
-    tr.extras["hint_correct"] = bool(len(turns) % 2)
+    tr.extras["hint_ids"] = torch.randint(10, 3000, (len(turns) * 3,), generator=g).tolist()
     return tr
 
 

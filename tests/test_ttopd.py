@@ -58,7 +58,7 @@ def test_hint_changes_the_teacher_but_never_enters_its_scored_rows():
     ids = tok.encode("<|im_start|>user\ncase<|im_end|>\n<|im_start|>assistant\n", add_special_tokens=False)
     boundary = len(ids)
     ids = ids + tok.encode('<tool_call>{"name": "get_vitals"}</tool_call><|im_end|>', add_special_tokens=False)
-    hint = tok.encode(ttopd.DEFAULT_HINT_WRONG, add_special_tokens=False)
+    hint = agent.hint_ids(tok, ttopd.DistillConfig().hint_wrong)
     hinted = ttopd.with_hint(ids, boundary, hint)
     rows = ttopd.teacher_rows(len(ids), boundary, len(hint))
     assert all(hinted[r + 1] == ids[j + 1] for j, r in enumerate(rows))      # same token predicted
@@ -103,10 +103,50 @@ def test_teacher_corruption_guard_stops_the_term_within_the_same_step(process_gr
     """Issue 20, bug 1: once the guard fires on a micro-batch, the later micro-batches of the same step add no
     distillation term, even where their own KL would pass the guard (the guard's threshold is raised between
     the two to show exactly that)."""
+    ext, mbs, trajs = _guard_setup(process_group, ["distill.kl_max=0.0"])
+    first = ext.extra_loss(mbs[0])
+    assert ext.lam.disabled and float(first) == 0.0 and ext.events[-1]["guard"] == "teacher_corruption"
+    ext.d.kl_max = 100.0
+    assert float(ext.extra_loss(mbs[1])) == 0.0                     # the term is gone for the rest of the step
+    ext.after_rollout(2, trajs)
+    assert ext.lam_now == 0.0 and float(ext.extra_loss(mbs[1])) == 0.0   # and for good
+
+
+def test_v31_switch_reengages_on_a_kl_drop_and_the_default_never_does(process_group):
+    ext, mbs, trajs = _guard_setup(process_group, ["distill.kl_max=0.0", "distill.reengage=true",
+                                                   "distill.reengage_kl=0.0"])
+    ext.extra_loss(mbs[0])
+    assert ext.lam.disabled
+    ext.turn_kls = {}
+    assert float(ext.extra_loss(mbs[1])) == 0.0 and ext.lam.disabled      # KL not below reengage_kl: stays off
+    assert ext.turn_kls                                                     # but the teacher is still measured
+    ext.d.reengage_kl, ext.d.kl_max = 100.0, 100.0                        # a "natural drop" below the threshold
+    assert float(ext.extra_loss(mbs[1])) == 0.0                           # this step: still off
+    assert not ext.lam.disabled and ext.events[-1]["guard"] == "reengaged"
+    ext.after_rollout(2, trajs)
+    assert ext.lam_now == pytest.approx(ext.d.lam * (1 - 1 / ext.d.phase_out_steps))   # back on its schedule
+    assert float(ext.extra_loss(mbs[1])) > 0.0
+
+
+def test_constant_schedule_and_frozen_teacher_are_the_v30_ablation():
+    lam = ttopd.Lambda(ttopd.DistillConfig(lam=4.0, schedule="constant", phase_out_steps=5))
+    assert [lam.at(s) for s in (1, 10, 100)] == [4.0, 4.0, 4.0]
+    cfg = config.load("configs/ttopd_tiny.yaml", ttopd.TTOPDConfig, ["init_checkpoint=", "distill.teacher=frozen",
+                                                                     "distill.ema_every=1", "distill.hard_copy_every=1"])
+    ext = ttopd.TTOPD(cfg)
+    s, t = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    ext.teacher, before = t, [p.detach().clone() for p in t.parameters()]
+    ext.after_step(1, s)
+    assert all(torch.equal(a, b) for a, b in zip(before, t.parameters()))
+
+
+def _guard_setup(process_group, overrides):
+    """An extension with a perturbed teacher and two one-sequence micro-batches of step 1."""
     import copy
     import grpo
     rank, world, device = process_group
-    cfg = config.load("configs/ttopd_tiny.yaml", ttopd.TTOPDConfig, ["init_checkpoint=", "distill.kl_max=0.0"])
+    cfg = config.load("configs/ttopd_tiny.yaml", ttopd.TTOPDConfig, ["init_checkpoint=", "distill.hints=generic",
+                                                                     *overrides])
     torch.manual_seed(0)
     model, tok = agent.load_policy(cfg.model)
     teacher = copy.deepcopy(model).requires_grad_(False)
@@ -115,7 +155,6 @@ def test_teacher_corruption_guard_stops_the_term_within_the_same_step(process_gr
             p.add_(0.05 * torch.randn_like(p))
     ext = ttopd.TTOPD(cfg)
     ext.tok, ext.teacher = tok, teacher
-    ext.hint_ids = {True: [5, 6], False: [7, 8]}
     g = torch.Generator().manual_seed(0)
     trajs = []
     for n in (6, 9):
@@ -126,9 +165,4 @@ def test_teacher_corruption_guard_stops_the_term_within_the_same_step(process_gr
     ext.after_rollout(1, trajs)
     mbs = [grpo.micro_batch(cfg, model, None, {}, m, [t], torch.tensor([1.0]), tok, device, 2, 15.0)[0]
            for m, t in enumerate(trajs)]
-    first = ext.extra_loss(mbs[0])
-    assert ext.lam.disabled and float(first) == 0.0 and ext.events[-1]["guard"] == "teacher_corruption"
-    ext.d.kl_max = 100.0
-    assert float(ext.extra_loss(mbs[1])) == 0.0                     # the term is gone for the rest of the step
-    ext.after_rollout(2, trajs)
-    assert ext.lam_now == 0.0 and float(ext.extra_loss(mbs[1])) == 0.0   # and for good
+    return ext, mbs, trajs

@@ -1,0 +1,181 @@
+"""GRPO vs TT-OPD (informative, generic, no hints) from the same warm start, equal wall time, several
+training seeds per arm, each final policy scored on the 5 seed sets of val_seeds.py.
+
+  python benchmarks/ttopd_arms.py [--minutes 60] [--seeds 0 1 2] [--parallel 2] [--arms A ...] [key=value ...]
+
+Each run is one process with one torch thread (`--parallel` of them at a time) that stops after the step
+that passes `--minutes` (config time_budget_min); its training seed is config `seed`. Arms:
+  grpo              grpo.py configs/tiny.yaml with TT-OPD's GRPO part (cosine length reward, same token cap)
+  ttopd_informative ttopd.py configs/ttopd_tiny.yaml (hints built from the outcome, clinic/hints.py)
+  ttopd_generic     ... distill.hints=generic (one fixed sentence per outcome)
+  ttopd_none        ... distill.hints=none
+Then val_seeds.py scores the warm start and every final policy on --val-tasks validation tasks under 5 seed
+sets. Writes benchmarks/results/ttopd_arms.{json,md,png}: per arm, the mean and the spread (sd, min, max)
+over its runs; every run is reported, none is chosen.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
+ARMS = {
+    "grpo": ("grpo.py", "tiny.yaml", ["algo.length_reward=true", "algo.max_policy_tokens=480"]),
+    "ttopd_informative": ("ttopd.py", "ttopd_tiny.yaml", []),
+    "ttopd_generic": ("ttopd.py", "ttopd_tiny.yaml", ["distill.hints=generic"]),
+    "ttopd_none": ("ttopd.py", "ttopd_tiny.yaml", ["distill.hints=none"]),
+}
+
+
+def run_dir(arm, seed):
+    return os.path.join(ROOT, "runs", "arms", f"{arm}_s{seed}")
+
+
+def start(cmd, log, port):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_PORT": str(port)}
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+
+
+def run_all(jobs, parallel):
+    """jobs: (name, argv, log); at most `parallel` at a time; exits on the first failure."""
+    queue, live, port = list(jobs), [], 29600
+    while queue or live:
+        while queue and len(live) < parallel:
+            name, cmd, log = queue.pop(0)
+            port += 1
+            live.append((name, start(cmd, log, port), log))
+            print(f"{time.strftime('%H:%M:%S')} started {name}", flush=True)
+        time.sleep(5)
+        for item in [x for x in live if x[1].poll() is not None]:
+            live.remove(item)
+            if item[1].returncode:
+                sys.exit(f"{item[0]} failed: see {item[2]}")
+            print(f"{time.strftime('%H:%M:%S')} finished {item[0]}", flush=True)
+
+
+def training_jobs(arms, seeds, minutes, extra):
+    jobs = []
+    for seed in seeds:
+        for arm in arms:
+            script, cfg, arm_args = ARMS[arm]
+            out = run_dir(arm, seed)
+            os.makedirs(out, exist_ok=True)
+            for f in (os.path.join(out, "metrics.jsonl"), out + "_val.json"):   # no stale results
+                if os.path.exists(f):
+                    os.remove(f)
+            cmd = [sys.executable, script, os.path.join("configs", cfg), *arm_args, f"seed={seed}",
+                   f"time_budget_min={minutes}", "steps=1000", f"out_dir={out}", "checkpoint_every=0",
+                   "eval_every=0", "eval_tasks=20", *extra]
+            jobs.append((f"{arm}_s{seed}", cmd, out + ".log"))
+    return jobs
+
+
+def scoring_jobs(checkpoints, val_tasks, n_sets):
+    return [(name, [sys.executable, "benchmarks/val_seeds.py", ck, "--seeds", str(n_sets), "--out", out,
+                    f"eval_tasks={val_tasks}"], out + ".log") for name, ck, out in checkpoints]
+
+
+def curve_stats(rows):
+    train = [r for r in rows if "reward" in r and "stopped" not in r]
+    length, turns = np.array([r["response_tokens"] for r in train]), np.array([r["turns"] for r in train])
+    return {"steps": train[-1]["step"], "minutes": sum(r["step_time_s"] for r in train) / 60,
+            "train_reward": [r["reward"] for r in train], "len_std": float(length.std()),
+            "turns_std": float(turns.std()), "len_last10": float(length[-10:].mean()),
+            "turns_last10": float(turns[-10:].mean())}
+
+
+def spread(values):
+    return {"mean": statistics.mean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "min": min(values), "max": max(values), "runs": values}
+
+
+def summarise(arms, seeds, base):
+    out = {"warm_start": base, "arms": {}}
+    for arm in arms:
+        runs = []
+        for seed in seeds:
+            scores = json.load(open(run_dir(arm, seed) + "_val.json"))["rows"][0]
+            rows = [json.loads(x) for x in open(os.path.join(run_dir(arm, seed), "metrics.jsonl"))]
+            runs.append({"seed": seed, "val_reward": scores["mean"], "val_accuracy": scores["acc_mean"],
+                         "val_sets": scores["rewards"], **curve_stats(rows)})
+        out["arms"][arm] = {"runs": runs, **{k: spread([r[k] for r in runs]) for k in
+                                             ("val_reward", "val_accuracy", "steps", "len_std", "turns_std")}}
+    return out
+
+
+def table(s):
+    b = s["warm_start"]
+    lines = [f"warm start: val reward {b['mean']:.3f} (sd of one seed set {b['sd']:.3f}), "
+             f"val accuracy {b['acc_mean']:.3f}", "",
+             "| arm | runs | steps | val reward: mean (sd) [min, max] | change | val accuracy: mean (sd) | "
+             "resp. tokens sd over steps | turns sd over steps |", "|" + "---|" * 8]
+    for arm, a in s["arms"].items():
+        v, acc = a["val_reward"], a["val_accuracy"]
+        lines.append(f"| {arm} | {len(a['runs'])} | {a['steps']['mean']:.0f} | {v['mean']:.3f} ({v['sd']:.3f}) "
+                     f"[{v['min']:.3f}, {v['max']:.3f}] | {v['mean'] - b['mean']:+.3f} | {acc['mean']:.3f} "
+                     f"({acc['sd']:.3f}) | {a['len_std']['mean']:.1f} | {a['turns_std']['mean']:.2f} |")
+    return "\n".join(lines)
+
+
+def plot(s, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.5))
+    for arm, a in s["arms"].items():
+        n = min(len(r["train_reward"]) for r in a["runs"])
+        ys = np.array([np.convolve(r["train_reward"][:n], np.ones(5) / 5, mode="valid") for r in a["runs"]])
+        x = np.arange(5, n + 1)
+        ax.plot(x, ys.mean(0), label=arm)
+        ax.fill_between(x, ys.min(0), ys.max(0), alpha=0.2)
+    ax.set(title="training reward (5-step mean; band: min-max over runs)", xlabel="step")
+    ax.legend(fontsize=8)
+    names = list(s["arms"])
+    for i, arm in enumerate(names):
+        vals = s["arms"][arm]["val_reward"]["runs"]
+        bx.scatter([i] * len(vals), vals, zorder=3)
+        bx.errorbar(i, np.mean(vals), yerr=np.std(vals, ddof=1) if len(vals) > 1 else 0, fmt="_k", ms=25, capsize=6)
+    bx.axhline(s["warm_start"]["mean"], ls="--", c="grey", label="warm start")
+    bx.set_xticks(range(len(names)), names, fontsize=8)
+    bx.set(title="final validation reward (5 seed sets each; bar: mean +- sd over runs)")
+    bx.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=60)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    ap.add_argument("--parallel", type=int, default=2)
+    ap.add_argument("--val-tasks", type=int, default=100)
+    ap.add_argument("--val-sets", type=int, default=5)
+    ap.add_argument("--skip-training", action="store_true", help="score and summarise existing runs")
+    ap.add_argument("extra", nargs="*", help="key=value overrides for every run")
+    a = ap.parse_args()
+    if not a.skip_training:
+        run_all(training_jobs(a.arms, a.seeds, a.minutes, a.extra), a.parallel)
+    warm = os.path.join(ROOT, "runs", "arms", "warmstart")
+    cks = [("warmstart", "checkpoints/warmstart", warm + "_val.json")] + [
+        (f"{arm}_s{s}", os.path.join(run_dir(arm, s), "final"), run_dir(arm, s) + "_val.json")
+        for s in a.seeds for arm in a.arms]
+    run_all(scoring_jobs([c for c in cks if not os.path.exists(c[2])], a.val_tasks, a.val_sets), a.parallel)
+    s = summarise(a.arms, a.seeds, json.load(open(warm + "_val.json"))["rows"][0])
+    s.update(minutes=a.minutes, seeds=a.seeds, val_tasks=a.val_tasks, val_sets=a.val_sets, overrides=a.extra)
+    with open(os.path.join(RESULTS, "ttopd_arms.json"), "w") as f:
+        json.dump(s, f, indent=1)
+    with open(os.path.join(RESULTS, "ttopd_arms.md"), "w") as f:
+        f.write(table(s) + "\n")
+    plot(s, os.path.join(RESULTS, "ttopd_arms.png"))
+    print(table(s))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""clinic/hints.py and ttopd.outcome_of: each domain's hint names what it should, from a played episode."""
+import random
+import types
+
+import pytest
+
+import agent
+import config
+import env as envmod
+import ttopd
+import warmstart
+from clinic import domains, hints
+
+
+def played(make_env, task, actions):
+    """A Trajectory-like record of scripted actions played through the env (what ttopd.outcome_of reads)."""
+    e = make_env(tasks=[task], max_turns=10)
+    e.reset(seed=0)
+    calls, info = [], {}
+    for a in actions:
+        info = e.step(a)[4]
+        calls += info["tool_calls"]
+        if "reward_info" in info:
+            break
+    return types.SimpleNamespace(task=task, calls=calls, reward_info=info.get("reward_info") or e.score(),
+                                 turn_spans=[(0, 1)])
+
+
+def one_task_per_domain(tasks):
+    first = {}
+    for t in tasks:
+        first.setdefault(t["domain"], t)
+    return [first[d] for d in domains.names()]
+
+
+def test_each_domains_correct_and_wrong_hints_name_what_they_should(make_env, tasks):
+    d = ttopd.DistillConfig()
+    for task in one_task_per_domain(tasks):
+        right = hints.answer_text(task)
+        good = played(make_env, task, envmod.expert_actions(task))
+        cue = ttopd.hint_text(d, good)
+        assert good.reward_info["accuracy"] == 1.0 and f'correct, {{"answer": "{right}"}}' in cue, (task["id"], cue)
+        assert hints.EVIDENCE[task["domain"]] in cue
+        assert all(hints.step_text(c) in cue for c in task["expected_tools"])
+        # wrong: skip the first expected step and submit another answer
+        wrong = hints.wrong_answer(task, random.Random(0))
+        actions = envmod.expert_actions(task, max_turns=len(task["expected_tools"]) + 1)[1:-1] + [
+            envmod.format_call("submit_answer", {"answer": wrong})]
+        bad = played(make_env, task, actions)
+        redirect = ttopd.hint_text(d, bad)
+        assert bad.reward_info["accuracy"] < 1.0, task["id"]
+        assert f"the submitted answer {wrong} is wrong" in redirect
+        assert redirect.endswith(f'The correct one is {{"answer": "{right}"}}.')
+        assert "Skipped: " + hints.step_text(task["expected_tools"][0]) in redirect, redirect
+        assert "Unsafe" not in redirect or bad.reward_info["violations"]
+
+
+def test_redirection_names_the_broken_safety_rule_and_a_missing_answer(make_env, tasks):
+    task = next(t for t in tasks if t["domain"] == "triage_emergency" and t["answer"]["value"] == 1
+                and any(c.get("tool") == "discharge_patient" for c in t["safety"]))
+    bad = played(make_env, task, [envmod.format_call("discharge_patient", {"instructions": "go home"}),
+                                  envmod.format_call("get_vitals", {})])
+    text = ttopd.hint_text(ttopd.DistillConfig(), bad)
+    assert "no answer was submitted" in text and "discharge of an ESI-1 patient" in text
+    assert 'The correct one is {"answer": "1"}' in text
+
+
+def test_generic_and_none_styles_carry_no_case_information(make_env, tasks):
+    task = one_task_per_domain(tasks)[0]
+    good = played(make_env, task, envmod.expert_actions(task))
+    generic = ttopd.hint_text(ttopd.DistillConfig(hints="generic"), good)
+    assert generic == hints.GENERIC[True] and hints.answer_text(task) not in generic.split()
+    assert ttopd.hint_text(ttopd.DistillConfig(hints="none"), good) == ""
+
+
+def test_hinted_demonstrations_put_the_hint_where_the_teacher_reads_it(tasks):
+    cfg = config.load("configs/tiny.yaml", config.Config, ["warm_start.hint_share=1.0"])
+    tok = agent.load_policy(cfg.model)[1]
+    task = one_task_per_domain(tasks)[0]
+    text = warmstart.demo_hint(task, random.Random(0), cfg.warm_start)
+    assert text.startswith("Teacher note") and hints.answer_text(task) in text
+    plain = warmstart.expert_trajectory(tok, task, cfg.rollout)
+    hinted = warmstart.expert_trajectory(tok, task, cfg.rollout, hint=text)
+    boundary = plain.turn_spans[0][0]
+    hint = agent.hint_ids(tok, text)
+    assert hinted.ids == ttopd.with_hint(plain.ids, boundary, hint)      # the teacher's exact context
+    assert sum(hinted.mask) == sum(plain.mask) and not any(hinted.mask[boundary:boundary + len(hint)])
+    off = config.load("configs/tiny.yaml", config.Config, ["warm_start.hint_share=0.0"]).warm_start
+    assert warmstart.demo_hint(task, random.Random(0), off) == ""
+
+
+@pytest.mark.parametrize("share", [0.5])
+def test_hint_share_is_the_share_of_hinted_demonstrations(tasks, share):
+    ws = config.WarmStartConfig(hint_share=share, wrong_hint_share=0.5)
+    rng = random.Random(0)
+    texts = [warmstart.demo_hint(t, rng, ws) for t in tasks[:400]]
+    hinted = [x for x in texts if x]
+    assert abs(len(hinted) / 400 - share) < 0.07
+    assert 0.35 < sum("is wrong" in x or "no answer" in x for x in hinted) / len(hinted) < 0.65
