@@ -168,7 +168,7 @@ class TTOPD(grpo.Extension):
     def __init__(self, cfg: TTOPDConfig):
         self.cfg, self.d = cfg, cfg.distill
         self.lam, self.lam_now, self.step = Lambda(self.d), self.d.lam, 0
-        self.events, self.turn_kls, self.last_ema, self.last_copy = [], {}, 0, 0
+        self.events, self.turn_kls, self.seq_kls, self.last_ema, self.last_copy = [], {}, [], 0, 0
 
     def setup(self, cfg, policy, tok, device):
         self.tok = tok
@@ -187,7 +187,7 @@ class TTOPD(grpo.Extension):
         self.last_ema, self.last_copy = state["last_ema"], state["last_copy"]
 
     def after_rollout(self, step, trajs):
-        self.step, self.lam_now, self.turn_kls = step, self.lam.at(step), {}
+        self.step, self.lam_now, self.turn_kls, self.seq_kls = step, self.lam.at(step), {}, []
         for t in trajs:      # the outcome builds the hint only the teacher will see
             t.extras["hint_ids"] = agent.hint_ids(self.tok, hint_text(self.d, t)) if t.turn_spans else []
         n_correct = sum(t.reward_info["accuracy"] == 1.0 for t in trajs)
@@ -241,6 +241,7 @@ class TTOPD(grpo.Extension):
                 continue
             kl, per_turn = turn_mean(kl_tok[i], tr.turn_spans, self.d.max_kl_turns)
             terms.append(kl)
+            self.seq_kls.append(float(kl.detach()))
             for k, v in enumerate(per_turn):
                 self.turn_kls.setdefault(k, []).append(float(v.detach()))
         return (torch.stack(terms).mean() if terms else mb.logp.sum() * 0.0), len(terms)
@@ -275,7 +276,8 @@ class TTOPD(grpo.Extension):
             if step % self.d.hard_copy_every == 0:
                 hard_copy(self.teacher, policy)
                 self.last_copy = step
-        return {"distill_kl_turn": {k: sum(v) / len(v) for k, v in sorted(self.turn_kls.items())},
+        return {"distill_kl": sum(self.seq_kls) / len(self.seq_kls) if self.seq_kls else None,   # what the guard reads
+                "distill_kl_turn": {k: sum(v) / len(v) for k, v in sorted(self.turn_kls.items())},
                 "teacher_staleness_ema": step - self.last_ema, "teacher_staleness_copy": step - self.last_copy,
                 "distill_disabled": self.lam.disabled,
                 "guard_events": [e for e in self.events if e["step"] == step]}

@@ -9,9 +9,12 @@ Conditions, each on the same eval_tasks validation tasks with the same sampling 
   redirect    the diagnostic redirection of a simulated wrong episode (names a wrong submission, skipped
               steps, the right answer);
   mislead     a confirmatory cue that names a *wrong* answer as correct: its "accuracy" column is the share
-              of episodes that submitted the hinted wrong answer, so a model that reads hints scores high
-              here and a model that ignores them scores near its base rate for that option.
-A teacher that can read hints scores confirm, redirect > none, and mislead well above chance.
+              of episodes that submitted the hinted wrong answer;
+  mislead_unhinted  the same wrong answers scored without a hint: the base rate that `mislead` is read against.
+A teacher that can read hints scores confirm, redirect > none, and mislead well above mislead_unhinted.
+The teacher in TT-OPD does not sample: it scores the student's tokens. So the script also reports, teacher-forced
+on the scripted expert's episode, how much a hint raises the log-probability of the final (submit_answer) turn:
+the right answer's under confirm and redirect, the hinted wrong answer's under mislead (nats, mean over tasks).
 """
 import argparse
 import json
@@ -21,8 +24,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch  # noqa: E402
+
 import agent  # noqa: E402
 import config  # noqa: E402
+import warmstart  # noqa: E402
 from clinic import hints  # noqa: E402
 
 SEED_BASE = 10 ** 6        # grpo.evaluate's seed set 0: the `none` row is the training-time validation number
@@ -44,7 +50,29 @@ def conditions(tasks, seed=0):
         "confirm": (tasks, [hints.render(t, hints.expert_outcome(t)) for t in tasks]),
         "redirect": (tasks, [hints.render(t, hints.simulated_wrong(t, rng)) for t in tasks]),
         "mislead": (fake, [hints.render(f, hints.expert_outcome(f)) for f in fake]),
+        "mislead_unhinted": (fake, ["" for _ in fake]),
     }
+
+
+@torch.no_grad()
+def submit_logprob(model, tok, cfg, task, hint):
+    """log p of the scripted expert's last turn (submit_answer with task's answer), hint before the first turn."""
+    tr = warmstart.expert_trajectory(tok, task, cfg.rollout, expert_turns=cfg.warm_start.expert_max_turns, hint=hint)
+    ids = torch.tensor([tr.ids])
+    a, b = tr.turn_spans[-1]
+    logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
+    return float(logp.gather(1, ids[0, 1:, None])[a - 1:b - 1].sum())
+
+
+def teacher_forced(model, tok, cfg, tasks):
+    """Mean rise in the submit turn's log-prob that each hint brings (see the module docstring)."""
+    conds = conditions(tasks)
+    rise = {}
+    for name in ("confirm", "redirect", "mislead"):
+        scored, texts = conds[name]
+        rise[name] = sum(submit_logprob(model, tok, cfg, t, h) - submit_logprob(model, tok, cfg, t, "")
+                         for t, h in zip(scored, texts)) / len(tasks)
+    return rise
 
 
 def measure(cfg, checkpoint, tasks):
@@ -62,6 +90,8 @@ def measure(cfg, checkpoint, tasks):
                       "wall_s": round(time.time() - t0, 1)}
         print(f"{checkpoint}  {name:9s} accuracy {rows[name]['accuracy']:.3f}  reward {rows[name]['reward']:.3f}",
               flush=True)
+    rows["teacher_forced_rise"] = teacher_forced(model, tok, cfg, tasks)
+    print(f"{checkpoint}  teacher-forced rise of the submit turn's log-prob: {rows['teacher_forced_rise']}", flush=True)
     return rows
 
 

@@ -5,7 +5,8 @@ training seeds per arm, each final policy scored on the 5 seed sets of val_seeds
 
 Each run is one process with one torch thread (`--parallel` of them at a time) that stops after the step
 that passes `--minutes` (config time_budget_min); its training seed is config `seed`. Arms:
-  grpo              grpo.py configs/tiny.yaml with TT-OPD's GRPO part (cosine length reward, same token cap)
+  grpo              grpo.py configs/tiny.yaml with ttopd_tiny.yaml's GRPO settings (cosine length reward, token
+                    cap, top-p 1.0, lr, warm-up, two minibatches)
   ttopd_informative ttopd.py configs/ttopd_tiny.yaml (hints built from the outcome, clinic/hints.py)
   ttopd_generic     ... distill.hints=generic (one fixed sentence per outcome)
   ttopd_none        ... distill.hints=none
@@ -26,7 +27,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 ARMS = {
-    "grpo": ("grpo.py", "tiny.yaml", ["algo.length_reward=true", "algo.max_policy_tokens=480"]),
+    "grpo": ("grpo.py", "tiny.yaml", ["algo.length_reward=true", "algo.max_policy_tokens=480", "rollout.top_p=1.0",
+                                      "lr=0.0002", "warmup_steps=10", "algo.minibatches=2"]),
     "ttopd_informative": ("ttopd.py", "ttopd_tiny.yaml", []),
     "ttopd_generic": ("ttopd.py", "ttopd_tiny.yaml", ["distill.hints=generic"]),
     "ttopd_none": ("ttopd.py", "ttopd_tiny.yaml", ["distill.hints=none"]),
@@ -77,7 +79,7 @@ def training_jobs(arms, seeds, minutes, extra):
 
 
 def scoring_jobs(checkpoints, val_tasks, n_sets):
-    return [(name, [sys.executable, "benchmarks/val_seeds.py", ck, "--seeds", str(n_sets), "--out", out,
+    return [(name, [sys.executable, "benchmarks/val_seeds.py", ck, "--seeds", str(n_sets), "--out", out, "rollout.top_p=1.0",
                     f"eval_tasks={val_tasks}"], out + ".log") for name, ck, out in checkpoints]
 
 

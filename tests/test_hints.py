@@ -1,4 +1,5 @@
 """clinic/hints.py and ttopd.outcome_of: each domain's hint names what it should, from a played episode."""
+import os
 import random
 import types
 
@@ -10,6 +11,9 @@ import env as envmod
 import ttopd
 import warmstart
 from clinic import domains, hints
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+N_CASES = 120
 
 
 def played(make_env, task, actions):
@@ -77,7 +81,7 @@ def test_hinted_demonstrations_put_the_hint_where_the_teacher_reads_it(tasks):
     cfg = config.load("configs/tiny.yaml", config.Config, ["warm_start.hint_share=1.0"])
     tok = agent.load_policy(cfg.model)[1]
     task = one_task_per_domain(tasks)[0]
-    text = warmstart.demo_hint(task, random.Random(0), cfg.warm_start)
+    task, text = warmstart.demo_hint(task, random.Random(0), cfg.warm_start)
     assert text.startswith("Teacher note") and hints.answer_text(task) in text
     plain = warmstart.expert_trajectory(tok, task, cfg.rollout)
     hinted = warmstart.expert_trajectory(tok, task, cfg.rollout, hint=text)
@@ -86,14 +90,63 @@ def test_hinted_demonstrations_put_the_hint_where_the_teacher_reads_it(tasks):
     assert hinted.ids == ttopd.with_hint(plain.ids, boundary, hint)      # the teacher's exact context
     assert sum(hinted.mask) == sum(plain.mask) and not any(hinted.mask[boundary:boundary + len(hint)])
     off = config.load("configs/tiny.yaml", config.Config, ["warm_start.hint_share=0.0"]).warm_start
-    assert warmstart.demo_hint(task, random.Random(0), off) == ""
+    assert warmstart.demo_hint(task, random.Random(0), off) == (task, "")
 
 
 @pytest.mark.parametrize("share", [0.5])
 def test_hint_share_is_the_share_of_hinted_demonstrations(tasks, share):
     ws = config.WarmStartConfig(hint_share=share, wrong_hint_share=0.5)
     rng = random.Random(0)
-    texts = [warmstart.demo_hint(t, rng, ws) for t in tasks[:400]]
+    texts = [warmstart.demo_hint(t, rng, ws)[1] for t in tasks[:400]]
     hinted = [x for x in texts if x]
     assert abs(len(hinted) / 400 - share) < 0.07
     assert 0.35 < sum("is wrong" in x or "no answer" in x for x in hinted) / len(hinted) < 0.65
+
+
+def test_shuffled_options_keep_the_case_and_move_the_answer_letter(tasks, make_env):
+    choice = [t for t in tasks if t["answer"]["type"] == "choice"][:50]
+    moved = 0
+    for k, task in enumerate(choice):
+        new = hints.shuffled_options(task, random.Random(k))
+        right = task["answer"]["options"][ord(task["answer"]["value"]) - 65]
+        assert new["answer"]["options"][ord(new["answer"]["value"]) - 65] == right
+        assert sorted(new["answer"]["options"]) == sorted(task["answer"]["options"])
+        assert f'{new["answer"]["value"]}) {right}' in new["question"].split("\n")
+        moved += new["answer"]["value"] != task["answer"]["value"]
+        good = played(make_env, new, envmod.expert_actions(new))
+        assert good.reward_info["accuracy"] == 1.0 and not good.reward_info["violations"]
+    assert moved > 25
+    number = next(t for t in tasks if t["answer"]["type"] == "number")
+    assert hints.shuffled_options(number, random.Random(0)) is number
+
+
+def test_hint_aware_warm_start_raises_the_hinted_answers_probability(tmp_path, monkeypatch):
+    """Two warm starts from one init on the same multiple-choice cases, with and without hinted demonstrations;
+    then a hint that names a *wrong* option as correct: the hint-trained model gives that option's submit turn
+    a higher log-probability relative to the right one (it reads the hint) than the model trained without."""
+    import json
+    import statistics
+    import torch
+    from clinic import bank
+    from benchmarks import hint_reading
+    cases = [t for t in bank.load_tasks(split="train") if t["domain"] == "medical_qa"][:N_CASES]
+    monkeypatch.setattr(bank, "load_tasks", lambda split=None, **kw: list(cases))
+    shape = {**json.load(open(os.path.join(ROOT, "configs", "tiny_model.json"))), "num_hidden_layers": 2}
+    (tmp_path / "model.json").write_text(json.dumps(shape))
+    margins = {}
+    for share in (1.0, 0.0):
+        cfg = config.load("configs/tiny.yaml", config.Config, [
+            f"warm_start.hint_share={share}", "warm_start.epochs=8", f"warm_start.out_dir={tmp_path / str(share)}",
+            "warm_start.tokens_per_batch=1024", "warm_start.lr=0.003", f"model.tiny_config={tmp_path / 'model.json'}"])
+        torch.manual_seed(0)
+        model, tok, _ = warmstart.warm_start(cfg)
+        model.eval()
+        rng = random.Random(5)
+        gaps = []
+        for t in cases[:20]:
+            wrong = hint_reading.misled(t, rng)
+            h = hints.render(wrong, hints.expert_outcome(wrong))
+            gaps.append(hint_reading.submit_logprob(model, tok, cfg, wrong, h)
+                        - hint_reading.submit_logprob(model, tok, cfg, t, h))
+        margins[share] = statistics.mean(gaps)
+    assert margins[1.0] > margins[0.0] + 0.1, margins

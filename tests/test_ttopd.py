@@ -94,7 +94,7 @@ def test_torchrun_two_ranks_two_steps(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     import json
     rows = [json.loads(x) for x in open(out / "metrics.jsonl")]
-    assert rows[-1]["step"] == 2 and rows[1]["lambda"] == 1.0 and rows[2]["lambda"] < 1.0
+    assert rows[-1]["step"] == 2 and rows[1]["lambda"] == 4.0 and rows[2]["lambda"] < 4.0
     assert math.isfinite(rows[-1]["loss"]) and rows[-1]["teacher_staleness_ema"] == 0
     assert len({open(out / f"params_rank{k}.sha1").read() for k in range(2)}) == 1
 
