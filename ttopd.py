@@ -15,7 +15,7 @@ What it adds to GRPO (rollouts, advantages, losses and the FSDP loop are grpo.py
   3. turn-level truncated reverse KL on the student's tokens:
        KL_t = sum_v pi_S(v) clip(log pi_S(v) - log pi_T(v), -c, c)        per token (both heads a chunk of
                                                                           tokens at a time: no [T, V] tensor),
-       KL_turn = mean_t in turn KL_t,  D = mean over the first `max_kl_turns` turns (and sequences),
+       KL_turn = mean_t in turn KL_t,  D = mean over turns (every turn, or the first `max_kl_turns`) and sequences,
      added as  loss += lambda(step) * D  with lambda phased out monotonically (never re-engaged);
   4. guards, each logged when it fires: teacher corruption (D > kl_max: distillation and EMA stop for
      good), stale teacher (lambda * D > ratio_max * mean |A|: the term is scaled down), re-engagement

@@ -9,8 +9,9 @@ as a rollout (agent.prompt_ids / agent.observation_ids), with the expert's turns
 masked "policy" tokens, and the model is trained by cross-entropy on those tokens only.
 A share of the episodes (warm_start.hint_share) carries a TT-OPD hint between the prompt and
 the first turn, exactly where ttopd.py's teacher reads it: a confirmatory cue, or a redirection
-of a simulated wrong episode; the expert's work-up follows either way, so the model learns
-what a hint means (benchmarks/hint_reading.py measures it).
+of a simulated wrong episode; the expert's work-up follows either way. A hinted multiple-choice
+case has its options reordered, so its answer letter is in the hint, not in the model's memory of
+the case: the model learns to read hints (benchmarks/hint_reading.py measures it).
 """
 import json
 import math
@@ -89,12 +90,14 @@ def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None, hint=""):
 
 
 def demo_hint(task, rng, ws):
-    """The hint a demonstration carries: none (1 - hint_share), else a redirection of a simulated wrong
-    episode (wrong_hint_share) or a confirmatory cue."""
+    """(task, hint) of a demonstration: the task with no hint (1 - hint_share), else the task with its options
+    reordered (multiple choice) and a redirection of a simulated wrong episode (wrong_hint_share) or a
+    confirmatory cue."""
     if rng.random() >= ws.hint_share:
-        return ""
+        return task, ""
+    task = hints.shuffled_options(task, rng)
     wrong = rng.random() < ws.wrong_hint_share
-    return hints.render(task, hints.simulated_wrong(task, rng) if wrong else hints.expert_outcome(task))
+    return task, hints.render(task, hints.simulated_wrong(task, rng) if wrong else hints.expert_outcome(task))
 
 
 def length_batches(trajs, tokens_per_batch, rng):
@@ -130,10 +133,10 @@ def warm_start(cfg):
     if ws.max_tasks:
         tasks = rng.sample(tasks, ws.max_tasks)
     hint_rng = random.Random(ws.seed + 1)
-    demo_hints = [demo_hint(t, hint_rng, ws) for t in tasks]
+    demos = [demo_hint(t, hint_rng, ws) for t in tasks]
     trajs = [expert_trajectory(tok, t, cfg.rollout, expert_turns=ws.expert_max_turns, hint=h)
-             for t, h in tqdm(list(zip(tasks, demo_hints)), desc="expert episodes", unit="ep")]
-    n_hinted = sum(bool(h) for h in demo_hints)
+             for t, h in tqdm(demos, desc="expert episodes", unit="ep")]
+    n_hinted = sum(bool(h) for _, h in demos)
     n_tok = sum(len(t.ids) for t in trajs)
     steps_per_epoch = len(length_batches(trajs, ws.tokens_per_batch, random.Random(0)))
     total = max(1, int(ws.epochs * steps_per_epoch))
@@ -164,7 +167,8 @@ def warm_start(cfg):
     os.makedirs(ws.out_dir, exist_ok=True)
     model.save_pretrained(ws.out_dir)
     tok.save_pretrained(ws.out_dir)
-    summary = {"tasks": len(trajs), "hinted": n_hinted, "tokens": n_tok, "steps": total, "final_loss": float(np.mean(log[-20:])),
+    summary = {"tasks": len(trajs), "hinted": n_hinted, "tokens": n_tok, "steps": total,
+               "final_loss": float(np.mean(log[-20:])),
                "wall_s": time.time() - t0, "loss_curve": log}
     with open(os.path.join(ws.out_dir, "warmstart_log.json"), "w") as f:
         json.dump(summary, f)

@@ -61,8 +61,8 @@ def summarise(name):
     return {"run": name, "steps": train[-1]["step"], "guard_fired": fired,
             "reengaged": [e["step"] for e in events if e["guard"] == "reengaged"],
             "stale_clips": sum(e["guard"] == "stale_teacher_clip" for e in events),
-            "kl_first10": float(np.mean(kl[:10])) if kl else None, "kl_last10": float(np.mean(kl[-10:])) if kl else None,
-            "kl_max": max(kl) if kl else None,
+            "kl_first10": float(np.mean(kl[:10])) if kl else None,
+            "kl_last10": float(np.mean(kl[-10:])) if kl else None, "kl_max": max(kl) if kl else None,
             "grad_norm_first10": float(np.mean([r["grad_norm"] for r in train[:10]])),
             "grad_norm_last10": float(np.mean([r["grad_norm"] for r in train[-10:]])),
             "acc_first10": float(np.mean([r["accuracy"] for r in train[:10]])),
@@ -81,8 +81,9 @@ def table(rows):
         lines.append(
             f"| {s['run']} | {s['guard_fired'][:1] or '-'} | {s['reengaged'][:6] or '-'}"
             f"{' ...' if len(s['reengaged']) > 6 else ''} | {s['steps_distilling']} | {fmt(s['kl_first10'])} / "
-            f"{fmt(s['kl_last10'])} ({fmt(s['kl_max'])}) | {s['grad_norm_first10']:.3f} / {s['grad_norm_last10']:.3f} | "
-            f"{s['acc_first10']:.3f} / {s['acc_last10']:.3f} | {s['val_reward'][0][1]:.3f} / {s['val_reward'][-1][1]:.3f} | "
+            f"{fmt(s['kl_last10'])} ({fmt(s['kl_max'])}) | {s['grad_norm_first10']:.3f} / "
+            f"{s['grad_norm_last10']:.3f} | {s['acc_first10']:.3f} / {s['acc_last10']:.3f} | "
+            f"{s['val_reward'][0][1]:.3f} / {s['val_reward'][-1][1]:.3f} | "
             f"{s['val_accuracy'][0][1]:.3f} / {s['val_accuracy'][-1][1]:.3f} |")
     return "\n".join(lines)
 

@@ -79,8 +79,9 @@ def training_jobs(arms, seeds, minutes, extra):
 
 
 def scoring_jobs(checkpoints, val_tasks, n_sets):
-    return [(name, [sys.executable, "benchmarks/val_seeds.py", ck, "--seeds", str(n_sets), "--out", out, "rollout.top_p=1.0",
-                    f"eval_tasks={val_tasks}"], out + ".log") for name, ck, out in checkpoints]
+    """val_seeds.py on each checkpoint, sampling as training does (top-p 1.0)."""
+    return [(name, [sys.executable, "benchmarks/val_seeds.py", ck, "--seeds", str(n_sets), "--out", out,
+                    "rollout.top_p=1.0", f"eval_tasks={val_tasks}"], out + ".log") for name, ck, out in checkpoints]
 
 
 def curve_stats(rows):
