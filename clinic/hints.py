@@ -100,6 +100,27 @@ def simulated_wrong(task, rng: random.Random):
             "skipped": skipped, "made": [c for c in expected if c not in skipped], "violations": []}
 
 
+def shuffled_options(task, rng: random.Random):
+    """The same multiple-choice case with its options in another order (question text, answer letter and any
+    letter a safety rule names follow). A hinted demonstration uses it so that the right letter cannot be
+    recalled from the unhinted copy of the case: the hint is the way to it, and the model learns to read it."""
+    spec = task["answer"]
+    if spec["type"] != "choice" or len(spec["options"]) < 2:
+        return task
+    letters = [chr(65 + i) for i in range(len(spec["options"]))]
+    order = list(range(len(letters)))
+    rng.shuffle(order)                                   # new position i shows old option order[i]
+    new_letter = {letters[old]: letters[new] for new, old in enumerate(order)}
+    lines = task["question"].split("\n")
+    first = next(i for i, line in enumerate(lines) if line.startswith("A) "))
+    options = [spec["options"][old] for old in order]
+    lines[first:first + len(letters)] = [f"{letters[i]}) {o}" for i, o in enumerate(options)]
+    safety = [{**c, "values": [new_letter.get(v, v) for v in c["values"]]} if c["kind"] == "forbidden_answer"
+              else c for c in task["safety"]]
+    return {**task, "question": "\n".join(lines), "safety": safety,
+            "answer": {**spec, "options": options, "value": new_letter[spec["value"]]}}
+
+
 def expert_outcome(task):
     """The scripted expert's outcome: correct, every expected step made."""
     return {"correct": True, "submitted": answer_text(task), "skipped": [],
