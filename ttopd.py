@@ -114,6 +114,11 @@ class Lambda:
         self.disabled, self.value = False, self.d.lam
 
 
+def is_correct(tr):
+    """The outcome that picks the kind of hint: full accuracy credit."""
+    return tr.reward_info["accuracy"] == 1.0
+
+
 def outcome_of(tr):
     """What a hint is built from: the episode's correctness, its submitted answer, the expected work-up steps it
     made and skipped (reward.matches_expected, as the process score counts them) and its safety violations."""
@@ -121,16 +126,16 @@ def outcome_of(tr):
     submitted = [c["arguments"].get("answer") for c in ok if c["name"] == "submit_answer"]
     expected = tr.task["expected_tools"]
     made = [e for e in expected if any(reward.matches_expected(c, e) for c in ok)]
-    return {"correct": tr.reward_info["accuracy"] == 1.0, "submitted": str(submitted[-1]) if submitted else None,
+    return {"correct": is_correct(tr), "submitted": str(submitted[-1]) if submitted else None,
             "made": made, "skipped": [e for e in expected if e not in made],
             "violations": list(tr.reward_info.get("violations", []))}
 
 
 def hint_text(d: DistillConfig, tr):
-    """The hint the teacher reads for this episode, in the configured style."""
-    if d.hints == "generic":
-        return d.hint_correct if tr.reward_info["accuracy"] == 1.0 else d.hint_wrong
-    return outcome_hints.render(tr.task, outcome_of(tr), d.hints)
+    """The hint the teacher reads for this episode, in the configured style (only the informative one needs
+    more of the outcome than its correctness)."""
+    outcome = outcome_of(tr) if d.hints == "informative" else {"correct": is_correct(tr)}
+    return outcome_hints.render(tr.task, outcome, d.hints, {True: d.hint_correct, False: d.hint_wrong})
 
 
 def with_hint(ids, boundary, hint_ids):
@@ -189,11 +194,12 @@ class TTOPD(grpo.Extension):
     def after_rollout(self, step, trajs):
         self.step, self.lam_now, self.turn_kls, self.seq_kls = step, self.lam.at(step), {}, []
         for t in trajs:      # the outcome builds the hint only the teacher will see
-            t.extras["hint_ids"] = agent.hint_ids(self.tok, hint_text(self.d, t)) if t.turn_spans else []
-        n_correct = sum(t.reward_info["accuracy"] == 1.0 for t in trajs)
+            t.extras["hint"] = hint_text(self.d, t) if t.turn_spans else ""
+            t.extras["hint_ids"] = agent.hint_ids(self.tok, t.extras["hint"])
+        n_correct = sum(map(is_correct, trajs))
         return {"lambda": self.lam_now, "hints_correct": n_correct, "hints_wrong": len(trajs) - n_correct,
                 "hint_tokens": sum(len(t.extras["hint_ids"]) for t in trajs) / max(len(trajs), 1),
-                "hint_example": hint_text(self.d, trajs[0]) if trajs else ""}
+                "hint_example": trajs[0].extras["hint"] if trajs else ""}
 
     def extra_loss(self, mb):
         """lambda * turn-level truncated KL(student || hinted teacher), as this micro-batch's share of the
@@ -258,7 +264,7 @@ class TTOPD(grpo.Extension):
         for i, tr in enumerate(chunk):
             n = int(attn[i].sum())
             boundary = tr.turn_spans[0][0] if tr.turn_spans else n
-            hint = tr.extras.get("hint_ids", []) if tr.turn_spans else []
+            hint = tr.extras.get("hint_ids", [])       # none on grpo.py's lockstep rows
             seqs.append(with_hint(ids[i, :n].tolist(), boundary, hint))
             rows.append(teacher_rows(n, boundary, len(hint)))
         width = max(len(s) for s in seqs)

@@ -89,7 +89,7 @@ def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None, hint=""):
     return tr
 
 
-def demo_hint(task, rng, ws):
+def demonstration(task, rng, ws):
     """(task, hint) of a demonstration: the task with no hint (1 - hint_share), else the task with its options
     reordered (multiple choice) and a redirection of a simulated wrong episode (wrong_hint_share) or a
     confirmatory cue."""
@@ -133,7 +133,7 @@ def warm_start(cfg):
     if ws.max_tasks:
         tasks = rng.sample(tasks, ws.max_tasks)
     hint_rng = random.Random(ws.seed + 1)
-    demos = [demo_hint(t, hint_rng, ws) for t in tasks]
+    demos = [demonstration(t, hint_rng, ws) for t in tasks]
     trajs = [expert_trajectory(tok, t, cfg.rollout, expert_turns=ws.expert_max_turns, hint=h)
              for t, h in tqdm(demos, desc="expert episodes", unit="ep")]
     n_hinted = sum(bool(h) for _, h in demos)

@@ -64,14 +64,17 @@ def submit_logprob(model, tok, cfg, task, hint):
     return float(logp.gather(1, ids[0, 1:, None])[a - 1:b - 1].sum())
 
 
-def teacher_forced(model, tok, cfg, tasks):
-    """Mean rise in the submit turn's log-prob that each hint brings (see the module docstring)."""
-    conds = conditions(tasks)
-    rise = {}
+def teacher_forced(model, tok, cfg, conds):
+    """Mean rise in the submit turn's log-prob that each hint brings (see the module docstring); each scored
+    task's unhinted log-prob is computed once (confirm and redirect share theirs)."""
+    unhinted, rise = {}, {}
     for name in ("confirm", "redirect", "mislead"):
         scored, texts = conds[name]
-        rise[name] = sum(submit_logprob(model, tok, cfg, t, h) - submit_logprob(model, tok, cfg, t, "")
-                         for t, h in zip(scored, texts)) / len(tasks)
+        for t in scored:
+            if id(t) not in unhinted:
+                unhinted[id(t)] = submit_logprob(model, tok, cfg, t, "")
+        rise[name] = sum(submit_logprob(model, tok, cfg, t, h) - unhinted[id(t)]
+                         for t, h in zip(scored, texts)) / len(scored)
     return rise
 
 
@@ -79,7 +82,8 @@ def measure(cfg, checkpoint, tasks):
     model, tok = agent.load_policy(cfg.model, checkpoint)
     model.eval()
     rows = {}
-    for name, (scored, texts) in conditions(tasks).items():
+    conds = conditions(tasks)
+    for name, (scored, texts) in conds.items():
         t0 = time.time()
         trajs = agent.rollout(model, tok, scored, cfg.rollout, seeds=[SEED_BASE + i for i in range(len(tasks))],
                               progress=False, hints=[agent.hint_ids(tok, h) for h in texts],
@@ -90,7 +94,7 @@ def measure(cfg, checkpoint, tasks):
                       "wall_s": round(time.time() - t0, 1)}
         print(f"{checkpoint}  {name:9s} accuracy {rows[name]['accuracy']:.3f}  reward {rows[name]['reward']:.3f}",
               flush=True)
-    rows["teacher_forced_rise"] = teacher_forced(model, tok, cfg, tasks)
+    rows["teacher_forced_rise"] = teacher_forced(model, tok, cfg, conds)
     print(f"{checkpoint}  teacher-forced rise of the submit turn's log-prob: {rows['teacher_forced_rise']}", flush=True)
     return rows
 

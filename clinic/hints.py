@@ -55,12 +55,12 @@ def answer_text(task):
     return f"{a['value']:g}" if a["type"] == "number" else str(a["value"])
 
 
-def render(task, outcome, style="informative"):
-    """The hint for this task and outcome, in the given style."""
+def render(task, outcome, style="informative", generic=GENERIC):
+    """The hint for this task and outcome, in the given style (`generic`: the fixed sentence per outcome)."""
     if style == "none":
         return ""
     if style == "generic":
-        return GENERIC[bool(outcome["correct"])]
+        return generic[bool(outcome["correct"])]
     evidence = EVIDENCE.get(task["domain"], "the work-up")
     steps = ", ".join(step_text(c) for c in task["expected_tools"]) or "the case text"
     if outcome["correct"]:

@@ -81,7 +81,7 @@ def test_hinted_demonstrations_put_the_hint_where_the_teacher_reads_it(tasks):
     cfg = config.load("configs/tiny.yaml", config.Config, ["warm_start.hint_share=1.0"])
     tok = agent.load_policy(cfg.model)[1]
     task = one_task_per_domain(tasks)[0]
-    task, text = warmstart.demo_hint(task, random.Random(0), cfg.warm_start)
+    task, text = warmstart.demonstration(task, random.Random(0), cfg.warm_start)
     assert text.startswith("Teacher note") and hints.answer_text(task) in text
     plain = warmstart.expert_trajectory(tok, task, cfg.rollout)
     hinted = warmstart.expert_trajectory(tok, task, cfg.rollout, hint=text)
@@ -90,14 +90,14 @@ def test_hinted_demonstrations_put_the_hint_where_the_teacher_reads_it(tasks):
     assert hinted.ids == ttopd.with_hint(plain.ids, boundary, hint)      # the teacher's exact context
     assert sum(hinted.mask) == sum(plain.mask) and not any(hinted.mask[boundary:boundary + len(hint)])
     off = config.load("configs/tiny.yaml", config.Config, ["warm_start.hint_share=0.0"]).warm_start
-    assert warmstart.demo_hint(task, random.Random(0), off) == (task, "")
+    assert warmstart.demonstration(task, random.Random(0), off) == (task, "")
 
 
 @pytest.mark.parametrize("share", [0.5])
 def test_hint_share_is_the_share_of_hinted_demonstrations(tasks, share):
     ws = config.WarmStartConfig(hint_share=share, wrong_hint_share=0.5)
     rng = random.Random(0)
-    texts = [warmstart.demo_hint(t, rng, ws)[1] for t in tasks[:400]]
+    texts = [warmstart.demonstration(t, rng, ws)[1] for t in tasks[:400]]
     hinted = [x for x in texts if x]
     assert abs(len(hinted) / 400 - share) < 0.07
     assert 0.35 < sum("is wrong" in x or "no answer" in x for x in hinted) / len(hinted) < 0.65
