@@ -27,6 +27,7 @@ import torch
 from tqdm import tqdm
 
 import env as envmod
+import kb as kbmod
 from clinic import bank
 import config
 
@@ -154,7 +155,7 @@ def episode_prompt(tok, info, tool_specs, spec_keep=1.0):
         return prompt_ids(tok, info, tool_specs, spec_keep), None
     ids = prompt_ids(tok, {**info, "user": IMAGE_PLACEHOLDER + "\n" + info["user"]}, tool_specs, spec_keep)
     from clinic import images
-    img = images.read_png(os.path.join(ROOT, "data", info["image"]))
+    img = images.read_image(os.path.join(ROOT, "data", info["image"]))
     if img.ndim == 2:                   # grey ECG strips: the processors expect RGB
         img = img[:, :, None].repeat(3, axis=2)
     enc = proc(images=[img], return_tensors="pt")
@@ -459,6 +460,14 @@ class StaticBatch(Batch):
         self.slots = [self.slots[r] for r in rows]
 
 
+def episode_env(task, rcfg, kb=None, reward_config=None, max_turns=None):
+    """The env one episode of `task` runs in: the KB is `kb` if given, else the one rollout.kb names
+    (kb.open_kb: opened once per process, the embedded KB when empty)."""
+    return envmod.MedicalEnv(tasks=[task], kb=kb if kb is not None else kbmod.open_kb(rcfg.kb),
+                             max_turns=max_turns or rcfg.max_turns, tool_specs="none",
+                             max_calls_per_turn=rcfg.max_calls_per_turn, reward_config=reward_config)
+
+
 @torch.no_grad()
 def rollout(model, tok, tasks, rcfg: config.RolloutConfig, seed=0, kb=None, progress=True, seeds=None,
             reward_config=None, hints=None):
@@ -485,8 +494,7 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb, reward_config, hints):
     end_id, pad_id = tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id
     envs, trajs, pending = [], [], []
     for t, seed, hint in zip(tasks, seeds, hints):
-        e = envmod.MedicalEnv(tasks=[t], kb=kb, max_turns=rcfg.max_turns, tool_specs="none",
-                              max_calls_per_turn=rcfg.max_calls_per_turn, reward_config=reward_config)
+        e = episode_env(t, rcfg, kb, reward_config)
         info = e.reset(seed=int(seed))[1]
         ids, vision = episode_prompt(tok, info, rcfg.tool_specs, rcfg.spec_keep)
         ids = ids + list(hint)

@@ -149,6 +149,9 @@ class RolloutConfig:
     max_turns: int = opt(5, "assistant turns per episode (env truncation)")
     max_calls_per_turn: int = opt(16, "tool calls the env runs from one turn; the rest are one malformed error",
                                   least=1)
+    kb: str = opt("", "BM25 index directory the search tools read (`python kb.py build DIR CORPUS...`: PubMed, MedRAG, "
+                      "text); empty = the embedded 282-passage KB. Every rank opens it; a missing or stale index is "
+                      "an error naming this key")
     tool_response_tokens: int = opt(128, "each tool response is cut to this many tokens, from the middle")
     tool_specs: str = opt("none", "tool schemas in the prompt: full (via the chat template), names or none",
                           choices=("full", "names", "none"))

@@ -29,6 +29,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 import agent
+import kb as kbmod
 import config
 import reward as rewardmod
 from clinic import bank
@@ -508,6 +509,7 @@ def check_values(cfg):
         raise config.ConfigError(f"config key 'algo.loss' must be one of {sorted(LOSSES)}, got {cfg.algo.loss!r}")
     if cfg.spec_withdraw_end and cfg.spec_withdraw_end <= cfg.spec_withdraw_start:
         raise config.ConfigError("config key 'spec_withdraw_end' must be > spec_withdraw_start (or 0 = off)")
+    kbmod.open_kb(cfg.rollout.kb)       # a missing or stale index fails here, on every rank, before any model loads
 
 
 def external_logger(cfg):

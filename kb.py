@@ -1,33 +1,54 @@
-"""BM25 retrieval over a passage store that scales to the paper's 828K passages.
+"""BM25 retrieval over a passage store that scales past the paper's 828K passages.
 
-build(): JSONL {"id","title","text","source"} -> tokenize -> inverted index in
-CSR form (indptr per term, doc ids, term frequencies) as .npy files, plus
-doc lengths, idf and the passages in SQLite. KB(): memory-maps the arrays and
-scores a query by touching only the postings of its terms. Scores equal
-rank_bm25.BM25Okapi (same k1, b, epsilon, idf floor, and duplicate query terms
-counted twice) on the same tokenisation: tests/test_kb.py checks it.
+build(): passages in any of four formats (read_passages) -> tokenize -> an inverted index in CSR form
+(per term: doc ids ascending, term frequencies, and its postings' order by BM25 impact) as .npy files,
+plus doc lengths, idf and the passages in SQLite. KB(): memory-maps the arrays. search() finds the exact
+top-k with a threshold algorithm over impact-ordered postings (KB.top_k): it reads each long posting list
+from its highest-scoring end, scores every document it meets exactly, and stops as soon as no unread
+posting can lift an unseen document to the k-th score, so a query's frequent words cost little.
+Scores equal rank_bm25.BM25Okapi's (same k1, b, epsilon, idf floor, duplicate query terms counted twice,
+same float operations in the same order) on the same tokenisation: tests/test_kb.py checks it.
+Ties: equal scores are ordered by row, the passage's position in the corpus (first built, first listed).
 
-  python kb.py build CORPUS.jsonl OUT_DIR      # index any corpus
-  python kb.py search OUT_DIR "query words"    # try it
+Formats (--format; auto = by file extension, and for JSONL by the first record's keys):
+  jsonl   {"id", "title", "text", "source"}, the project's own (clinic/kbtext.py writes it)
+  medrag  {"id", "title", "content", "contents"}: MedRAG's chunked PubMed, StatPearls, textbooks, Wikipedia
+  pubmed  PubMed baseline XML, .xml or .xml.gz: PubmedArticle records (PMID, ArticleTitle, AbstractText
+          sections with their labels), streamed, so a 30 GB dump never has to fit in memory
+  text    plain text (.txt), split into passages of at most --passage-words words at paragraph breaks
+
+  python kb.py build OUT_DIR INPUT [INPUT ...] [--format F] [--passage-words N] [--source NAME]
+  python kb.py search OUT_DIR query words
 """
+import argparse
 import array
+import collections
 import functools
+import gzip
 import hashlib
 import json
 import math
 import os
 import re
 import sqlite3
-import sys
+import xml.etree.ElementTree as ET
 
 import numpy as np
 from tqdm import tqdm
 
 K1, B, EPSILON = 1.5, 0.75, 0.25          # rank_bm25.BM25Okapi defaults
+VERSION = 2                               # of the index layout; an index of another version must be rebuilt
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 TOKEN = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset("a an and are as at be by for from has in is it its of on or that the to was were with "
                       "this these those which who".split())
+FORMATS = ("jsonl", "medrag", "pubmed", "text")
+SHORT_LIST = 2048                         # postings a query reads outright; longer lists are read by impact
+FIRST_DEPTH = 256                         # first read of a long list; each later round doubles it
+
+
+class KBError(ValueError):
+    pass
 
 
 def tokenize(text):
@@ -36,14 +57,151 @@ def tokenize(text):
 
 
 def bm25_idf(df, n_docs, epsilon=EPSILON):
-    """rank_bm25's Okapi idf: log((N - df + .5) / (df + .5)), negatives floored at epsilon * mean idf."""
-    idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
-    floor = epsilon * (math.fsum(idf.tolist()) / len(idf))
-    return np.where(idf < 0, floor, idf)
+    """rank_bm25's Okapi idf: log((N - df + .5) / (df + .5)), negatives floored at epsilon * mean idf. Summed
+    in term-id order (first occurrence in the corpus, as rank_bm25 meets them) with math.log, so the floor is
+    rank_bm25's to the last bit."""
+    idf = [math.log(n_docs - d + 0.5) - math.log(d + 0.5) for d in df.tolist()]
+    total = 0.0
+    for v in idf:
+        total += v
+    floor = epsilon * (total / len(idf))
+    return np.array([floor if v < 0 else v for v in idf])
 
 
-def build(corpus_path, out_dir, k1=K1, b=B, epsilon=EPSILON, batch=20000):
-    """Index a JSONL corpus into out_dir (arrays + passages.db + meta.json)."""
+def term_scores(idf, tf, dl, k1, b, avgdl):
+    """One query term's BM25 contribution, written as rank_bm25 writes it (so the floats are the same)."""
+    return idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)))
+
+
+# ---------------------------------------------------------------- corpus formats
+def detect_format(path):
+    name = path.lower()
+    if name.endswith((".xml", ".xml.gz")):
+        return "pubmed"
+    if name.endswith(".txt"):
+        return "text"
+    with _open_text(path) as f:
+        first = next((line for line in f if line.strip()), "{}")
+    keys = set(json.loads(first))
+    if {"content", "contents"} & keys:
+        return "medrag"
+    if "text" in keys:
+        return "jsonl"
+    raise KBError(f"{path}: cannot tell its format from keys {sorted(keys)}; pass --format ({', '.join(FORMATS)})")
+
+
+def _open_text(path):
+    return gzip.open(path, "rt", encoding="utf-8") if path.endswith(".gz") else open(path, encoding="utf-8")
+
+
+def _files(inputs):
+    """Every file named, directories expanded (sorted, hidden files skipped)."""
+    for p in inputs:
+        if os.path.isdir(p):
+            for root, dirs, names in sorted(os.walk(p)):
+                dirs.sort()
+                yield from (os.path.join(root, n) for n in sorted(names) if not n.startswith("."))
+        else:
+            yield p
+
+
+def _default_source(path, fmt):
+    parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    if fmt == "medrag":      # MedRAG keeps each corpus as <name>/chunk/*.jsonl
+        return os.path.basename(os.path.dirname(os.path.dirname(os.path.abspath(path)))) if parent == "chunk" \
+            else parent
+    return "pubmed" if fmt == "pubmed" else os.path.basename(path).split(".")[0]
+
+
+def read_jsonl(path, source=None):
+    with _open_text(path) as f:
+        for line in f:
+            if line.strip():
+                p = json.loads(line)
+                yield dict(id=str(p["id"]), title=p.get("title", ""), text=p["text"],
+                           source=source or p.get("source", ""))
+
+
+def read_medrag(path, source):
+    with _open_text(path) as f:
+        for line in f:
+            if line.strip():
+                p = json.loads(line)
+                text = p.get("content")
+                if text is None:        # only the concatenation: strip the title it starts with
+                    text = p["contents"][len(p.get("title", "")):].lstrip(". ")
+                yield dict(id=str(p["id"]), title=p.get("title", ""), text=text, source=source)
+
+
+def read_pubmed(path, source="pubmed"):
+    """PubmedArticle records of a baseline/update file; each record is freed once read."""
+    with (gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")) as f:
+        root = None
+        for event, elem in ET.iterparse(f, events=("start", "end")):
+            if root is None:
+                root = elem
+            if event != "end" or elem.tag != "PubmedArticle":
+                continue
+            title = " ".join("".join(elem.find(".//ArticleTitle").itertext()).split()) \
+                if elem.find(".//ArticleTitle") is not None else ""
+            parts = []
+            for a in elem.iterfind(".//Abstract/AbstractText"):
+                body = " ".join("".join(a.itertext()).split())
+                parts.append(f"{a.get('Label').capitalize()}: {body}" if a.get("Label") else body)
+            pmid = elem.findtext(".//PMID")
+            if pmid and (title or parts):
+                yield dict(id=pmid, title=title, text=" ".join(parts) or title, source=source)
+            root.clear()                # drop every record read so far
+
+
+def _paragraphs(lines):
+    para = []
+    for line in lines:
+        if line.strip():
+            para += line.split()
+        elif para:
+            yield para
+            para = []
+    if para:
+        yield para
+
+
+def read_text(path, source, passage_words=200):
+    """Paragraphs (blank-line separated) packed into passages of at most passage_words words; a paragraph
+    longer than that is cut into passage_words-word pieces."""
+    stem = os.path.basename(path).split(".")[0]
+    n, buf = 0, []
+    with _open_text(path) as f:
+        for para in _paragraphs(f):
+            if buf and len(buf) + len(para) > passage_words:
+                yield dict(id=f"{stem}-{n:06d}", title=stem, text=" ".join(buf), source=source)
+                n, buf = n + 1, []
+            while len(para) > passage_words:
+                yield dict(id=f"{stem}-{n:06d}", title=stem, text=" ".join(para[:passage_words]), source=source)
+                n, para = n + 1, para[passage_words:]
+            buf += para
+    if buf:
+        yield dict(id=f"{stem}-{n:06d}", title=stem, text=" ".join(buf), source=source)
+
+
+def read_passages(inputs, fmt="auto", source=None, passage_words=200):
+    """Passages {id, title, text, source} from files or directories in one of FORMATS (auto: per file)."""
+    for path in _files(inputs):
+        f = detect_format(path) if fmt == "auto" else fmt
+        if f not in FORMATS:
+            raise KBError(f"unknown corpus format {f!r}; one of {', '.join(FORMATS)} or auto")
+        src = source or (None if f == "jsonl" else _default_source(path, f))
+        if f == "text":
+            yield from read_text(path, src, passage_words)
+        else:
+            yield from {"jsonl": read_jsonl, "medrag": read_medrag, "pubmed": read_pubmed}[f](path, src)
+
+
+# ---------------------------------------------------------------- index
+def build(inputs, out_dir, fmt="auto", source=None, passage_words=200, k1=K1, b=B, epsilon=EPSILON, batch=20000):
+    """Index one corpus (file, directory or list of them) into out_dir (arrays + passages.db + meta.json).
+    Memory grows with the postings (a few bytes each), never with the raw text."""
+    inputs = [inputs] if isinstance(inputs, str) else list(inputs)
     os.makedirs(out_dir, exist_ok=True)
     db_path = os.path.join(out_dir, "passages.db")
     if os.path.exists(db_path):
@@ -51,59 +209,60 @@ def build(corpus_path, out_dir, k1=K1, b=B, epsilon=EPSILON, batch=20000):
     db = sqlite3.connect(db_path)
     db.execute("CREATE TABLE passages (row INTEGER PRIMARY KEY, id TEXT, title TEXT, text TEXT, source TEXT)")
     vocab, sources = {}, {}
-    terms, tfs, doc_len, doc_src = array.array("i"), array.array("H"), array.array("i"), array.array("B")
+    terms, tfs, doc_len, doc_src = array.array("i"), array.array("H"), array.array("i"), array.array("H")
     doc_nterms = array.array("i")                   # distinct terms per document = its number of postings
     rows = []
-    with open(corpus_path) as f:
-        n_lines = sum(1 for _ in f)
-    with open(corpus_path) as f:
-        for line in tqdm(f, total=n_lines, desc="indexing", unit="doc", mininterval=2):
-            if not line.strip():
-                continue
-            p = json.loads(line)
-            row = len(doc_len)
-            toks = tokenize(p.get("title", "") + " " + p["text"])
-            counts = {}
-            for w in toks:
-                counts[w] = counts.get(w, 0) + 1
-            for w, c in counts.items():
-                terms.append(vocab.setdefault(w, len(vocab)))
-                tfs.append(min(c, 65535))
-            doc_len.append(len(toks))
-            doc_nterms.append(len(counts))
-            doc_src.append(sources.setdefault(p.get("source", ""), len(sources)))
-            rows.append((row, str(p["id"]), p.get("title", ""), p["text"], p.get("source", "")))
-            if len(rows) >= batch:
-                db.executemany("INSERT INTO passages VALUES (?,?,?,?,?)", rows)
-                rows = []
+    for p in tqdm(read_passages(inputs, fmt, source, passage_words), desc="indexing", unit="doc", mininterval=2):
+        counts = collections.Counter(tokenize(p["title"] + " " + p["text"]))
+        for w, c in counts.items():
+            terms.append(vocab.setdefault(w, len(vocab)))
+            tfs.append(min(c, 65535))
+        doc_len.append(sum(counts.values()))
+        doc_nterms.append(len(counts))
+        if p["source"] not in sources and len(sources) == 65535:
+            raise KBError("more than 65,535 distinct sources; pass --source to name one")
+        doc_src.append(sources.setdefault(p["source"], len(sources)))
+        rows.append((len(doc_len) - 1, p["id"], p["title"], p["text"], p["source"]))
+        if len(rows) >= batch:
+            db.executemany("INSERT INTO passages VALUES (?,?,?,?,?)", rows)
+            rows = []
+    if not doc_len:
+        raise KBError(f"no passages found in {inputs}")
     db.executemany("INSERT INTO passages VALUES (?,?,?,?,?)", rows)
     db.execute("CREATE INDEX passage_id ON passages(id)")
     db.commit()
     db.close()
-    _write_arrays(out_dir, np.frombuffer(terms, np.int32), np.frombuffer(tfs, np.uint16),
-                  np.frombuffer(doc_len, np.int32), np.frombuffer(doc_nterms, np.int32), len(vocab), epsilon)
-    np.save(os.path.join(out_dir, "doc_source.npy"), np.frombuffer(doc_src, np.uint8))
-    meta = dict(n_docs=len(doc_len), avgdl=float(np.frombuffer(doc_len, np.int32).sum()) / max(len(doc_len), 1),
-                k1=k1, b=b, epsilon=epsilon, sources=sorted(sources, key=sources.get),
-                corpus_sha1=_sha1(corpus_path))
+    lengths = np.frombuffer(doc_len, np.int32)
+    meta = dict(version=VERSION, n_docs=len(lengths), avgdl=int(lengths.sum()) / len(lengths), k1=k1, b=b,
+                epsilon=epsilon, sources=sorted(sources, key=sources.get), inputs=[os.path.abspath(p) for p in inputs])
+    _write_arrays(out_dir, np.frombuffer(terms, np.int32), np.frombuffer(tfs, np.uint16), lengths,
+                  np.frombuffer(doc_nterms, np.int32), len(vocab), meta)
+    np.save(os.path.join(out_dir, "doc_source.npy"), np.frombuffer(doc_src, np.uint16))
+    if len(inputs) == 1 and os.path.isfile(inputs[0]):
+        meta["corpus_sha1"] = _sha1(inputs[0])
     with open(os.path.join(out_dir, "vocab.json"), "w") as f:
         json.dump(sorted(vocab, key=vocab.get), f)
-    with open(os.path.join(out_dir, "meta.json"), "w") as f:
+    with open(os.path.join(out_dir, "meta.json"), "w") as f:      # last: an index without it is incomplete
         json.dump(meta, f)
     return meta
 
 
-def _write_arrays(out_dir, terms, tfs, doc_len, doc_nterms, n_terms, epsilon):
-    """Turn (term, tf) postings in document order into CSR arrays sorted by term."""
+def _write_arrays(out_dir, terms, tfs, doc_len, doc_nterms, n_terms, meta):
+    """(term, tf) postings in document order -> CSR arrays by term, and each term's postings by impact."""
+    save = lambda name, a: np.save(os.path.join(out_dir, name + ".npy"), a)  # noqa: E731
     doc_ids = np.repeat(np.arange(len(doc_len), dtype=np.int32), doc_nterms)
     order = np.argsort(terms, kind="stable")          # stable: doc ids stay ascending within a term
     df = np.bincount(terms, minlength=n_terms)
     indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
-    np.save(os.path.join(out_dir, "indptr.npy"), indptr)
-    np.save(os.path.join(out_dir, "doc_ids.npy"), doc_ids[order])
-    np.save(os.path.join(out_dir, "tfs.npy"), tfs[order])
-    np.save(os.path.join(out_dir, "doc_len.npy"), doc_len)
-    np.save(os.path.join(out_dir, "idf.npy"), bm25_idf(df.astype(np.float64), len(doc_len), epsilon))
+    doc_ids, tfs, terms = doc_ids[order], tfs[order], terms[order]
+    del order
+    idf = bm25_idf(df.astype(np.float64), len(doc_len), meta["epsilon"])
+    impact = term_scores(idf[terms], tfs.astype(np.float64), doc_len[doc_ids], meta["k1"], meta["b"], meta["avgdl"])
+    by_impact = np.lexsort((-impact, terms))          # within a term: highest impact first, then lowest doc id
+    del impact
+    save("impact_order", (by_impact - indptr[terms]).astype(np.int32))   # offsets within the term's list
+    for name, a in (("indptr", indptr), ("doc_ids", doc_ids), ("tfs", tfs), ("doc_len", doc_len), ("idf", idf)):
+        save(name, a)
 
 
 def _sha1(path):
@@ -117,43 +276,97 @@ def _sha1(path):
 class KB:
     """A built index, memory-mapped: search() returns the top-k passages by BM25."""
 
-    def __init__(self, index_dir):
-        with open(os.path.join(index_dir, "meta.json")) as f:
+    def __init__(self, index_dir, key="kb"):
+        meta_path = os.path.join(index_dir, "meta.json")
+        if not os.path.exists(meta_path):
+            raise KBError(f"config key '{key}': no built index at {index_dir!r} "
+                          f"(build one with `python kb.py build {index_dir} CORPUS...`)")
+        with open(meta_path) as f:
             self.meta = json.load(f)
+        if self.meta.get("version") != VERSION:
+            raise KBError(f"config key '{key}': the index at {index_dir!r} was built by another version of kb.py "
+                          f"(layout {self.meta.get('version', 1)}, this is {VERSION}); rebuild it with "
+                          f"`python kb.py build {index_dir} CORPUS...`")
         with open(os.path.join(index_dir, "vocab.json")) as f:
             self.vocab = {w: i for i, w in enumerate(json.load(f))}
         load = lambda name: np.load(os.path.join(index_dir, name + ".npy"), mmap_mode="r")  # noqa: E731
-        self.indptr, self.doc_ids, self.tfs = load("indptr"), load("doc_ids"), load("tfs")
+        self.indptr, self.doc_ids, self.tfs, self.order = load("indptr"), load("doc_ids"), load("tfs"), \
+            load("impact_order")
         self.doc_len, self.idf, self.doc_source = load("doc_len"), load("idf"), load("doc_source")
         self.db = sqlite3.connect(os.path.join(index_dir, "passages.db"), check_same_thread=False)
         self.n_docs = self.meta["n_docs"]
+        self.k1, self.b, self.avgdl = self.meta["k1"], self.meta["b"], self.meta["avgdl"]
 
     def get_scores(self, query_tokens):
         """Dense BM25 scores of every document for a tokenised query (rank_bm25's get_scores)."""
-        k1, b, avgdl = self.meta["k1"], self.meta["b"], self.meta["avgdl"]
         scores = np.zeros(self.n_docs)
         for w in query_tokens:
             t = self.vocab.get(w)
-            if t is None:
-                continue
-            lo, hi = self.indptr[t], self.indptr[t + 1]
-            ids = self.doc_ids[lo:hi]
-            tf = self.tfs[lo:hi].astype(np.float64)
-            norm = k1 * (1 - b + b * self.doc_len[ids] / avgdl)
-            scores[ids] += self.idf[t] * (tf * (k1 + 1) / (tf + norm))
+            if t is not None:
+                lo, hi = self.indptr[t], self.indptr[t + 1]
+                ids = self.doc_ids[lo:hi]
+                scores[ids] += term_scores(self.idf[t], self.tfs[lo:hi].astype(np.float64), self.doc_len[ids],
+                                           self.k1, self.b, self.avgdl)
         return scores
+
+    def scores_of(self, terms, rows):
+        """Exact BM25 scores of some rows (ascending) for query term ids in query order (duplicates kept)."""
+        scores, dl = np.zeros(len(rows)), self.doc_len[rows]
+        for t in terms:
+            lo, hi = int(self.indptr[t]), int(self.indptr[t + 1])
+            ids = self.doc_ids[lo:hi]
+            pos = np.minimum(np.searchsorted(ids, rows), hi - lo - 1)
+            tf = np.where(ids[pos] == rows, self.tfs[lo:hi][pos], 0).astype(np.float64)
+            scores += term_scores(self.idf[t], tf, dl, self.k1, self.b, self.avgdl)
+        return scores
+
+    def _impact(self, t, offset):
+        """Term t's score in the posting `offset` places down its impact order (its best remaining one)."""
+        lo = int(self.indptr[t])
+        p = lo + int(self.order[lo + offset])
+        return float(term_scores(self.idf[t], float(self.tfs[p]), float(self.doc_len[self.doc_ids[p]]),
+                                 self.k1, self.b, self.avgdl))
+
+    def top_k(self, query_tokens, k=10, allowed=None):
+        """Exact top-k (rows, scores) with score > 0, best first, ties by row; allowed: a row mask or None.
+        Threshold algorithm: each round reads the next stretch of every posting list in impact order,
+        scores the new documents exactly (all query terms), and stops once the sum over terms of the best
+        unread impact (times the term's count in the query) is below the k-th score found: no unseen
+        document can reach it. Short lists are read whole in the first round."""
+        terms = [self.vocab[w] for w in query_tokens if w in self.vocab]
+        count = collections.Counter(terms)
+        span = {t: (int(self.indptr[t]), int(self.indptr[t + 1]) - int(self.indptr[t])) for t in count}
+        depth = dict.fromkeys(count, 0)
+        rows, scores = np.zeros(0, np.int64), np.zeros(0)
+        while any(depth[t] < span[t][1] for t in count):
+            new = []
+            for t, (lo, df) in span.items():
+                d = depth[t]
+                depth[t] = df if df <= SHORT_LIST else min(df, max(FIRST_DEPTH, 2 * d))
+                if depth[t] > d:
+                    new.append(self.doc_ids[lo + self.order[lo + d:lo + depth[t]].astype(np.int64)])
+            fresh = np.setdiff1d(np.concatenate(new).astype(np.int64), rows)
+            s = self.scores_of(terms, fresh)
+            if allowed is not None:
+                s[~allowed[fresh]] = -np.inf
+            rows, scores = np.concatenate([rows, fresh]), np.concatenate([scores, s])
+            kth = np.partition(scores, len(scores) - k)[len(scores) - k] if len(scores) >= k else 0.0
+            bound = sum(max(0.0, n * self._impact(t, depth[t])) for t, n in count.items() if depth[t] < span[t][1])
+            if bound + 1e-9 * (1 + bound) < max(kth, 0.0) or bound <= 0:
+                break                   # no unread posting can lift an unseen document into the top k
+        keep = scores > 0
+        rows, scores = rows[keep], scores[keep]
+        best = np.lexsort((rows, -scores))[:k]
+        return rows[best], scores[best]
 
     def search(self, query, k=5, sources=None):
         """Top-k passages for a text query, optionally restricted to some sources."""
-        scores = self.get_scores(tokenize(query))
+        allowed = None
         if sources is not None:
             codes = [i for i, s in enumerate(self.meta["sources"]) if s in sources]
-            scores = np.where(np.isin(self.doc_source, codes), scores, 0.0)
-        hits = np.flatnonzero(scores > 0)
-        if len(hits) > k:
-            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
-        hits = hits[np.lexsort((hits, -scores[hits]))]
-        return [dict(self._row(int(i)), score=float(scores[i])) for i in hits]
+            allowed = np.isin(self.doc_source, codes)
+        rows, scores = self.top_k(tokenize(query), k, allowed)
+        return [dict(self._row(int(r)), score=float(s)) for r, s in zip(rows, scores)]
 
     def _row(self, row):
         r = self.db.execute("SELECT id, title, text, source FROM passages WHERE row = ?", (row,)).fetchone()
@@ -168,18 +381,41 @@ class KB:
 
 @functools.lru_cache(maxsize=None)
 def default_kb(index_dir=os.path.join(DATA, "kb_index"), corpus=os.path.join(DATA, "kb_passages.jsonl")):
-    """The embedded KB, (re)built on first use or when its passages changed."""
+    """The embedded KB, (re)built on first use, when its passages changed, or when the layout did."""
     meta = os.path.join(index_dir, "meta.json")
-    if not os.path.exists(meta) or json.load(open(meta)).get("corpus_sha1") != _sha1(corpus):
-        build(corpus, index_dir)
+    old = json.load(open(meta)) if os.path.exists(meta) else {}
+    if old.get("corpus_sha1") != _sha1(corpus) or old.get("version") != VERSION:
+        build(corpus, index_dir, fmt="jsonl")
     return KB(index_dir)
 
 
-if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "build":
-        print(build(sys.argv[2], sys.argv[3]))
-    elif len(sys.argv) >= 4 and sys.argv[1] == "search":
-        for hit in KB(sys.argv[2]).search(" ".join(sys.argv[3:])):
-            print(f"{hit['score']:.3f}  {hit['id']}  {hit['title']}")
+@functools.lru_cache(maxsize=None)
+def open_kb(index_dir, key="rollout.kb"):
+    """The KB a config names (one per process, shared by every env): '' = the embedded KB. A missing
+    index, or one built by another version, is a KBError naming the key."""
+    return KB(index_dir, key) if index_dir else default_kb()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="kb.py", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="index a corpus")
+    b.add_argument("out_dir")
+    b.add_argument("inputs", nargs="+", help="files or directories")
+    b.add_argument("--format", default="auto", choices=("auto", *FORMATS))
+    b.add_argument("--source", default=None, help="source name of every passage (default: per format)")
+    b.add_argument("--passage-words", type=int, default=200, help="text format: words per passage")
+    s = sub.add_parser("search", help="top passages for a query")
+    s.add_argument("index_dir")
+    s.add_argument("query", nargs="+")
+    s.add_argument("-k", type=int, default=5)
+    a = ap.parse_args(argv)
+    if a.cmd == "build":
+        print(json.dumps(build(a.inputs, a.out_dir, a.format, a.source, a.passage_words)))
     else:
-        sys.exit("usage: python kb.py build CORPUS.jsonl OUT_DIR | python kb.py search OUT_DIR QUERY")
+        for hit in KB(a.index_dir).search(" ".join(a.query), k=a.k):
+            print(f"{hit['score']:.3f}  {hit['id']}  {hit['title']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -72,7 +72,7 @@ def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None, hint=""):
     grouped into at most expert_turns turns (default: the rollout's max_turns); `hint` text, if any,
     sits between the prompt and the first turn (mask 0)."""
     expert_turns = expert_turns or rcfg.max_turns
-    e = envmod.MedicalEnv(tasks=[task], kb=kb, max_turns=max(expert_turns, rcfg.max_turns), tool_specs="none")
+    e = agent.episode_env(task, rcfg, kb, max_turns=max(expert_turns, rcfg.max_turns))
     info = e.reset(seed=0)[1]
     ids, vision = agent.episode_prompt(tok, info, rcfg.tool_specs)
     tr = agent.Trajectory.start(task, ids + agent.hint_ids(tok, hint), vision)

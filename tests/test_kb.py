@@ -1,7 +1,11 @@
-"""kb.py gives rank_bm25's scores, persists to disk, filters sources, and is injection-safe."""
+"""kb.py gives rank_bm25's scores and top-k (pruned search included), reads four corpus formats, persists to disk,
+filters sources, rejects a missing or stale index by naming the config key, and is injection-safe."""
 import json
 
+import os
+
 import numpy as np
+import pytest
 from rank_bm25 import BM25Okapi
 
 import kb
@@ -41,8 +45,126 @@ def test_scores_equal_rank_bm25_on_embedded_kb(kb_index):
 
 
 def test_injection_is_just_text(kb_index):
-    assert kb_index.search("'; DROP TABLE passages; --") == [] or True
+    assert kb_index.search("'; DROP TABLE passages; --") == []      # words absent from the KB: no hits
     assert kb_index.search("troponin")
-    import pytest
     with pytest.raises(ValueError):
         kb_index.get("kb-00000' OR '1'='1")
+
+
+CORPORA = os.path.join(os.path.dirname(__file__), "fixtures", "corpora")
+
+
+def test_pruned_top_k_equals_rank_bm25_with_frequent_words(tmp_path, monkeypatch):
+    """Zipf words, so queries mix words in most passages with rare ones; tiny SHORT_LIST/FIRST_DEPTH make the
+    threshold algorithm stop early and read lists in several rounds, as it does at 1M passages."""
+    monkeypatch.setattr(kb, "SHORT_LIST", 8)
+    monkeypatch.setattr(kb, "FIRST_DEPTH", 4)
+    rng = np.random.default_rng(1)
+    p = 1 / np.arange(1, 301) ** 1.1
+    p /= p.sum()
+    docs = [(" ".join(f"z{w}" for w in rng.choice(300, size=rng.integers(5, 40), p=p)), "src" + str(i % 3))
+            for i in range(1500)]
+    docs += [docs[7]] * 3                        # exact ties: the lower row must come first
+    write_corpus(tmp_path / "c.jsonl", docs)
+    kb.build(str(tmp_path / "c.jsonl"), str(tmp_path / "idx"))
+    index = kb.KB(str(tmp_path / "idx"))
+    ref = BM25Okapi([kb.tokenize(t) for t, _ in docs])
+    rounds = []
+    for n in range(60):
+        q = [f"z{w}" for w in rng.choice(300, size=rng.integers(1, 6), p=p)]
+        if n < 3:
+            q = [f"z{w}" for w in docs[7][0].split()[:4]]
+        s = ref.get_scores(q)
+        want = np.lexsort((np.arange(len(s)), -s))[:10]
+        want = want[s[want] > 0]
+        rows, scores = index.top_k(q, 10)
+        assert rows.tolist() == want.tolist() and scores.tolist() == s[want].tolist(), q
+        allowed = np.array([d[1] == "src1" for d in docs])
+        s_f = np.where(allowed, s, 0)
+        want_f = np.lexsort((np.arange(len(s)), -s_f))[:5]
+        assert index.top_k(q, 5, allowed)[0].tolist() == want_f[s_f[want_f] > 0].tolist()
+        rounds.append(len(scores))
+    assert sum(rounds) > 0
+
+
+def test_formats_medrag_pubmed_text(tmp_path):
+    fixture = CORPORA
+    assert kb.detect_format(os.path.join(fixture, "statpearls", "chunk", "article_sepsis.jsonl")) == "medrag"
+    assert kb.detect_format(os.path.join(fixture, "pubmed_sample.xml.gz")) == "pubmed"
+    assert kb.detect_format(os.path.join(fixture, "textbook_cardiology.txt")) == "text"
+    got = list(kb.read_passages([fixture], passage_words=25))
+    by_id = {p["id"]: p for p in got}
+    assert len(by_id) == len(got)
+    sep = by_id["article-1_1"]
+    assert sep["source"] == "statpearls" and sep["title"] == "Sepsis" and sep["text"].startswith("The qSOFA score")
+    art = by_id["31000001"]
+    assert art["title"] == "Early lactate clearance in septic shock." and art["source"] == "pubmed"
+    assert art["text"] == ("Background: Lactate is a marker of tissue hypoperfusion. "
+                           "Results: Clearance above 10% at six hours predicted survival.")
+    assert by_id["31000003"]["text"] == "A letter without an abstract."
+    import gzip                          # the same file uncompressed reads the same
+    (tmp_path / "p.xml").write_bytes(gzip.open(os.path.join(fixture, "pubmed_sample.xml.gz")).read())
+    assert list(kb.read_passages([str(tmp_path / "p.xml")])) == [p for p in got if p["source"] == "pubmed"]
+    book = [p for p in got if p["source"] == "textbook_cardiology"]
+    assert [len(p["text"].split()) for p in book] == [24, 25, 4]      # two paragraphs packed, the long one cut
+    assert book[0]["text"].startswith("Atrial fibrillation") and book[0]["text"].endswith("CHA2DS2-VASc score.")
+    meta = kb.build([fixture], str(tmp_path / "idx"), passage_words=25)
+    index = kb.KB(str(tmp_path / "idx"))
+    assert meta["n_docs"] == len(got) and set(meta["sources"]) == {"statpearls", "pubmed", "textbook_cardiology"}
+    assert index.search("qsofa respiratory", k=1)[0]["id"] == "article-1_1"
+    assert index.search("amiodarone inr", k=1)[0]["id"] == "31000002"
+    ref = BM25Okapi([kb.tokenize(p["title"] + " " + p["text"]) for p in got])
+    for q in ["sepsis lactate", "warfarin", "heart failure ejection"]:
+        np.testing.assert_allclose(index.get_scores(kb.tokenize(q)), ref.get_scores(kb.tokenize(q)), rtol=1e-12)
+
+
+def test_pubmed_stream_frees_records(tmp_path):
+    """A large baseline file is read record by record: memory stays flat as the file grows."""
+    import gzip
+    import tracemalloc
+    path = tmp_path / "big.xml.gz"
+    with gzip.open(path, "wt") as f:
+        f.write("<PubmedArticleSet>")
+        for i in range(20000):
+            f.write(f"<PubmedArticle><MedlineCitation><PMID>{i}</PMID><Article><ArticleTitle>t{i}</ArticleTitle>"
+                    f"<Abstract><AbstractText>{'word ' * 50}</AbstractText></Abstract></Article>"
+                    "</MedlineCitation></PubmedArticle>")
+        f.write("</PubmedArticleSet>")
+    tracemalloc.start()
+    n = sum(1 for _ in kb.read_pubmed(str(path)))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert n == 20000 and peak < 5e6          # the parsed tree would be ~100 MB
+
+
+def test_missing_or_stale_index_names_the_key(tmp_path):
+    with pytest.raises(kb.KBError, match="config key 'rollout.kb': no built index"):
+        kb.open_kb(str(tmp_path / "nowhere"))
+    kb.build(os.path.join(CORPORA, "textbook_cardiology.txt"), str(tmp_path / "idx"))
+    meta = json.load(open(tmp_path / "idx" / "meta.json"))
+    meta["version"] = 1
+    json.dump(meta, open(tmp_path / "idx" / "meta.json", "w"))
+    with pytest.raises(kb.KBError, match="config key 'rollout.kb'.*another version"):
+        kb.open_kb(str(tmp_path / "idx"))
+
+
+def test_config_kb_reaches_every_rank(tmp_path):
+    """rollout.kb in a YAML: both ranks of a torchrun job search that index, not the embedded KB."""
+    import subprocess
+    import sys
+    from torchrun import torchrun
+    kb.build([CORPORA], str(tmp_path / "idx"))
+    (tmp_path / "c.yaml").write_text(f"rollout: {{kb: {tmp_path / 'idx'}}}\ndistill: {{lam: 1.0}}\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run(torchrun(2) + [os.path.join(root, "tests", "kb_rank_check.py"), str(tmp_path / "c.yaml"),
+                                      str(tmp_path)], cwd=root, capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    for k in range(2):
+        got = json.load(open(tmp_path / f"rank{k}.json"))
+        assert got["world"] == 2 and got["kb"] == [CORPORA]
+        assert "article-1_1" in got["observation"]          # the StatPearls qSOFA chunk of the fixture corpus
+    (tmp_path / "bad.yaml").write_text(f"rollout: {{kb: {tmp_path / 'missing'}}}\n")
+    r = subprocess.run([sys.executable, os.path.join(root, "grpo.py"), str(tmp_path / "bad.yaml")], cwd=root,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and "config key 'rollout.kb': no built index" in r.stderr
