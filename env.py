@@ -162,6 +162,12 @@ def case_text(task):
     return "\n".join(lines)
 
 
+def menu_of(task):
+    """Whose tool menu a task offers: its own domain's, or another one its "menu" key names (tools.ALL_TOOLS:
+    every tool, the Base+AR protocol)."""
+    return task.get("menu") or task["domain"]
+
+
 def menu_text(schemas, mode):
     if mode == "full":
         return "Tools (JSON schemas):\n" + "\n".join(json.dumps(s["function"]) for s in schemas)
@@ -215,7 +221,7 @@ class MedicalEnv(_Base):
         self.case = tools.Case(task=task, kb=self.kb)
         self.traj = {"turns": [], "answer": None, "rationale": ""}
         self.errors = dict.fromkeys(ERROR_COUNTS, 0)
-        schemas = [tools.TOOLS[n].schema for n in tools.menu(task["domain"])]
+        schemas = [tools.TOOLS[n].schema for n in tools.menu(menu_of(task))]
         user = case_text(task)
         obs = sanitize(f"{SYSTEM_PROMPT}\n\n{menu_text(schemas, self.tool_specs)}\n\n{user}", MAX_OBS_CHARS)
         self._last = obs
@@ -243,7 +249,7 @@ class MedicalEnv(_Base):
             responses.append({"name": "error", "content": "error (no_tool_call): no tool call found; call a tool "
                                                           "or submit_answer"})
         for i, (name, args) in enumerate(calls):
-            result, err = tools.dispatch(self.case, name, args, self.case.task["domain"])
+            result, err = tools.dispatch(self.case, name, args, menu_of(self.case.task))
             if err:
                 turn_errors[err] += 1
             turn["calls"].append({"name": name if isinstance(name, str) else repr(name)[:80], "arguments": args,

@@ -2,19 +2,20 @@
 and the training-dynamics figure.
 
   python evaluate.py CONFIG [--checkpoint DIR] [--bench KIND=PATH]... [--modes text agent]
-                     [--specs none,full] [--per-domain N] [--out DIR] [key.sub=value ...]
+                     [--protocol default|base_ar] [--specs none,full] [--per-domain N] [--out DIR] [key.sub=value ...]
   torchrun --nproc_per_node=8 evaluate.py CONFIG ...     # tasks split over ranks, rank 0 writes
   python evaluate.py play CONFIG --task ID [--checkpoint DIR]   # one episode, turn by turn
   python evaluate.py taxonomy RUN_DIR [RUN_DIR ...]     # per-step failure rates -> RUN_DIR/taxonomy.jsonl
   python evaluate.py plot RUN_DIR [RUN_DIR ...] [--out FILE.png]
 
 Data flow of an evaluation: the task bank's test split (all 10 domains) + local benchmark files
-(loaders.py) -> tasks ->
+(clinic/loaders.py: the paper's 16 benchmarks) -> tasks ->
   text mode:  one chat prompt per task, no tools. Options (choice, label, yes/no) are scored by the
               mean log-probability per token of each option's text after the prompt, and the best one
               is the answer; other answers are one greedy reply. -> reward.accuracy
   agent mode: the multi-turn agent with tools and the KB (agent.rollout, or a scripted policy)
-              -> the env's 5D reward breakdown
+              -> the env's 5D reward breakdown. --protocol base_ar is the paper's Base+AR: benchmark
+              questions get all 135 tools and the KB that rollout.kb names (the full corpus).
 -> one record per (mode, task) -> grouped by domain or benchmark -> a table printed and written to
 OUT/eval.json and OUT/eval.md.
 
@@ -39,8 +40,10 @@ from tqdm import tqdm
 import agent
 import config
 import env as envmod
+import kb as kbmod
 from clinic import loaders
 import reward as rewardmod
+import tools
 from clinic import domains
 from clinic import bank
 
@@ -195,9 +198,9 @@ def summarise(records):
             groups[(r["mode"], "all domains")].append(r)
     rows = []
     for (mode, group), rs in groups.items():
-        row = {"mode": mode, "group": group, "n": len(rs), "accuracy": float(np.mean([r["accuracy"] for r in rs]))}
-        for k in ("reward", *COMPONENTS, "violation", "submitted", "well_formed", "turns", "tokens"):
-            vals = [r[k] for r in rs if r.get(k) is not None]
+        row = {"mode": mode, "group": group, "n": len(rs)}
+        for k in ("accuracy", "reward", *COMPONENTS, "violation", "submitted", "well_formed", "turns", "tokens"):
+            vals = [r[k] for r in rs if r.get(k) is not None]        # None: not scored (HealthSearchQA accuracy)
             row[k] = float(np.mean(vals)) if vals else None
         rows.append(row)
     order = list(domains.names()) + ["all domains"]
@@ -326,16 +329,24 @@ def plot(run_dirs, path, smooth=5):
 
 
 # ---------------------------------------------------------------- the command
-def benchmark_tasks(specs):
-    """--bench KIND=PATH ... -> tasks, each tagged with its benchmark as 'source'."""
+def benchmark_tasks(specs, protocol="default"):
+    """--bench KIND=PATH ... -> tasks, each tagged with its benchmark file (or subject) as 'source'.
+    protocol base_ar (the paper's Base+AR): every benchmark task is offered all tools, not its domain's menu."""
     tasks = []
     for spec in specs:
         kind, _, path = spec.partition("=")
         if kind not in loaders.LOADERS or not path:
             raise SystemExit(f"--bench wants KIND=PATH with KIND one of {sorted(loaders.LOADERS)}, got {spec!r}")
         if not os.path.exists(path):
-            raise SystemExit(f"--bench {kind}: no file at {path} (see the README for where to get it)")
+            raise SystemExit(f"--bench {kind}: no file or directory at {path} (docs/reference.md: where to get it)")
         tasks += loaders.LOADERS[kind](path)
+    seen = collections.Counter(t["id"] for t in tasks)
+    twice = [i for i, n in seen.items() if n > 1]
+    if twice:
+        raise SystemExit(f"--bench: task ids {twice[:3]} occur more than once: two files of one benchmark share a "
+                         "name; rename one")
+    if protocol == "base_ar":
+        tasks = [{**t, "menu": tools.ALL_TOOLS} for t in tasks]
     return tasks
 
 
@@ -435,6 +446,9 @@ def main(argv):
     ap.add_argument("--modes", nargs="+", default=["text", "agent"], choices=["text", "agent"])
     ap.add_argument("--specs", default="", help="tool schemas in agent mode, comma-separated, one agent run each: "
                     "none, names, full (default: the config's rollout.tool_specs)")
+    ap.add_argument("--protocol", default="default", choices=["default", "base_ar"],
+                    help="agent mode for --bench tasks: default = the domain's tool menu; base_ar = the paper's "
+                    "Base+AR, every tool (and the KB that rollout.kb names)")
     ap.add_argument("--split", default="test")
     ap.add_argument("--per-domain", type=int, default=0, help="first N tasks of each domain (0 = all)")
     ap.add_argument("--no-bank", action="store_true", help="only the --bench files")
@@ -459,7 +473,8 @@ def run_evaluation(cfg, a, rank, world):
     specs = a.specs.split(",") if a.specs else [cfg.rollout.tool_specs]
     if set(specs) - {"none", "names", "full"}:
         raise SystemExit(f"--specs takes none, names and/or full (comma-separated), got {a.specs!r}")
-    tasks = ([] if a.no_bank else bank_tasks(a.split, a.per_domain)) + benchmark_tasks(a.bench)
+    tasks = ([] if a.no_bank else bank_tasks(a.split, a.per_domain)) + benchmark_tasks(a.bench, a.protocol)
+    kbmod.open_kb(cfg.rollout.kb)       # a missing or stale index fails before the model loads
     torch.manual_seed(cfg.seed)      # an un-trained embedded model is then the same on every rank
     model, tok = agent.load_policy(cfg.model, resolve_checkpoint(cfg, a.checkpoint))
     records = gather(evaluate_model(cfg, model, tok, tasks, a.modes, specs, rank, world))

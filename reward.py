@@ -323,14 +323,48 @@ def token_f1(prediction, reference):
     return 2 * p * r / (p + r)
 
 
+def token_recall(prediction, reference):
+    """Share of the reference's normalised tokens (with multiplicity) found in the prediction: LLaVA-Med's and
+    Quilt-VQA's score for open visual questions."""
+    pred, ref = answer_tokens(prediction), answer_tokens(reference)
+    return sum(min(pred.count(w), ref.count(w)) for w in set(ref)) / len(ref) if ref else 0.0
+
+
+def statement_coverage(answer, statements, threshold=0.6):
+    """K-QA comprehensiveness (Manes et al. 2024), read lexically: the share of must-have statements the
+    answer covers, a statement counting as covered when the answer holds at least `threshold` of its
+    content words (normalised tokens of 4+ characters). The paper decides coverage per statement with a
+    GPT-4 entailment judge; no model may be downloaded here, so this word-level reading stands in for it."""
+    words = set(answer_tokens(answer))
+    covered = 0
+    for st in statements:
+        content = {w for w in answer_tokens(st) if len(w) >= 4}
+        covered += bool(content) and len(content & words) / len(content) >= threshold
+    return covered / len(statements) if statements else 0.0
+
+
+TEXT_METRICS = {   # long-form and short free-text answers, by the benchmark's own metric
+    "f1": lambda got, spec: token_f1(got, spec["value"]),
+    "exact": lambda got, spec: float(any(answer_tokens(got) == answer_tokens(r)
+                                         for r in [spec["value"], *spec.get("accept", ())])),
+    "recall": lambda got, spec: token_recall(got, spec["value"]),
+    "statements": lambda got, spec: statement_coverage(got, spec["must_have"]),
+}
+
+
 def accuracy(task, traj):
-    """1 if the submitted answer equals the ground truth (numbers within the task's tolerance), else 0;
-    for long-form (text) answers, the token F1 against the reference answer."""
+    """1 if the submitted answer equals the ground truth (numbers within the task's tolerance), else 0.
+    Free-text answers are scored by the answer's `metric`: f1 (token F1, the default), exact (VQA accuracy:
+    normalised exact match with the reference or an accepted alternative), recall (of the reference's
+    words), statements (K-QA must-have coverage); 'unscored' (no reference exists) gives None, and
+    compute() then leaves accuracy out of the composite."""
     got, spec = parse_answer(task["answer"], traj["answer"]), task["answer"]
+    if spec.get("metric") == "unscored":
+        return None
     if got is None:
         return 0.0
     if spec["type"] == "text":
-        return token_f1(got, spec["value"])
+        return TEXT_METRICS[spec.get("metric", "f1")](got, spec)
     if spec["type"] == "number":
         return float(abs(got - spec["value"]) <= spec.get("tolerance", 0))
     return float(got == spec["value"])
@@ -424,7 +458,7 @@ def coherence(task, traj):
     if got is None or not work:
         return 0.0
     checks = []
-    if _expected_made(task, work):
+    if _expected_made(task, work) and accuracy(task, traj) is not None:
         checks.append(accuracy(task, traj))
     for c in work:
         if c["name"] == "assign_triage_level" and spec["type"] == "number":
@@ -511,7 +545,7 @@ def compute(task, traj, weights=WEIGHTS, assertion_weight=ASSERTION_WEIGHT, cap=
     R = sum(w_d * d) / sum(w_d) over the five dimensions (+ assertion, on tasks with rubric assertions),
     capped at `cap` after any critical violation. The config's `reward` section sets all three."""
     out = {name: fn(task, traj) for name, fn in DIMENSIONS.items()}
-    w = dict(weights)
+    w = {k: v for k, v in weights.items() if out[k] is not None}   # an unscored accuracy drops out
     if task.get("assertions"):
         out["assertion"] = assertion(task, traj)
         w["assertion"] = assertion_weight

@@ -62,10 +62,17 @@ EVERYWHERE = ("search_knowledge_base", "browse_passage", "document_note", "reque
               "draft_report", "compare_options", "self_check", "convert_units", "weight_based_dose",
               "check_answer_format", "submit_answer")
 TOOLS = {}   # the one global registry: name -> Tool
+ALL_TOOLS = "all"   # a task whose "menu" is this gets every tool; otherwise its domain's menu
 _MENUS = {}  # (domain, registry size) -> menu
 
 
 def _schema(fn):
+    """The OpenAI function schema of a tool from its signature (after `case`) and first docstring paragraph.
+    Not transformers.utils.get_json_schema, though it does the same type mapping (tests/test_tools.py checks
+    they agree on every tool): it raises unless the docstring describes every argument in an Args: section,
+    which the tools' one-line docstrings do not (their argument names are the documentation: one name, one
+    quantity, ranges in ARG_RANGES); it cannot hide the episode-state `case` argument; and it has no place for
+    the minimum/maximum that validate() enforces."""
     doc = inspect.getdoc(fn) or ""
     params = list(inspect.signature(fn).parameters.values())[1:]
     props, required = {}, []
@@ -99,8 +106,11 @@ def tool(kind):
 
 
 def menu(domain):
-    """Names of the tools offered on a domain's menu (a fresh list; computed once per registry state)."""
+    """Names of the tools offered on a domain's menu (a fresh list; computed once per registry state).
+    ALL_TOOLS is every registered tool: the paper's Base+AR protocol (evaluate.py --protocol base_ar)."""
     key = (domain, len(TOOLS))
+    if domain == ALL_TOOLS:
+        return list(TOOLS)
     if key not in _MENUS:
         own = set(domains.all_domains()[domain].tools) if domain in domains.all_domains() else set()
         _MENUS[key] = [n for n in TOOLS if n in EVERYWHERE or n in own]
@@ -351,7 +361,7 @@ def _image(case):
     if not rel:
         raise ValueError("this case has no image")
     if "image" not in case.cache:
-        case.cache["image"] = images.read_png(os.path.join(DATA, rel))
+        case.cache["image"] = images.read_image(os.path.join(DATA, rel))    # an absolute path stays as it is
     return case.cache["image"]
 
 
@@ -366,6 +376,8 @@ def _measured(case, measure):
 def view_image(case) -> dict:
     """Describe the attached image (type, size, scale)."""
     img = _image(case)
+    if case.task.get("image_info") is not None:     # a benchmark's own image: what its release says, and size
+        return {**case.task["image_info"], "height_px": img.shape[0], "width_px": img.shape[1]}
     if img.ndim == 2:
         return {"type": "single-lead ECG rhythm strip", "duration_s": img.shape[1] / images.ECG_PX_PER_S,
                 "paper_speed": "25 mm/s", "grid": "5 mm = 0.2 s"}

@@ -2,15 +2,14 @@
 
 taskgen.py renders an ECG rhythm strip or a skin lesion from known parameters
 and writes it as a PNG under data/images/. The image tools in tools.py never
-see those parameters: they read the PNG and measure it (R-R intervals, P waves,
+see those parameters: they read the image and measure it (R-R intervals, P waves,
 lesion diameter, asymmetry, border, colours), so the image is the evidence and
-tests check that measuring recovers what was rendered. PNG encode/decode is
-done here with zlib (8-bit grey or RGB, filter 0 only) to avoid a dependency.
+tests check that measuring recovers what was rendered. Files are read and
+written through Pillow, so any PNG or JPEG a user brings (a VQA-RAD or SLAKE
+image, a scanned ECG) loads the same way.
 """
-import struct
-import zlib
-
 import numpy as np
+from PIL import Image
 
 ECG_W, ECG_H, ECG_PX_PER_S = 1000, 200, 100       # 10 s strip, 25 mm/s paper -> 4 px per mm
 ECG_MID, ECG_GAIN = 130, 80                         # baseline row, pixels per mV
@@ -19,44 +18,26 @@ SKIN = (230, 190, 160)
 LESION_PALETTE = [(120, 70, 40), (170, 120, 80), (30, 20, 20), (90, 100, 130), (180, 60, 60)]
 
 
-# ---------------------------------------------------------------- PNG I/O
-def _chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+# ---------------------------------------------------------------- image I/O (Pillow)
+def write_image(img, path):
+    """Save a uint8 array (H, W) grey or (H, W, 3) RGB; the format follows the extension (.png here)."""
+    Image.fromarray(np.ascontiguousarray(img, dtype=np.uint8)).save(path)
 
 
-def png_bytes(img):
-    """Encode a uint8 array (H, W) grey or (H, W, 3) RGB as PNG bytes."""
-    img = np.ascontiguousarray(img, dtype=np.uint8)
-    h, w = img.shape[:2]
-    color = 0 if img.ndim == 2 else 2
-    raw = b"".join(b"\x00" + img[y].tobytes() for y in range(h))
-    header = struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, 9)) + \
-        _chunk(b"IEND", b"")
-
-
-def read_png(path):
-    """Decode a PNG written by png_bytes (8-bit grey/RGB, filter 0) into a uint8 array."""
-    data = open(path, "rb").read()
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError(f"{path} is not a PNG")
-    pos, idat, w = 8, b"", None
-    while pos < len(data):
-        (n,), kind = struct.unpack(">I", data[pos:pos + 4]), data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + n]
-        if kind == b"IHDR":
-            w, h, depth, color = struct.unpack(">IIBB", body[:10])
-            if depth != 8 or color not in (0, 2):
-                raise ValueError("only 8-bit grey/RGB PNGs are supported")
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + n
-    ch = 1 if color == 0 else 3
-    rows = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, 1 + w * ch)
-    if rows[:, 0].any():
-        raise ValueError("only PNG filter type 0 is supported")
-    img = rows[:, 1:]
-    return img.reshape(h, w) if ch == 1 else img.reshape(h, w, 3)
+def read_image(path):
+    """Any image Pillow opens (PNG of any bit depth, interlaced or not, JPEG, ...) as a uint8 array:
+    (H, W) for grey, (H, W, 3) otherwise (alpha and palettes are resolved to RGB; 16-bit samples are
+    scaled to 8 bits). Raises ValueError for a file that is not an image."""
+    try:
+        im = Image.open(path)
+        im.load()
+    except (OSError, Image.DecompressionBombError) as e:       # UnidentifiedImageError is an OSError
+        raise ValueError(f"{path}: not a readable image ({e})") from None
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):               # 16-bit grey: 0..65535 -> 0..255
+        return np.clip(np.round(np.asarray(im, dtype=np.float64) / 257.0), 0, 255).astype(np.uint8)
+    if im.mode not in ("L", "RGB"):
+        im = im.convert("L" if im.mode in ("1", "LA") else "RGB")
+    return np.asarray(im, dtype=np.uint8)
 
 
 # ---------------------------------------------------------------- ECG strip

@@ -139,7 +139,7 @@ def test_number_evidence_is_matched_as_a_whole_number(test_tasks):
 
 
 def test_longform_loader_and_token_f1():
-    items = loaders.load_longform(os.path.join(FIX, "longform.jsonl"))
+    items = loaders.LOADERS["longform"](os.path.join(FIX, "longform.jsonl"))
     assert len(items) == 3 and items[1]["answer"]["type"] == "text"
     # hand computation: pred {cat, sat}, ref {cat, sat, down}: P = 1, R = 2/3, F1 = 0.8
     assert reward.token_f1("The cat sat!", "a cat sat down") == pytest.approx(0.8)
@@ -176,8 +176,8 @@ def test_cli_writes_tables_for_bank_and_benchmarks_in_both_modes(tmp_path):
     res = json.load(open(tmp_path / "eval.json"))
     groups = {(r["mode"], r["group"]) for r in res["summary"]}
     for mode in ("text", "agent, specs=none", "agent, specs=full"):
-        assert {(mode, "medqa"), (mode, "longform"), (mode, "all domains")} <= groups
-    assert "| agent, specs=full | medqa |" in open(tmp_path / "eval.md").read()
+        assert {(mode, "medqa/medqa"), (mode, "longform/longform"), (mode, "all domains")} <= groups
+    assert "| agent, specs=full | medqa/medqa |" in open(tmp_path / "eval.md").read()
     with pytest.raises(SystemExit, match="KIND=PATH"):
         evaluate.main(["configs/tiny.yaml", "--bench", "nosuch=x"])
 
@@ -204,3 +204,29 @@ def test_torchrun_two_ranks_give_the_records_of_one_process(tmp_path):
     assert len(a) == 2 * (10 + 2)
     assert [(r["mode"], r["task_id"], r["accuracy"], r.get("reward"), r.get("turns"), r["tokens"]) for r in a] == \
         [(r["mode"], r["task_id"], r["accuracy"], r.get("reward"), r.get("turns"), r["tokens"]) for r in b]
+
+
+def test_base_ar_protocol_offers_every_tool_and_the_configured_kb(tmp_path):
+    """--protocol base_ar (the paper's Base+AR): a benchmark question sees all 135+ tools, can call one from
+    another domain's menu, and searches the KB that rollout.kb names; the default keeps the domain's menu."""
+    import env as envmod
+    import kb
+    import tools
+    spec = [f"medqa={FIX}/medqa.jsonl"]
+    default, base_ar = evaluate.benchmark_tasks(spec)[0], evaluate.benchmark_tasks(spec, "base_ar")[0]
+    kb.build([os.path.join(FIX, "corpora")], str(tmp_path / "idx"))
+    index = kb.open_kb(str(tmp_path / "idx"))
+    sizes = []
+    for t in (default, base_ar):
+        e = envmod.MedicalEnv(tasks=[t], kb=index)
+        sizes.append(len(e.reset(seed=0)[1]["tools"]))
+        obs = e.step(envmod.format_call("calc_news2", {}) + envmod.format_call(
+            "search_knowledge_base", {"query": "qsofa respiratory rate"}))[0]
+        assert ("not available" in obs) == (t is default) and "article-1_1" in obs
+    assert sizes[0] < 40 and sizes[1] == len(tools.TOOLS) >= 135
+    with pytest.raises(SystemExit, match="more than once"):
+        evaluate.benchmark_tasks(spec + spec)
+    evaluate.main(["configs/tiny.yaml", "--no-bank", "--protocol", "base_ar", "--modes", "agent", "--out",
+                   str(tmp_path / "out"), "--bench", f"medqa={FIX}/medqa.jsonl", f"rollout.kb={tmp_path / 'idx'}",
+                   "rollout.max_new_tokens=8", "rollout.max_turns=1", "init_checkpoint=", "warm_start.out_dir=none"])
+    assert json.load(open(tmp_path / "out" / "eval.json"))["summary"][0]["group"] == "medqa/medqa"

@@ -65,8 +65,8 @@ def test_image_tools_measure_what_was_rendered(tmp_path):
             rate = int(rng.integers(lo, hi + 1))
             beats = images.ecg_beat_times(rate, regular, rng)
             path = tmp_path / "e.png"
-            path.write_bytes(images.png_bytes(images.render_ecg(beats, p, rng)))
-            m = images.measure_ecg(images.read_png(str(path)))
+            images.write_image(images.render_ecg(beats, p, rng), str(path))
+            m = images.measure_ecg(images.read_image(str(path)))
             assert m["r_peaks"] == len(beats)
             assert (m["p_waves"] == m["beats_assessed_for_p"]) if p else m["p_waves"] == 0
             if regular:
@@ -79,11 +79,61 @@ def test_image_tools_measure_what_was_rendered(tmp_path):
         assert (f["asymmetry"], f["border"], m["colours"], f["diameter"]) == (bool(a), bool(b), n, diameter > 6)
 
 
-def test_png_roundtrip_rejects_foreign_files(tmp_path):
+def adam7_png16(img):
+    """A 16-bit grey, Adam7-interlaced PNG, encoded by hand (Pillow writes neither interlace nor this)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    h, w = img.shape
+    raw = b""
+    for x0, y0, dx, dy in [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+                           (0, 1, 1, 2)]:
+        sub = img[y0::dy, x0::dx]
+        if sub.size:
+            raw += b"".join(b"\x00" + row.astype(">u2").tobytes() for row in sub)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 0, 0, 0, 1)) + \
+        chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def test_images_any_png_or_jpeg_loads_and_foreign_files_are_rejected(tmp_path):
+    from PIL import Image
     img = (np.arange(60).reshape(6, 10) * 4).astype(np.uint8)
-    p = tmp_path / "a.png"
-    p.write_bytes(images.png_bytes(img))
-    assert (images.read_png(str(p)) == img).all()
+    images.write_image(img, str(tmp_path / "a.png"))
+    assert (images.read_image(str(tmp_path / "a.png")) == img).all()
+    deep = (np.arange(13 * 11).reshape(13, 11) * 450).astype(np.uint16)      # odd sizes: every Adam7 pass
+    (tmp_path / "i16.png").write_bytes(adam7_png16(deep))
+    got = images.read_image(str(tmp_path / "i16.png"))
+    assert got.dtype == np.uint8 and (got == np.round(deep / 257).astype(np.uint8)).all()
+    rgb = np.stack([np.full((16, 24), 200), np.tile(np.arange(24) * 10, (16, 1)), np.full((16, 24), 30)], -1)
+    Image.fromarray(rgb.astype(np.uint8)).save(tmp_path / "c.jpg", quality=95)
+    jpg = images.read_image(str(tmp_path / "c.jpg"))
+    assert jpg.shape == (16, 24, 3) and np.abs(jpg.astype(int) - rgb).mean() < 3       # lossy, but close
+    Image.fromarray(rgb.astype(np.uint8)).convert("P").save(tmp_path / "p.png")          # palette -> RGB
+    assert images.read_image(str(tmp_path / "p.png")).shape == (16, 24, 3)
     (tmp_path / "b.png").write_bytes(b"GIF89a....")
     with pytest.raises(ValueError):
-        images.read_png(str(tmp_path / "b.png"))
+        images.read_image(str(tmp_path / "b.png"))
+
+
+def test_schemas_agree_with_transformers_get_json_schema():
+    """Our derivation and transformers' (type hints -> JSON types, defaults -> optional) give the same
+    parameters for every tool, once a stub supplies the per-argument docstring transformers insists on."""
+    import inspect
+    from transformers.utils import get_json_schema
+    for t in tools.TOOLS.values():
+        params = list(inspect.signature(t.fn).parameters.values())[1:]
+
+        def stub():
+            pass
+        stub.__name__ = t.name
+        stub.__signature__ = inspect.Signature(params)
+        stub.__annotations__ = {p.name: p.annotation for p in params}
+        stub.__doc__ = t.schema["function"]["description"] + "\n\nArgs:\n" + "".join(
+            f"    {p.name}: the {p.name}\n" for p in params)
+        theirs = get_json_schema(stub)["function"]["parameters"]
+        ours = t.schema["function"]["parameters"]
+        assert {k: v["type"] for k, v in theirs["properties"].items()} == \
+            {k: v["type"] for k, v in ours["properties"].items()}, t.name
+        assert sorted(theirs.get("required", [])) == sorted(ours["required"]), t.name

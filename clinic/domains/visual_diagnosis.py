@@ -41,8 +41,7 @@ def generate(r, i, image_dir):
                        severity="critical")] if susp else []
         t = task("visual_diagnosis", q, pat, {}, dict(type="label", value=label, options=K.LESION_CLASSES),
                  [call("view_image"), call("measure_lesion")], safety, image=rel)
-    with open(os.path.join(image_dir, os.path.basename(rel)), "wb") as f:
-        f.write(images.png_bytes(img))
+    images.write_image(img, os.path.join(image_dir, os.path.basename(rel)))
     return t
 
 

@@ -1,0 +1,114 @@
+"""MIMIC-III and eICU as tasks: in-hospital mortality from the first 24 hours of laboratory results.
+
+The task format is ours, defined on the public schemas (MIMIC-III v1.4, Johnson et al. 2016; eICU-CRD v2.0,
+Pollard et al. 2018); the data needs the user's PhysioNet credentials and is never downloaded. One task
+per stay: the patient's age and sex, and in the record (revealed by get_lab_results) the last value of
+each laboratory test in the first 24 hours; the question is whether the patient dies before hospital
+discharge (answer yes/no, from ADMISSIONS.HOSPITAL_EXPIRE_FLAG or patient.hospitaldischargestatus).
+Nothing recorded after hour 24, and no diagnosis or discharge field, enters the task. Adults only (>= 18
+years; MIMIC shifts ages over 89 to about 300, shown here as 90), stays with at least one result.
+
+  mimic3  a directory with ADMISSIONS, PATIENTS, LABEVENTS and D_LABITEMS (.csv or .csv.gz; upper- or
+          lower-case column names, so the public demo subset loads too)
+  eicu    a directory with patient and lab (.csv or .csv.gz)
+Tables are streamed row by row, so LABEVENTS (27M rows) needs memory for the kept results only.
+"""
+import csv
+import datetime
+import gzip
+import os
+
+from clinic.benchitems import source_name, task
+
+HOURS = 24
+QUESTION = ("{who} Using the laboratory results of the first 24 hours, will the patient die before discharge "
+            "from hospital? Submit yes or no.")
+
+
+def _table(directory, name):
+    """Rows of a table as dicts with lower-case keys, from NAME.csv(.gz) or name.csv(.gz)."""
+    for n in (name.upper(), name.lower(), name):
+        for ext in (".csv.gz", ".csv"):
+            path = os.path.join(directory, n + ext)
+            if os.path.exists(path):
+                with (gzip.open(path, "rt", newline="") if ext.endswith(".gz") else open(path, newline="")) as f:
+                    for row in csv.DictReader(f):
+                        yield {k.lower(): v for k, v in row.items()}
+                return
+    raise ValueError(f"{directory}: no {name}.csv or {name}.csv.gz")
+
+
+def _time(text):
+    return datetime.datetime.fromisoformat(text.strip())
+
+
+def _lab_text(value, unit, flag=""):
+    return f"{value} {unit}".strip() + (f" ({flag.upper()})" if flag else "")
+
+
+def _stay_task(source, i, age, sex, who, labs, died):
+    return task(source, i, QUESTION.format(who=who), {"type": "yesno", "value": "yes" if died else "no"},
+                expected=[{"name": "get_lab_results", "arguments": {}}], domain="ehr_management",
+                patient={"age": age, "sex": sex}, record={"labs": dict(sorted(labs.items()))})
+
+
+def load_mimic3(directory):
+    patients = {r["subject_id"]: r for r in _table(directory, "PATIENTS")}
+    stays = {}
+    for r in _table(directory, "ADMISSIONS"):
+        p = patients.get(r["subject_id"])
+        if p is None or r.get("hospital_expire_flag", "") == "":
+            continue
+        age = (_time(r["admittime"]) - _time(p["dob"])).days // 365
+        if age >= 18:
+            stays[r["hadm_id"]] = dict(admit=_time(r["admittime"]), age=min(age, 90), sex=p["gender"].lower(),
+                                       kind=r.get("admission_type", "").lower(), died=r["hospital_expire_flag"] == "1",
+                                       labs={})
+    names = {r["itemid"]: r["label"] for r in _table(directory, "D_LABITEMS")}
+    for r in _table(directory, "LABEVENTS"):
+        s = stays.get(r.get("hadm_id"))
+        if s is None or not r["value"]:
+            continue
+        hours = (_time(r["charttime"]) - s["admit"]).total_seconds() / 3600
+        if 0 <= hours <= HOURS:                 # rows are not in time order: keep the latest within the window
+            name = names.get(r["itemid"], f"item {r['itemid']}")
+            if name not in s["labs"] or s["labs"][name][0] <= hours:
+                s["labs"][name] = (hours, _lab_text(r["value"], r.get("valueuom", ""), r.get("flag", "")))
+    src, out = source_name("mimic3", directory), []
+    for hadm in sorted(stays, key=int):
+        s = stays[hadm]
+        if s["labs"]:
+            who = f"A {s['age']}-year-old {'woman' if s['sex'] == 'f' else 'man'}, {s['kind']} admission."
+            out.append(_stay_task(src, len(out), s["age"], s["sex"], who, {k: v[1] for k, v in s["labs"].items()},
+                                  s["died"]))
+    return out
+
+
+def load_eicu(directory):
+    stays = {}
+    for r in _table(directory, "patient"):
+        status = r.get("hospitaldischargestatus", "")
+        age = 90 if r.get("age", "").startswith(">") else int(r["age"]) if r.get("age", "").isdigit() else None
+        if status in ("Alive", "Expired") and age is not None and age >= 18:
+            stays[r["patientunitstayid"]] = dict(age=age, sex=r.get("gender", "").lower(), died=status == "Expired",
+                                                 unit=r.get("unittype", ""), labs={})
+    for r in _table(directory, "lab"):
+        s = stays.get(r["patientunitstayid"])
+        if s is None or r.get("labresult", "") == "":
+            continue
+        minutes = int(r["labresultoffset"])
+        if 0 <= minutes <= 60 * HOURS:
+            name = r["labname"]
+            if name not in s["labs"] or s["labs"][name][0] <= minutes:
+                s["labs"][name] = (minutes, _lab_text(r["labresult"], r.get("labmeasurenamesystem", "")))
+    src, out = source_name("eicu", directory), []
+    for stay in sorted(stays, key=int):
+        s = stays[stay]
+        if s["labs"]:
+            who = f"A {s['age']}-year-old {s['sex'] or 'patient'} admitted to the {s['unit'] or 'ICU'}."
+            out.append(_stay_task(src, len(out), s["age"], s["sex"], who, {k: v[1] for k, v in s["labs"].items()},
+                                  s["died"]))
+    return out
+
+
+LOADERS = {"mimic3": load_mimic3, "eicu": load_eicu}

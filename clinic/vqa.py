@@ -1,0 +1,155 @@
+"""Visual QA benchmarks as image + question tasks for vision-language checkpoints.
+
+Each loader reads the question file its authors release and finds each image by file name anywhere under
+that file's directory (the releases keep images in different sub-folders). Tasks are in the
+visual_diagnosis domain with the image attached (task["image"], an absolute path read through Pillow)
+and what the benchmark says about it in task["image_info"] (view_image returns it). Scoring follows each
+benchmark's paper: closed questions (yes/no, or a choice between named findings) and open questions by
+exact match after normalisation (lower case, no punctuation or articles: VQA-RAD, SLAKE, PathVQA,
+VQA-Med-2021's strict accuracy), Quilt-VQA's open questions by recall of the reference's words (as LLaVA-Med
+scores them), PMC-VQA as 4-way multiple choice.
+
+  vqa_rad       VQA_RAD Dataset Public.json: [{"qid", "image_name", "question", "answer", "answer_type":
+                "OPEN"|"CLOSED", "phrase_type", "image_organ", ...}]; only test_* phrase types when present
+  slake         SLAKE test.json: [{"qid", "img_name", "question", "answer", "answer_type", "q_lang",
+                "modality", "location"}]; English questions only (q_lang "en"), as the paper reports
+  pathvqa       PathVQA qas/test/test_qa.pkl ([{"image", "question", "answer"}], read with a loader that
+                accepts only plain lists, dicts and strings), or a JSON/JSONL export with those keys
+  pmc_vqa       PMC-VQA test.csv: Figure_path, Question, Answer, Choice A-D ("A:text"), Answer_label
+  vqa_med_2021  VQA-Med 2021 pipe-separated lines image_id|question|answer[|another accepted answer...]
+  quilt_vqa     Quilt-VQA JSON/JSONL/CSV export: image, question, answer, answer_type ("open"/"closed")
+"""
+import os
+import pickle
+
+from clinic.benchitems import LETTERS, field, read_rows, source_name, task
+
+IMAGE_EXT = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+
+
+class ImageFinder:
+    """Image files under a directory, found by any trailing part of their path ('imgs/xmlab1/source.jpg',
+    'xmlab1/source.jpg', 'source.jpg') or by file name without extension; a name that fits several files
+    is an error, never a guess."""
+
+    def __init__(self, root):
+        self.root, self.by = root, {}
+        for d, _, names in os.walk(root):
+            for n in names:
+                if n.lower().endswith(IMAGE_EXT):
+                    p = os.path.abspath(os.path.join(d, n))
+                    parts = os.path.relpath(p, root).replace(os.sep, "/").split("/")
+                    for key in {"/".join(parts[k:]) for k in range(len(parts))} | {os.path.splitext(n)[0]}:
+                        self.by.setdefault(key, set()).add(p)
+
+    def __call__(self, name, where):
+        name = str(name).replace("\\", "/").strip("/")
+        for key in (name, os.path.splitext(name)[0]):
+            found = self.by.get(key, set())
+            if len(found) == 1:
+                return next(iter(found))
+            if len(found) > 1:
+                raise ValueError(f"{where}: image {name!r} fits {len(found)} files under {self.root}")
+        raise ValueError(f"{where}: no image {name!r} under {self.root}")
+
+
+def vqa_task(source, i, question, answer, image, closed, metric="exact", accept=(), info=None):
+    """A yes/no closed question is read as yes/no (reward.parse_answer); any other answer as short text."""
+    yes_no = str(answer).strip().lower() in ("yes", "no")
+    spec = {"type": "yesno", "value": str(answer).strip().lower()} if yes_no else \
+        {"type": "text", "value": str(answer), "options": [], "metric": metric, "accept": [str(a) for a in accept]}
+    how = "Submit yes or no." if yes_no else "Submit a word or a short phrase."
+    return task(source, i, f"{question}\n{how}", spec, expected=[{"name": "view_image", "arguments": {}}],
+                domain="visual_diagnosis", image=image, image_info={"closed": bool(closed), **(info or {})})
+
+
+def _rows_and_images(path):
+    return read_rows(path), ImageFinder(os.path.dirname(os.path.abspath(path)))
+
+
+def load_vqa_rad(path):
+    rows, find = _rows_and_images(path)
+    if any(str(r.get("phrase_type", "")).startswith("test") for r in rows):
+        rows = [r for r in rows if str(r.get("phrase_type", "")).startswith("test")]
+    src = source_name("vqa_rad", path)
+    return [vqa_task(src, i, r["question"], r["answer"], find(r["image_name"], f"{path} qid {r.get('qid')}"),
+                     str(r["answer_type"]).upper() == "CLOSED",
+                     info={"modality": "radiology", "organ": str(r.get("image_organ", "")).lower()})
+            for i, r in enumerate(rows)]
+
+
+def load_slake(path):
+    rows, find = _rows_and_images(path)
+    rows = [r for r in rows if r.get("q_lang", "en") == "en"]
+    src = source_name("slake", path)
+    return [vqa_task(src, i, r["question"], r["answer"], find(r["img_name"], f"{path} qid {r.get('qid')}"),
+                     str(r["answer_type"]).upper() == "CLOSED",
+                     info={"modality": str(r.get("modality", "")), "location": str(r.get("location", ""))})
+            for i, r in enumerate(rows)]
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """PathVQA ships pickles: accept only built-in containers and strings, never code."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a PathVQA pickle")
+
+
+def load_pathvqa(path):
+    if path.endswith(".pkl"):
+        with open(path, "rb") as f:
+            rows = _PlainUnpickler(f).load()
+        root = os.path.dirname(os.path.abspath(path))       # qas/test/ -> the release root holds images/
+        find = ImageFinder(os.path.dirname(os.path.dirname(root)) if os.path.basename(os.path.dirname(root)) ==
+                           "qas" else root)
+    else:
+        rows, find = _rows_and_images(path)
+    src = source_name("pathvqa", path)
+    return [vqa_task(src, i, r["question"], r["answer"], find(r["image"], f"{path} item {i + 1}"),
+                     str(r["answer"]).lower() in ("yes", "no"), info={"modality": "pathology"})
+            for i, r in enumerate(rows)]
+
+
+def load_pmc_vqa(path):
+    rows, find = _rows_and_images(path)
+    src, out = source_name("pmc_vqa", path), []
+    for i, r in enumerate(rows):
+        where = f"{path} row {i + 2}"
+        options = [str(field(r, f"Choice {x}", where=where)).strip() for x in "ABCD"]
+        options = [o[2:].strip() if o[:2] in (f"{x}:" for x in "ABCD") else o for o in options]
+        body = r["Question"] + "\n" + "\n".join(f"{LETTERS[j]}) {o}" for j, o in enumerate(options))
+        out.append(task(src, i, body + "\nSubmit the letter of the correct option.",
+                        {"type": "choice", "value": str(field(r, "Answer_label", where=where)).strip().upper(),
+                         "options": options}, expected=[{"name": "view_image", "arguments": {}}],
+                        domain="visual_diagnosis", image=find(r["Figure_path"], where),
+                        image_info={"closed": True, "modality": "figure from a PubMed Central article"}))
+    return out
+
+
+def load_vqa_med_2021(path):
+    find = ImageFinder(os.path.dirname(os.path.abspath(path)))
+    src, out = source_name("vqa_med_2021", path), []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f):
+            parts = [p.strip() for p in line.rstrip("\n").split("|")]
+            if len(parts) < 3:
+                if line.strip():
+                    raise ValueError(f"{path} line {n + 1}: want image_id|question|answer")
+                continue
+            out.append(vqa_task(src, len(out), parts[1], parts[2], find(parts[0], f"{path} line {n + 1}"), False,
+                                accept=parts[3:], info={"modality": "radiology", "asks": "the main abnormality"}))
+    return out
+
+
+def load_quilt_vqa(path):
+    rows, find = _rows_and_images(path)
+    src, out = source_name("quilt_vqa", path), []
+    for i, r in enumerate(rows):
+        closed = str(field(r, "answer_type", where=f"{path} item {i + 1}")).lower() == "closed"
+        out.append(vqa_task(src, i, r["question"], r["answer"], find(r["image"], f"{path} item {i + 1}"), closed,
+                            metric="exact" if closed else "recall", info={"modality": "histopathology"}))
+    return out
+
+
+LOADERS = {"vqa_rad": load_vqa_rad, "slake": load_slake, "pathvqa": load_pathvqa, "pmc_vqa": load_pmc_vqa,
+           "vqa_med_2021": load_vqa_med_2021, "quilt_vqa": load_quilt_vqa}
