@@ -31,20 +31,23 @@ import math
 import os
 import re
 import sqlite3
+import threading
 import xml.etree.ElementTree as ET
 
 import numpy as np
 from tqdm import tqdm
 
 K1, B, EPSILON = 1.5, 0.75, 0.25          # rank_bm25.BM25Okapi defaults
-VERSION = 2                               # of the index layout; an index of another version must be rebuilt
+VERSION = 3                               # of the index layout; an index of another version must be rebuilt
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 TOKEN = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset("a an and are as at be by for from has in is it its of on or that the to was were with "
                       "this these those which who".split())
 FORMATS = ("jsonl", "medrag", "pubmed", "text")
+EXHAUSTIVE = 40_000                       # a query with at most this many postings in all is scored outright
 SHORT_LIST = 2048                         # postings a query reads outright; longer lists are read by impact
 FIRST_DEPTH = 256                         # first read of a long list; each later round doubles it
+DENSE_SHARE = 1 / 8                       # terms in at least this share of passages also get a dense tf row
 
 
 class KBError(ValueError):
@@ -248,7 +251,8 @@ def build(inputs, out_dir, fmt="auto", source=None, passage_words=200, k1=K1, b=
 
 
 def _write_arrays(out_dir, terms, tfs, doc_len, doc_nterms, n_terms, meta):
-    """(term, tf) postings in document order -> CSR arrays by term, and each term's postings by impact."""
+    """(term, tf) postings in document order -> CSR arrays by term, each term's postings by impact, and
+    dense tf rows of the most frequent terms."""
     save = lambda name, a: np.save(os.path.join(out_dir, name + ".npy"), a)  # noqa: E731
     doc_ids = np.repeat(np.arange(len(doc_len), dtype=np.int32), doc_nterms)
     order = np.argsort(terms, kind="stable")          # stable: doc ids stay ascending within a term
@@ -261,6 +265,18 @@ def _write_arrays(out_dir, terms, tfs, doc_len, doc_nterms, n_terms, meta):
     by_impact = np.lexsort((-impact, terms))          # within a term: highest impact first, then lowest doc id
     del impact
     save("impact_order", (by_impact - indptr[terms]).astype(np.int32))   # offsets within the term's list
+    del by_impact
+    # the most frequent terms' tfs also as dense per-document rows: scoring a candidate against them is then
+    # one array read instead of a binary search in a list that covers much of the corpus
+    frequent = np.flatnonzero(df >= max(1, len(doc_len) * DENSE_SHARE))
+    dense_row = np.full(n_terms, -1, np.int32)
+    dense_row[frequent] = np.arange(len(frequent))
+    wide = len(frequent) and max(int(tfs[indptr[t]:indptr[t + 1]].max()) for t in frequent) > 255
+    dense = np.zeros((len(frequent), len(doc_len)), np.uint16 if wide else np.uint8)
+    for j, t in enumerate(frequent):
+        dense[j, doc_ids[indptr[t]:indptr[t + 1]]] = tfs[indptr[t]:indptr[t + 1]]
+    save("dense_row", dense_row)
+    save("dense_tf", dense)
     for name, a in (("indptr", indptr), ("doc_ids", doc_ids), ("tfs", tfs), ("doc_len", doc_len), ("idf", idf)):
         save(name, a)
 
@@ -289,34 +305,47 @@ class KB:
                           f"`python kb.py build {index_dir} CORPUS...`")
         with open(os.path.join(index_dir, "vocab.json")) as f:
             self.vocab = {w: i for i, w in enumerate(json.load(f))}
-        load = lambda name: np.load(os.path.join(index_dir, name + ".npy"), mmap_mode="r")  # noqa: E731
+        # memory-mapped, seen as plain arrays (a memmap subclass costs microseconds on every slice)
+        load = lambda name: np.asarray(np.load(os.path.join(index_dir, name + ".npy"), mmap_mode="r"))  # noqa: E731
         self.indptr, self.doc_ids, self.tfs, self.order = load("indptr"), load("doc_ids"), load("tfs"), \
             load("impact_order")
         self.doc_len, self.idf, self.doc_source = load("doc_len"), load("idf"), load("doc_source")
+        self.dense_row, self.dense_tf = load("dense_row"), load("dense_tf")
         self.db = sqlite3.connect(os.path.join(index_dir, "passages.db"), check_same_thread=False)
         self.n_docs = self.meta["n_docs"]
         self.k1, self.b, self.avgdl = self.meta["k1"], self.meta["b"], self.meta["avgdl"]
+        self._acc = self._stamp = None          # query scratch (see _scratch), one query at a time
+        self._clock, self._lock = 0, threading.Lock()
 
     def get_scores(self, query_tokens):
         """Dense BM25 scores of every document for a tokenised query (rank_bm25's get_scores)."""
         scores = np.zeros(self.n_docs)
-        for w in query_tokens:
-            t = self.vocab.get(w)
-            if t is not None:
-                lo, hi = self.indptr[t], self.indptr[t + 1]
-                ids = self.doc_ids[lo:hi]
-                scores[ids] += term_scores(self.idf[t], self.tfs[lo:hi].astype(np.float64), self.doc_len[ids],
-                                           self.k1, self.b, self.avgdl)
+        for t in self._terms(query_tokens):
+            ids, contrib = self._postings(t)
+            scores[ids] += contrib
         return scores
 
+    def _terms(self, query_tokens):
+        return [self.vocab[w] for w in query_tokens if w in self.vocab]
+
+    def _postings(self, t):
+        """Term t's doc ids and their BM25 contributions (the whole list)."""
+        lo, hi = int(self.indptr[t]), int(self.indptr[t + 1])
+        ids = self.doc_ids[lo:hi]
+        return ids, term_scores(self.idf[t], self.tfs[lo:hi].astype(np.float64), self.doc_len[ids],
+                                self.k1, self.b, self.avgdl)
+
     def scores_of(self, terms, rows):
-        """Exact BM25 scores of some rows (ascending) for query term ids in query order (duplicates kept)."""
+        """Exact BM25 scores of some rows for query term ids in query order (duplicates kept)."""
         scores, dl = np.zeros(len(rows)), self.doc_len[rows]
         for t in terms:
-            lo, hi = int(self.indptr[t]), int(self.indptr[t + 1])
-            ids = self.doc_ids[lo:hi]
-            pos = np.minimum(np.searchsorted(ids, rows), hi - lo - 1)
-            tf = np.where(ids[pos] == rows, self.tfs[lo:hi][pos], 0).astype(np.float64)
+            if self.dense_row[t] >= 0:
+                tf = self.dense_tf[self.dense_row[t]][rows].astype(np.float64)
+            else:
+                lo, hi = int(self.indptr[t]), int(self.indptr[t + 1])
+                ids = self.doc_ids[lo:hi]
+                pos = np.minimum(np.searchsorted(ids, rows), hi - lo - 1)
+                tf = np.where(ids[pos] == rows, self.tfs[lo:hi][pos], 0).astype(np.float64)
             scores += term_scores(self.idf[t], tf, dl, self.k1, self.b, self.avgdl)
         return scores
 
@@ -327,17 +356,67 @@ class KB:
         return float(term_scores(self.idf[t], float(self.tfs[p]), float(self.doc_len[self.doc_ids[p]]),
                                  self.k1, self.b, self.avgdl))
 
+    def _scratch(self):
+        """Per-document work arrays kept between queries (allocating and faulting in N-sized arrays per query
+        would cost more than the query): accumulated scores, all zero between queries, and the stamp of the
+        query step that last saw each document."""
+        if self._acc is None:
+            self._acc, self._stamp = np.zeros(self.n_docs), np.zeros(self.n_docs, np.int64)
+        return self._acc, self._stamp
+
+    def _unseen(self, ids, since):
+        """ids (with repeats) minus those stamped since `since`, each once; stamps them (no sort: a stamp
+        array, so a query's candidates cost O(postings read))."""
+        _, stamp = self._scratch()
+        ids = ids[stamp[ids] < since]
+        tags = self._clock + np.arange(1, len(ids) + 1)
+        stamp[ids] = tags                                   # of repeats the last write wins ...
+        self._clock += len(ids)
+        return ids[stamp[ids] == tags]                      # ... and is the one kept
+
     def top_k(self, query_tokens, k=10, allowed=None):
         """Exact top-k (rows, scores) with score > 0, best first, ties by row; allowed: a row mask or None.
-        Threshold algorithm: each round reads the next stretch of every posting list in impact order,
-        scores the new documents exactly (all query terms), and stops once the sum over terms of the best
-        unread impact (times the term's count in the query) is below the k-th score found: no unseen
-        document can reach it. Short lists are read whole in the first round."""
-        terms = [self.vocab[w] for w in query_tokens if w in self.vocab]
+        Light queries (few postings in all) are scored outright. Otherwise a threshold algorithm: each round
+        reads the next stretch of every posting list in impact order, scores the new documents exactly (all
+        query terms), and stops once the sum over terms of the best unread impact (times the term's count in
+        the query) is below the k-th score found: no unseen document can reach it. Short lists are read
+        whole in the first round."""
+        terms = self._terms(query_tokens)
         count = collections.Counter(terms)
         span = {t: (int(self.indptr[t]), int(self.indptr[t + 1]) - int(self.indptr[t])) for t in count}
-        depth = dict.fromkeys(count, 0)
-        rows, scores = np.zeros(0, np.int64), np.zeros(0)
+        with self._lock:
+            if sum(df for _, df in span.values()) <= EXHAUSTIVE:
+                rows, scores = self._score_all(terms)
+            else:
+                rows, scores = self._threshold(terms, count, span, k, allowed)
+        if allowed is not None:
+            scores = np.where(allowed[rows], scores, -np.inf)
+        keep = scores > 0
+        rows, scores = rows[keep], scores[keep]
+        if len(rows) > k:                                    # a superset of the top k (ties at the k-th kept)
+            kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+            rows, scores = rows[scores >= kth], scores[scores >= kth]
+        best = np.lexsort((rows, -scores))[:k]
+        return rows[best], scores[best]
+
+    def _score_all(self, terms):
+        """Every posting of the query's terms added up in query order (rank_bm25's order) in the scratch."""
+        acc, _ = self._scratch()
+        seen = []
+        for t in terms:
+            ids, contrib = self._postings(t)
+            acc[ids] += contrib
+            seen.append(ids)
+        rows = self._unseen(np.concatenate(seen).astype(np.int64), self._clock + 1) if seen else \
+            np.zeros(0, np.int64)
+        scores = acc[rows]
+        acc[rows] = 0.0
+        return rows, scores
+
+    def _threshold(self, terms, count, span, k, allowed):
+        since, depth = self._clock + 1, dict.fromkeys(count, 0)
+        rows, scores, top = [], [], np.zeros(0)
+        kth = 0.0
         while any(depth[t] < span[t][1] for t in count):
             new = []
             for t, (lo, df) in span.items():
@@ -345,19 +424,20 @@ class KB:
                 depth[t] = df if df <= SHORT_LIST else min(df, max(FIRST_DEPTH, 2 * d))
                 if depth[t] > d:
                     new.append(self.doc_ids[lo + self.order[lo + d:lo + depth[t]].astype(np.int64)])
-            fresh = np.setdiff1d(np.concatenate(new).astype(np.int64), rows)
+            fresh = np.sort(self._unseen(np.concatenate(new).astype(np.int64), since))   # sorted: faster look-ups
             s = self.scores_of(terms, fresh)
             if allowed is not None:
                 s[~allowed[fresh]] = -np.inf
-            rows, scores = np.concatenate([rows, fresh]), np.concatenate([scores, s])
-            kth = np.partition(scores, len(scores) - k)[len(scores) - k] if len(scores) >= k else 0.0
+            rows.append(fresh)
+            scores.append(s)
+            top = np.concatenate([top, s])
+            if len(top) >= k:                                # the k best scores so far; the k-th bounds the rest
+                top = np.partition(top, len(top) - k)[len(top) - k:]
+                kth = float(top[0])
             bound = sum(max(0.0, n * self._impact(t, depth[t])) for t, n in count.items() if depth[t] < span[t][1])
-            if bound + 1e-9 * (1 + bound) < max(kth, 0.0) or bound <= 0:
+            if bound + 1e-9 * (1 + bound) < kth or bound <= 0:
                 break                   # no unread posting can lift an unseen document into the top k
-        keep = scores > 0
-        rows, scores = rows[keep], scores[keep]
-        best = np.lexsort((rows, -scores))[:k]
-        return rows[best], scores[best]
+        return np.concatenate(rows), np.concatenate(scores)
 
     def search(self, query, k=5, sources=None):
         """Top-k passages for a text query, optionally restricted to some sources."""

@@ -41,7 +41,15 @@ def read_jsonl(path):
 
 
 def read_rows(path):
-    """JSONL, JSON (a list) or CSV with a header, as a list of dicts."""
+    """JSONL, JSON (a list), CSV with a header, or a Hugging Face Hub parquet export (needs pyarrow, an
+    optional extra), as a list of dicts."""
+    if path.endswith(".parquet"):
+        try:
+            import pyarrow.parquet
+        except ImportError:
+            raise ValueError(f"{path}: reading parquet needs pyarrow (pip install pyarrow), an optional extra; "
+                             "or pass the benchmark's original release file") from None
+        return pyarrow.parquet.read_table(path).to_pylist()
     if path.endswith(".csv"):
         with open(path, newline="", encoding="utf-8") as f:
             return list(csv.DictReader(f))
@@ -49,6 +57,21 @@ def read_rows(path):
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     return read_jsonl(path)
+
+
+def saved_image(value, path, i):
+    """An image given inline (a parquet export's {"bytes", "path"}) written once beside the file, under
+    <file stem>_images/, so it is read like any other; a file name is returned as it is."""
+    if not isinstance(value, dict):
+        return value
+    name = os.path.basename(value.get("path") or "") or f"{i:06d}.png"
+    out = os.path.join(os.path.dirname(os.path.abspath(path)), os.path.basename(path).split(".")[0] + "_images")
+    os.makedirs(out, exist_ok=True)
+    target = os.path.join(out, f"{i:06d}_{name}")
+    if not os.path.exists(target):
+        with open(target, "wb") as f:
+            f.write(value["bytes"])
+    return target
 
 
 def field(row, *names, required=True, where=""):

@@ -7,8 +7,8 @@ task ids are "<source>-<n>" (unique within a run; evaluate.py refuses duplicates
 
 Text multiple choice (answer: a letter; docs/reference.md lists each file):
   medqa       MedQA (USMLE) JSONL {"question", "options": {"A": ..}, "answer_idx"}
-  medmcqa     MedMCQA JSONL {"question", "opa".."opd", "cop"}; cop is 1-4 in the released JSON (cop_base=0
-              for the 0-3 parquet export)
+  medmcqa     MedMCQA JSONL {"question", "opa".."opd", "cop"}; cop is 1-4 in the released JSON, 0-3 in the
+              Hub's parquet export (read as such from a .parquet file)
   mmlu        MMLU CSV rows question,A,B,C,D,answer (no header; the subject is the file name, as in
               clinical_knowledge_test.csv), or JSONL {"question", "choices", "answer", "subject"?}
   pubmedqa    PubMedQA ori_pqal.json {pmid: {"QUESTION", "CONTEXTS", "final_decision"}} (answer yes/no/maybe)
@@ -18,7 +18,8 @@ Long form (free text; accuracy by the benchmark's metric, reward.accuracy):
                         by physicians), so accuracy is not scored (None) and only the other reward dimensions are
   kqa_golden, kqa_silver  K-QA JSONL {"Question", "Free_form_answer"?, "Must_have": [..], "Nice_to_have"}:
                         each must-have statement scored on its own (reward.statement_coverage)
-Visual QA and EHR: clinic/vqa.py (vqa_rad, slake, pathvqa, pmc_vqa, vqa_med_2021, quilt_vqa) and
+Any of these read from JSON/JSONL/CSV also reads a Hugging Face Hub parquet export with the same columns
+(through pyarrow, an optional extra; a clear error says so when it is missing). Visual QA and EHR: clinic/vqa.py (vqa_rad, slake, pathvqa, pmc_vqa, vqa_med_2021, quilt_vqa) and
 clinic/ehr.py (mimic3, eicu).
 """
 import csv
@@ -26,20 +27,21 @@ import json
 import os
 
 from clinic import ehr, vqa
-from clinic.benchitems import LETTERS, choice_task, field, read_jsonl, read_rows, source_name, task, \
-    text_task
+from clinic.benchitems import LETTERS, choice_task, field, read_rows, source_name, task, text_task
 
 # ---------------------------------------------------------------- text multiple choice
 def load_medqa(path):
     src = source_name("medqa", path)
     return [choice_task(src, i, r["question"], [r["options"][k] for k in sorted(r["options"])], r["answer_idx"].strip())
-            for i, r in enumerate(read_jsonl(path))]
+            for i, r in enumerate(read_rows(path))]
 
 
-def load_medmcqa(path, cop_base=1):
+def load_medmcqa(path, cop_base=None):
+    """cop is 1-4 in the released JSON files and 0-3 in the Hub's parquet export (cop_base: None = by file)."""
     src = source_name("medmcqa", path)
+    base = cop_base if cop_base is not None else 0 if path.endswith(".parquet") else 1
     return [choice_task(src, i, r["question"], [r[k] for k in ("opa", "opb", "opc", "opd")],
-                        LETTERS[int(r["cop"]) - cop_base]) for i, r in enumerate(read_jsonl(path))]
+                        LETTERS[int(r["cop"]) - base]) for i, r in enumerate(read_rows(path))]
 
 
 def load_pubmedqa(path):
@@ -59,7 +61,7 @@ def load_mmlu(path):
         with open(path, newline="", encoding="utf-8") as f:
             rows = [{"question": r[0], "choices": r[1:5], "answer": r[5]} for r in csv.reader(f) if r]
     else:
-        rows = read_jsonl(path)
+        rows = read_rows(path)
     stem = os.path.basename(path).split(".")[0]
     for suffix in ("_test", "_dev", "_val"):
         stem = stem[:-len(suffix)] if stem.endswith(suffix) else stem

@@ -18,11 +18,13 @@ scores them), PMC-VQA as 4-way multiple choice.
   pmc_vqa       PMC-VQA test.csv: Figure_path, Question, Answer, Choice A-D ("A:text"), Answer_label
   vqa_med_2021  VQA-Med 2021 pipe-separated lines image_id|question|answer[|another accepted answer...]
   quilt_vqa     Quilt-VQA JSON/JSONL/CSV export: image, question, answer, answer_type ("open"/"closed")
+Hugging Face Hub parquet exports (image bytes inline, written once to <file stem>_images/ beside the file)
+load too for vqa_rad, pathvqa and quilt_vqa, through pyarrow (an optional extra).
 """
 import os
 import pickle
 
-from clinic.benchitems import LETTERS, field, read_rows, source_name, task
+from clinic.benchitems import LETTERS, field, read_rows, saved_image, source_name, task
 
 IMAGE_EXT = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
@@ -43,6 +45,8 @@ class ImageFinder:
                         self.by.setdefault(key, set()).add(p)
 
     def __call__(self, name, where):
+        if os.path.isabs(str(name)) and os.path.exists(name):      # an inline image already written out
+            return str(name)
         name = str(name).replace("\\", "/").strip("/")
         for key in (name, os.path.splitext(name)[0]):
             found = self.by.get(key, set())
@@ -67,15 +71,23 @@ def _rows_and_images(path):
     return read_rows(path), ImageFinder(os.path.dirname(os.path.abspath(path)))
 
 
+def _closed(r, answer):
+    """CLOSED/OPEN from the release's answer_type; parquet exports without it: yes/no answers are closed."""
+    kind = field(r, "answer_type", required=False)
+    return str(kind).upper() == "CLOSED" if kind else str(answer).strip().lower() in ("yes", "no")
+
+
 def load_vqa_rad(path):
     rows, find = _rows_and_images(path)
     if any(str(r.get("phrase_type", "")).startswith("test") for r in rows):
         rows = [r for r in rows if str(r.get("phrase_type", "")).startswith("test")]
-    src = source_name("vqa_rad", path)
-    return [vqa_task(src, i, r["question"], r["answer"], find(r["image_name"], f"{path} qid {r.get('qid')}"),
-                     str(r["answer_type"]).upper() == "CLOSED",
-                     info={"modality": "radiology", "organ": str(r.get("image_organ", "")).lower()})
-            for i, r in enumerate(rows)]
+    src, out = source_name("vqa_rad", path), []
+    for i, r in enumerate(rows):
+        where = f"{path} item {i + 1}"
+        image = saved_image(field(r, "image_name", "image", where=where), path, i)
+        out.append(vqa_task(src, i, r["question"], r["answer"], find(image, where), _closed(r, r["answer"]),
+                            info={"modality": "radiology", "organ": str(r.get("image_organ", "")).lower()}))
+    return out
 
 
 def load_slake(path):
@@ -105,7 +117,7 @@ def load_pathvqa(path):
     else:
         rows, find = _rows_and_images(path)
     src = source_name("pathvqa", path)
-    return [vqa_task(src, i, r["question"], r["answer"], find(r["image"], f"{path} item {i + 1}"),
+    return [vqa_task(src, i, r["question"], r["answer"], find(saved_image(r["image"], path, i), f"{path} item {i + 1}"),
                      str(r["answer"]).lower() in ("yes", "no"), info={"modality": "pathology"})
             for i, r in enumerate(rows)]
 
@@ -146,7 +158,8 @@ def load_quilt_vqa(path):
     src, out = source_name("quilt_vqa", path), []
     for i, r in enumerate(rows):
         closed = str(field(r, "answer_type", where=f"{path} item {i + 1}")).lower() == "closed"
-        out.append(vqa_task(src, i, r["question"], r["answer"], find(r["image"], f"{path} item {i + 1}"), closed,
+        out.append(vqa_task(src, i, r["question"], r["answer"], find(saved_image(r["image"], path, i),
+                                                                       f"{path} item {i + 1}"), closed,
                             metric="exact" if closed else "recall", info={"modality": "histopathology"}))
     return out
 

@@ -59,6 +59,7 @@ def test_pruned_top_k_equals_rank_bm25_with_frequent_words(tmp_path, monkeypatch
     threshold algorithm stop early and read lists in several rounds, as it does at 1M passages."""
     monkeypatch.setattr(kb, "SHORT_LIST", 8)
     monkeypatch.setattr(kb, "FIRST_DEPTH", 4)
+    monkeypatch.setattr(kb, "EXHAUSTIVE", 0)
     rng = np.random.default_rng(1)
     p = 1 / np.arange(1, 301) ** 1.1
     p /= p.sum()
@@ -85,6 +86,13 @@ def test_pruned_top_k_equals_rank_bm25_with_frequent_words(tmp_path, monkeypatch
         assert index.top_k(q, 5, allowed)[0].tolist() == want_f[s_f[want_f] > 0].tolist()
         rounds.append(len(scores))
     assert sum(rounds) > 0
+    monkeypatch.setattr(kb, "EXHAUSTIVE", 10 ** 9)          # light queries: every posting scored outright
+    for q in (["z1", "z5", "z5"], ["z280"], ["nothing"]):
+        s = ref.get_scores(q)
+        want = np.lexsort((np.arange(len(s)), -s))[:10]
+        want = want[s[want] > 0]
+        assert index.top_k(q, 10)[0].tolist() == want.tolist() and index.top_k(q, 10)[1].tolist() == \
+            s[want].tolist()
 
 
 def test_formats_medrag_pubmed_text(tmp_path):

@@ -99,3 +99,21 @@ def test_rows_per_file_and_subject_and_unique_ids():
     assert {t["source"] for t in tasks} == {"mmlu/college_medicine", "mmlu/mmlu_medical", "liveqa/liveqa",
                                            "medicationqa/medicationqa", "longform/longform"}
     assert tasks[0]["answer"]["value"] == "C"
+
+
+def test_hub_parquet_exports(tmp_path):
+    """The Hub's parquet exports: MedMCQA with cop 0-3, VQA-RAD with the image bytes inline."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+    jpg = open(os.path.join(BENCH, "vqa_rad", "VQA_RAD Image Folder", "synpic100132.jpg"), "rb").read()
+    pq.write_table(pa.Table.from_pylist([
+        {"image": {"bytes": jpg, "path": "synpic100132.jpg"}, "question": "is there a pneumothorax?", "answer": "yes"},
+        {"image": {"bytes": jpg, "path": None}, "question": "what organ is shown?", "answer": "lung"}]),
+        tmp_path / "test-00000-of-00001.parquet")
+    rad = loaders.LOADERS["vqa_rad"](str(tmp_path / "test-00000-of-00001.parquet"))
+    assert [t["answer"]["value"] for t in rad] == ["yes", "lung"] and rad[0]["image_info"]["closed"]
+    assert not rad[1]["image_info"]["closed"] and len({t["image"] for t in rad}) == 2
+    assert all(images.read_image(t["image"]).shape == (12, 12) for t in rad)
+    pq.write_table(pa.Table.from_pylist([{"question": "q?", "opa": "a", "opb": "b", "opc": "c", "opd": "d",
+                                          "cop": 2}]), tmp_path / "validation.parquet")
+    assert loaders.LOADERS["medmcqa"](str(tmp_path / "validation.parquet"))[0]["answer"]["value"] == "C"

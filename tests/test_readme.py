@@ -14,7 +14,7 @@ README = open(os.path.join(ROOT, "README.md")).read()
 
 def test_readme_is_short_and_its_layout_names_every_top_level_entry():
     assert len(README.encode()) < 15_000
-    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.splitlines()   # names may hold spaces
     top = {p.split("/")[0] + ("/" if "/" in p else "") for p in tracked} - {"README.md", "requirements.txt",
                                                                                ".gitignore", "DEVELOPERS.md"}
     layout = README.split("## Layout")[1].split("\n## ")[0]
