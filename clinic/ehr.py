@@ -46,10 +46,24 @@ def _lab_text(value, unit, flag=""):
     return f"{value} {unit}".strip() + (f" ({flag.upper()})" if flag else "")
 
 
-def _stay_task(source, i, age, sex, who, labs, died):
-    return task(source, i, QUESTION.format(who=who), {"type": "yesno", "value": "yes" if died else "no"},
-                expected=[{"name": "get_lab_results", "arguments": {}}], domain="ehr_management",
-                patient={"age": age, "sex": sex}, record={"labs": dict(sorted(labs.items()))})
+def _keep_latest(labs, name, when, text):
+    """Rows are not in time order: keep each test's latest result within the window."""
+    if name not in labs or labs[name][0] <= when:
+        labs[name] = (when, text)
+
+
+def _stay_tasks(bench, directory, stays, describe):
+    """One task per stay (in stay-id order) that has a result; describe(stay) opens the question."""
+    src, out = source_name(bench, directory), []
+    for key in sorted(stays, key=int):
+        s = stays[key]
+        if s["labs"]:
+            out.append(task(src, len(out), QUESTION.format(who=describe(s)),
+                            {"type": "yesno", "value": "yes" if s["died"] else "no"},
+                            expected=[{"name": "get_lab_results", "arguments": {}}], domain="ehr_management",
+                            patient={"age": s["age"], "sex": s["sex"]},
+                            record={"labs": {k: v[1] for k, v in sorted(s["labs"].items())}}))
+    return out
 
 
 def load_mimic3(directory):
@@ -70,18 +84,11 @@ def load_mimic3(directory):
         if s is None or not r["value"]:
             continue
         hours = (_time(r["charttime"]) - s["admit"]).total_seconds() / 3600
-        if 0 <= hours <= HOURS:                 # rows are not in time order: keep the latest within the window
-            name = names.get(r["itemid"], f"item {r['itemid']}")
-            if name not in s["labs"] or s["labs"][name][0] <= hours:
-                s["labs"][name] = (hours, _lab_text(r["value"], r.get("valueuom", ""), r.get("flag", "")))
-    src, out = source_name("mimic3", directory), []
-    for hadm in sorted(stays, key=int):
-        s = stays[hadm]
-        if s["labs"]:
-            who = f"A {s['age']}-year-old {'woman' if s['sex'] == 'f' else 'man'}, {s['kind']} admission."
-            out.append(_stay_task(src, len(out), s["age"], s["sex"], who, {k: v[1] for k, v in s["labs"].items()},
-                                  s["died"]))
-    return out
+        if 0 <= hours <= HOURS:
+            _keep_latest(s["labs"], names.get(r["itemid"], f"item {r['itemid']}"), hours,
+                         _lab_text(r["value"], r.get("valueuom", ""), r.get("flag", "")))
+    return _stay_tasks("mimic3", directory, stays,
+                       lambda s: f"A {s['age']}-year-old {'woman' if s['sex'] == 'f' else 'man'}, {s['kind']} admission.")
 
 
 def load_eicu(directory):
@@ -98,17 +105,9 @@ def load_eicu(directory):
             continue
         minutes = int(r["labresultoffset"])
         if 0 <= minutes <= 60 * HOURS:
-            name = r["labname"]
-            if name not in s["labs"] or s["labs"][name][0] <= minutes:
-                s["labs"][name] = (minutes, _lab_text(r["labresult"], r.get("labmeasurenamesystem", "")))
-    src, out = source_name("eicu", directory), []
-    for stay in sorted(stays, key=int):
-        s = stays[stay]
-        if s["labs"]:
-            who = f"A {s['age']}-year-old {s['sex'] or 'patient'} admitted to the {s['unit'] or 'ICU'}."
-            out.append(_stay_task(src, len(out), s["age"], s["sex"], who, {k: v[1] for k, v in s["labs"].items()},
-                                  s["died"]))
-    return out
+            _keep_latest(s["labs"], r["labname"], minutes, _lab_text(r["labresult"], r.get("labmeasurenamesystem", "")))
+    return _stay_tasks("eicu", directory, stays,
+                       lambda s: f"A {s['age']}-year-old {s['sex'] or 'patient'} admitted to the {s['unit'] or 'ICU'}.")
 
 
 LOADERS = {"mimic3": load_mimic3, "eicu": load_eicu}
