@@ -172,11 +172,11 @@ class TTOPD(grpo.Extension):
 
     def __init__(self, cfg: TTOPDConfig):
         self.cfg, self.d = cfg, cfg.distill
-        self.lam, self.lam_now, self.step = Lambda(self.d), self.d.lam, 0
+        self.lam, self.lam_now, self.step, self.device = Lambda(self.d), self.d.lam, 0, "cpu"    # device: setup's
         self.events, self.turn_kls, self.seq_kls, self.last_ema, self.last_copy = [], {}, [], 0, 0
 
     def setup(self, cfg, policy, tok, device):
-        self.tok = tok
+        self.tok, self.device = tok, device
         # sharded exactly like the student, so the EMA can run shard by shard
         self.teacher = grpo.sharded_copy(cfg, policy, device)
 
@@ -258,6 +258,20 @@ class TTOPD(grpo.Extension):
         dist.all_reduce(total)
         return float(total[0]) / max(float(total[1]), 1.0)
 
+    def _step_kls(self):
+        """The step's mean sequence KL (what the guard reads) and mean KL per turn, over every rank's
+        sequences: one all-reduce of [sum, count] for the sequences and for each turn."""
+        turns = self.cfg.rollout.max_turns
+        acc = torch.zeros(2 * (turns + 1), dtype=torch.float64, device=self.device)
+        acc[0], acc[1] = sum(self.seq_kls), len(self.seq_kls)
+        for k, v in self.turn_kls.items():
+            acc[2 * (k + 1)], acc[2 * (k + 1) + 1] = sum(v), len(v)
+        if dist.is_initialized():
+            dist.all_reduce(acc)
+        acc = acc.tolist()
+        mean = lambda i: acc[2 * i] / acc[2 * i + 1]  # noqa: E731
+        return (mean(0) if acc[1] else None), {k: mean(k + 1) for k in range(turns) if acc[2 * (k + 1) + 1]}
+
     def _teacher_batch(self, chunk, ids, attn):
         """The teacher sees each sequence with its hint at the prompt/response boundary."""
         seqs, rows = [], []
@@ -282,8 +296,8 @@ class TTOPD(grpo.Extension):
             if step % self.d.hard_copy_every == 0:
                 hard_copy(self.teacher, policy)
                 self.last_copy = step
-        return {"distill_kl": sum(self.seq_kls) / len(self.seq_kls) if self.seq_kls else None,   # what the guard reads
-                "distill_kl_turn": {k: sum(v) / len(v) for k, v in sorted(self.turn_kls.items())},
+        seq_kl, turn_kl = self._step_kls()
+        return {"distill_kl": seq_kl, "distill_kl_turn": turn_kl,
                 "teacher_staleness_ema": step - self.last_ema, "teacher_staleness_copy": step - self.last_copy,
                 "distill_disabled": self.lam.disabled,
                 "guard_events": [e for e in self.events if e["step"] == step]}

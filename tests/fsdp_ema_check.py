@@ -1,4 +1,5 @@
-"""Run under torchrun: EMA of FSDP2-sharded modules, shard by shard, equals the formula on full tensors."""
+"""Run under torchrun: EMA of FSDP2-sharded modules, shard by shard, equals the formula on full tensors; and the
+logged distillation KL is the mean over every rank's sequences, not rank 0's."""
 import os
 import sys
 
@@ -29,4 +30,17 @@ ok = all(torch.allclose(a, b, atol=1e-7) for a, b in zip(full, expected))
 ok &= sum(local_before) < sum(e.numel() for e in expected)     # each rank really held only a shard
 if dist.get_rank() == 0:
     print("EMA_OK" if ok else "EMA_MISMATCH")
+
+import config  # noqa: E402
+ext = ttopd.TTOPD(config.load(os.path.join(os.path.dirname(ttopd.__file__), "configs", "ttopd_tiny.yaml"),
+                              ttopd.TTOPDConfig))
+if dist.get_rank() == 0:
+    ext.seq_kls, ext.turn_kls = [0.1, 0.3], {0: [0.1], 1: [0.3]}
+else:
+    ext.seq_kls, ext.turn_kls = [0.5], {0: [0.5], 2: [0.9]}
+seq, turns = ext._step_kls()
+ok = abs(seq - 0.3) < 1e-12 and turns.keys() == {0, 1, 2} and \
+    all(abs(turns[k] - v) < 1e-12 for k, v in {0: 0.3, 1: 0.3, 2: 0.9}.items())
+if dist.get_rank() == 0:
+    print("KL_OK" if ok else f"KL_MISMATCH {seq} {turns}")
 dist.destroy_process_group()

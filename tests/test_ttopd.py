@@ -25,10 +25,10 @@ def test_ema_and_hard_copy_match_the_formula():
     assert all(torch.equal(a, b) for a, b in zip(s.parameters(), t.parameters()))
 
 
-def test_ema_under_fsdp_on_two_cpu_ranks():
+def test_ema_under_fsdp_and_the_logged_kl_over_two_cpu_ranks():
     r = subprocess.run(torchrun(2) + [os.path.join(ROOT, "tests", "fsdp_ema_check.py")],
                        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert "EMA_OK" in r.stdout, r.stdout + r.stderr[-2000:]
+    assert "EMA_OK" in r.stdout and "KL_OK" in r.stdout, r.stdout + r.stderr[-2000:]
 
 
 def test_turn_kl_by_hand_on_a_two_turn_trajectory():
