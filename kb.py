@@ -386,11 +386,9 @@ class KB:
         span = {t: (int(self.indptr[t]), int(self.indptr[t + 1]) - int(self.indptr[t])) for t in count}
         with self._lock:
             if sum(df for _, df in span.values()) <= EXHAUSTIVE:
-                rows, scores = self._score_all(terms)
+                rows, scores = self._score_all(terms, allowed)
             else:
                 rows, scores = self._threshold(terms, count, span, k, allowed)
-        if allowed is not None:
-            scores = np.where(allowed[rows], scores, -np.inf)
         keep = scores > 0
         rows, scores = rows[keep], scores[keep]
         if len(rows) > k:                                    # a superset of the top k (ties at the k-th kept)
@@ -399,8 +397,9 @@ class KB:
         best = np.lexsort((rows, -scores))[:k]
         return rows[best], scores[best]
 
-    def _score_all(self, terms):
-        """Every posting of the query's terms added up in query order (rank_bm25's order) in the scratch."""
+    def _score_all(self, terms, allowed):
+        """Every posting of the query's terms added up in query order (rank_bm25's order) in the scratch;
+        rows outside `allowed` score -inf."""
         acc, _ = self._scratch()
         seen = []
         for t in terms:
@@ -411,9 +410,13 @@ class KB:
             np.zeros(0, np.int64)
         scores = acc[rows]
         acc[rows] = 0.0
+        if allowed is not None:
+            scores[~allowed[rows]] = -np.inf
         return rows, scores
 
     def _threshold(self, terms, count, span, k, allowed):
+        """The rows read and their exact scores (-inf outside `allowed`, so the k-th score found is an allowed
+        row's), until no unread posting can lift an unseen row into the top k."""
         since, depth = self._clock + 1, dict.fromkeys(count, 0)
         rows, scores, top = [], [], np.zeros(0)
         kth = 0.0

@@ -458,8 +458,9 @@ def coherence(task, traj):
     if got is None or not work:
         return 0.0
     checks = []
-    if _expected_made(task, work) and accuracy(task, traj) is not None:
-        checks.append(accuracy(task, traj))
+    acc = accuracy(task, traj) if _expected_made(task, work) else None
+    if acc is not None:                  # None: the task has no reference answer
+        checks.append(acc)
     for c in work:
         if c["name"] == "assign_triage_level" and spec["type"] == "number":
             checks.append(float(got == c["arguments"]["level"]))

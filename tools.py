@@ -108,9 +108,9 @@ def tool(kind):
 def menu(domain):
     """Names of the tools offered on a domain's menu (a fresh list; computed once per registry state).
     ALL_TOOLS is every registered tool: the paper's Base+AR protocol (evaluate.py --protocol base_ar)."""
-    key = (domain, len(TOOLS))
     if domain == ALL_TOOLS:
         return list(TOOLS)
+    key = (domain, len(TOOLS))
     if key not in _MENUS:
         own = set(domains.all_domains()[domain].tools) if domain in domains.all_domains() else set()
         _MENUS[key] = [n for n in TOOLS if n in EVERYWHERE or n in own]

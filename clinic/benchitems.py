@@ -24,10 +24,11 @@ def task(source, i, question, answer, expected=None, domain="medical_qa", **extr
             "assertions": [], "source": source, **extra}
 
 
-def choice_task(source, i, question, options, letter):
+def choice_task(source, i, question, options, letter, **extra):
+    """Lettered options under the question; extra: task() keywords (expected, domain, image, ...)."""
     body = question + "\n" + "\n".join(f"{LETTERS[j]}) {o}" for j, o in enumerate(options))
     return task(source, i, body + "\nSubmit the letter of the correct option.",
-                {"type": "choice", "value": letter, "options": list(options)})
+                {"type": "choice", "value": letter, "options": list(options)}, **extra)
 
 
 def text_task(source, i, question, reference, metric="f1", **answer):

@@ -87,8 +87,8 @@ def load_mimic3(directory):
         if 0 <= hours <= HOURS:
             _keep_latest(s["labs"], names.get(r["itemid"], f"item {r['itemid']}"), hours,
                          _lab_text(r["value"], r.get("valueuom", ""), r.get("flag", "")))
-    return _stay_tasks("mimic3", directory, stays,
-                       lambda s: f"A {s['age']}-year-old {'woman' if s['sex'] == 'f' else 'man'}, {s['kind']} admission.")
+    return _stay_tasks("mimic3", directory, stays, lambda s: f"A {s['age']}-year-old "
+                       f"{'woman' if s['sex'] == 'f' else 'man'}, {s['kind']} admission.")
 
 
 def load_eicu(directory):

@@ -19,7 +19,8 @@ Long form (free text; accuracy by the benchmark's metric, reward.accuracy):
   kqa_golden, kqa_silver  K-QA JSONL {"Question", "Free_form_answer"?, "Must_have": [..], "Nice_to_have"}:
                         each must-have statement scored on its own (reward.statement_coverage)
 Any of these read from JSON/JSONL/CSV also reads a Hugging Face Hub parquet export with the same columns
-(through pyarrow, an optional extra; a clear error says so when it is missing). Visual QA and EHR: clinic/vqa.py (vqa_rad, slake, pathvqa, pmc_vqa, vqa_med_2021, quilt_vqa) and
+(through pyarrow, an optional extra; a clear error says so when it is missing). Visual QA and EHR:
+clinic/vqa.py (vqa_rad, slake, pathvqa, pmc_vqa, vqa_med_2021, quilt_vqa) and
 clinic/ehr.py (mimic3, eicu).
 """
 import csv

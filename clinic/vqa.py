@@ -24,7 +24,7 @@ load too for vqa_rad, pathvqa and quilt_vqa, through pyarrow (an optional extra)
 import os
 import pickle
 
-from clinic.benchitems import LETTERS, field, read_rows, saved_image, source_name, task
+from clinic.benchitems import choice_task, field, read_rows, saved_image, source_name, task
 
 IMAGE_EXT = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
@@ -129,12 +129,11 @@ def load_pmc_vqa(path):
         where = f"{path} row {i + 2}"
         options = [str(field(r, f"Choice {x}", where=where)).strip() for x in "ABCD"]
         options = [o[2:].strip() if o[:2] in (f"{x}:" for x in "ABCD") else o for o in options]
-        body = r["Question"] + "\n" + "\n".join(f"{LETTERS[j]}) {o}" for j, o in enumerate(options))
-        out.append(task(src, i, body + "\nSubmit the letter of the correct option.",
-                        {"type": "choice", "value": str(field(r, "Answer_label", where=where)).strip().upper(),
-                         "options": options}, expected=[{"name": "view_image", "arguments": {}}],
-                        domain="visual_diagnosis", image=find(r["Figure_path"], where),
-                        image_info={"closed": True, "modality": "figure from a PubMed Central article"}))
+        letter = str(field(r, "Answer_label", where=where)).strip().upper()
+        out.append(choice_task(src, i, r["Question"], options, letter,
+                               expected=[{"name": "view_image", "arguments": {}}], domain="visual_diagnosis",
+                               image=find(r["Figure_path"], where),
+                               image_info={"closed": True, "modality": "figure from a PubMed Central article"}))
     return out
 
 
