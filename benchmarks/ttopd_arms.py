@@ -4,14 +4,18 @@ training seeds per arm, each final policy scored on the 5 seed sets of val_seeds
   python benchmarks/ttopd_arms.py [--minutes 60] [--seeds 0 1 2] [--parallel 2] [--arms A ...] [key=value ...]
 
 Each run is one process with one torch thread (`--parallel` of them at a time) that stops after the step
-that passes `--minutes` (config time_budget_min); its training seed is config `seed`. Arms:
+that passes `--minutes` (config time_budget_min); its training seed is config `seed`. Runs live in
+runs/arms_<minutes>min/; a run whose final policy is already there is not trained again, so a campaign too long
+for one sitting (4 arms x 3 seeds x 60 min is 6 hours at two at a time) is done a few runs per call, and the
+table always covers every finished run (its `runs` column says how many). Arms:
   grpo              grpo.py configs/tiny.yaml with ttopd_tiny.yaml's GRPO settings (cosine length reward, token
-                    cap, top-p 1.0, lr, warm-up, two minibatches)
+                    cap, top-p 1.0, lr and its cosine schedule, warm-up, two minibatches): every key but the
+                    distill section is equal
   ttopd_informative ttopd.py configs/ttopd_tiny.yaml (hints built from the outcome, clinic/hints.py)
   ttopd_generic     ... distill.hints=generic (one fixed sentence per outcome)
   ttopd_none        ... distill.hints=none
 Then val_seeds.py scores the warm start and every final policy on --val-tasks validation tasks under 5 seed
-sets. Writes benchmarks/results/ttopd_arms.{json,md,png}: per arm, the mean and the spread (sd, min, max)
+sets. Writes benchmarks/results/ttopd_arms_<minutes>min.{json,md,png}: per arm, the mean and the spread (sd, min, max)
 over its runs; every run is reported, none is chosen.
 """
 import argparse
@@ -28,15 +32,23 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 ARMS = {
     "grpo": ("grpo.py", "tiny.yaml", ["algo.length_reward=true", "algo.max_policy_tokens=480", "rollout.top_p=1.0",
-                                      "lr=0.0002", "warmup_steps=10", "algo.minibatches=2"]),
+                                      "lr=0.0003", "lr_schedule=cosine", "warmup_steps=10", "algo.minibatches=2"]),
     "ttopd_informative": ("ttopd.py", "ttopd_tiny.yaml", []),
     "ttopd_generic": ("ttopd.py", "ttopd_tiny.yaml", ["distill.hints=generic"]),
     "ttopd_none": ("ttopd.py", "ttopd_tiny.yaml", ["distill.hints=none"]),
 }
 
 
-def run_dir(arm, seed):
-    return os.path.join(ROOT, "runs", "arms", f"{arm}_s{seed}")
+def campaign_dir(minutes):
+    return os.path.join(ROOT, "runs", f"arms_{minutes:g}min")
+
+
+def run_dir(minutes, arm, seed):
+    return os.path.join(campaign_dir(minutes), f"{arm}_s{seed}")
+
+
+def finished(minutes, arm, seed):
+    return os.path.exists(os.path.join(run_dir(minutes, arm, seed), "final", "config.json"))
 
 
 def start(cmd, log, port):
@@ -64,9 +76,9 @@ def run_all(jobs, parallel):
 def training_jobs(arms, seeds, minutes, extra):
     jobs = []
     for seed in seeds:
-        for arm in arms:
+        for arm in [a for a in arms if not finished(minutes, a, seed)]:
             script, cfg, arm_args = ARMS[arm]
-            out = run_dir(arm, seed)
+            out = run_dir(minutes, arm, seed)
             os.makedirs(out, exist_ok=True)
             for f in (os.path.join(out, "metrics.jsonl"), out + "_val.json"):   # no stale results
                 if os.path.exists(f):
@@ -98,15 +110,17 @@ def spread(values):
             "min": min(values), "max": max(values), "runs": values}
 
 
-def summarise(arms, seeds, base):
+def summarise(minutes, arms, seeds, base):
     out = {"warm_start": base, "arms": {}}
     for arm in arms:
         runs = []
-        for seed in seeds:
-            scores = json.load(open(run_dir(arm, seed) + "_val.json"))["rows"][0]
-            rows = [json.loads(x) for x in open(os.path.join(run_dir(arm, seed), "metrics.jsonl"))]
+        for seed in [s for s in seeds if finished(minutes, arm, s)]:
+            scores = json.load(open(run_dir(minutes, arm, seed) + "_val.json"))["rows"][0]
+            rows = [json.loads(x) for x in open(os.path.join(run_dir(minutes, arm, seed), "metrics.jsonl"))]
             runs.append({"seed": seed, "val_reward": scores["mean"], "val_accuracy": scores["acc_mean"],
                          "val_sets": scores["rewards"], **curve_stats(rows)})
+        if not runs:
+            continue
         out["arms"][arm] = {"runs": runs, **{k: spread([r[k] for r in runs]) for k in
                                              ("val_reward", "val_accuracy", "steps", "len_std", "turns_std")}}
     return out
@@ -160,23 +174,26 @@ def main():
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--val-tasks", type=int, default=100)
     ap.add_argument("--val-sets", type=int, default=5)
-    ap.add_argument("--skip-training", action="store_true", help="score and summarise existing runs")
+    ap.add_argument("--skip-training", action="store_true", help="score and summarise the finished runs")
+    ap.add_argument("--init", default="checkpoints/warmstart", help="the warm start every arm starts from")
     ap.add_argument("extra", nargs="*", help="key=value overrides for every run")
     a = ap.parse_args()
     if not a.skip_training:
-        run_all(training_jobs(a.arms, a.seeds, a.minutes, a.extra), a.parallel)
-    warm = os.path.join(ROOT, "runs", "arms", "warmstart")
-    cks = [("warmstart", "checkpoints/warmstart", warm + "_val.json")] + [
-        (f"{arm}_s{s}", os.path.join(run_dir(arm, s), "final"), run_dir(arm, s) + "_val.json")
-        for s in a.seeds for arm in a.arms]
+        run_all(training_jobs(a.arms, a.seeds, a.minutes, [f"init_checkpoint={a.init}", *a.extra]), a.parallel)
+    m = a.minutes
+    warm = os.path.join(campaign_dir(m), "warmstart")
+    cks = [("warmstart", a.init, warm + "_val.json")] + [
+        (f"{arm}_s{s}", os.path.join(run_dir(m, arm, s), "final"), run_dir(m, arm, s) + "_val.json")
+        for s in a.seeds for arm in a.arms if finished(m, arm, s)]
     run_all(scoring_jobs([c for c in cks if not os.path.exists(c[2])], a.val_tasks, a.val_sets), a.parallel)
-    s = summarise(a.arms, a.seeds, json.load(open(warm + "_val.json"))["rows"][0])
-    s.update(minutes=a.minutes, seeds=a.seeds, val_tasks=a.val_tasks, val_sets=a.val_sets, overrides=a.extra)
-    with open(os.path.join(RESULTS, "ttopd_arms.json"), "w") as f:
+    s = summarise(m, a.arms, a.seeds, json.load(open(warm + "_val.json"))["rows"][0])
+    s.update(minutes=m, seeds=a.seeds, val_tasks=a.val_tasks, val_sets=a.val_sets, overrides=a.extra, init=a.init)
+    stem = os.path.join(RESULTS, f"ttopd_arms_{m:g}min")
+    with open(stem + ".json", "w") as f:
         json.dump(s, f, indent=1)
-    with open(os.path.join(RESULTS, "ttopd_arms.md"), "w") as f:
+    with open(stem + ".md", "w") as f:
         f.write(table(s) + "\n")
-    plot(s, os.path.join(RESULTS, "ttopd_arms.png"))
+    plot(s, stem + ".png")
     print(table(s))
 
 
