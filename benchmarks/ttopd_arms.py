@@ -5,9 +5,11 @@ training seeds per arm, each final policy scored on the 5 seed sets of val_seeds
 
 Each run is one process with one torch thread (`--parallel` of them at a time) that stops after the step
 that passes `--minutes` (config time_budget_min); its training seed is config `seed`. Runs live in
-runs/arms_<minutes>min/; a run whose final policy is already there is not trained again, so a campaign too long
-for one sitting (4 arms x 3 seeds x 60 min is 6 hours at two at a time) is done a few runs per call, and the
-table always covers every finished run (its `runs` column says how many). Arms:
+runs/arms_<minutes>min/ (not in git). Each scored run leaves a small record in git,
+benchmarks/results/ttopd_arms_<minutes>min/<arm>_s<seed>.json (its 5 validation sets and its training curves);
+a run with a record or a final policy is not trained again. So a campaign too long for one sitting (4 arms x 3
+seeds x 60 min is 6 hours at two at a time) is done a few runs per call, on any clone, and the table always
+covers every recorded run (its `runs` column says how many). Arms:
   grpo              grpo.py configs/tiny.yaml with ttopd_tiny.yaml's GRPO settings (cosine length reward, token
                     cap, top-p 1.0, lr and its cosine schedule, warm-up, two minibatches): every key but the
                     distill section is equal
@@ -47,8 +49,16 @@ def run_dir(minutes, arm, seed):
     return os.path.join(campaign_dir(minutes), f"{arm}_s{seed}")
 
 
-def finished(minutes, arm, seed):
+def record_path(minutes, name):
+    return os.path.join(RESULTS, f"ttopd_arms_{minutes:g}min", name + ".json")
+
+
+def trained(minutes, arm, seed):
     return os.path.exists(os.path.join(run_dir(minutes, arm, seed), "final", "config.json"))
+
+
+def finished(minutes, arm, seed):
+    return os.path.exists(record_path(minutes, f"{arm}_s{seed}")) or trained(minutes, arm, seed)
 
 
 def start(cmd, log, port):
@@ -110,15 +120,22 @@ def spread(values):
             "min": min(values), "max": max(values), "runs": values}
 
 
+def write_record(minutes, arm, seed):
+    """The run's lasting result: its validation sets and its training curves (runs/ is not kept)."""
+    scores = json.load(open(run_dir(minutes, arm, seed) + "_val.json"))["rows"][0]
+    rows = [json.loads(x) for x in open(os.path.join(run_dir(minutes, arm, seed), "metrics.jsonl"))]
+    rec = {"seed": seed, "val_reward": scores["mean"], "val_accuracy": scores["acc_mean"],
+           "val_sets": scores["rewards"], **curve_stats(rows)}
+    os.makedirs(os.path.dirname(record_path(minutes, arm)), exist_ok=True)
+    with open(record_path(minutes, f"{arm}_s{seed}"), "w") as f:
+        json.dump(rec, f)
+
+
 def summarise(minutes, arms, seeds, base):
     out = {"warm_start": base, "arms": {}}
     for arm in arms:
-        runs = []
-        for seed in [s for s in seeds if finished(minutes, arm, s)]:
-            scores = json.load(open(run_dir(minutes, arm, seed) + "_val.json"))["rows"][0]
-            rows = [json.loads(x) for x in open(os.path.join(run_dir(minutes, arm, seed), "metrics.jsonl"))]
-            runs.append({"seed": seed, "val_reward": scores["mean"], "val_accuracy": scores["acc_mean"],
-                         "val_sets": scores["rewards"], **curve_stats(rows)})
+        runs = [json.load(open(record_path(minutes, f"{arm}_s{s}"))) for s in seeds
+                if os.path.exists(record_path(minutes, f"{arm}_s{s}"))]
         if not runs:
             continue
         out["arms"][arm] = {"runs": runs, **{k: spread([r[k] for r in runs]) for k in
@@ -181,12 +198,20 @@ def main():
     if not a.skip_training:
         run_all(training_jobs(a.arms, a.seeds, a.minutes, [f"init_checkpoint={a.init}", *a.extra]), a.parallel)
     m = a.minutes
+    os.makedirs(campaign_dir(m), exist_ok=True)
     warm = os.path.join(campaign_dir(m), "warmstart")
-    cks = [("warmstart", a.init, warm + "_val.json")] + [
-        (f"{arm}_s{s}", os.path.join(run_dir(m, arm, s), "final"), run_dir(m, arm, s) + "_val.json")
-        for s in a.seeds for arm in a.arms if finished(m, arm, s)]
+    new = [(arm, s) for s in a.seeds for arm in a.arms if trained(m, arm, s) and not
+           os.path.exists(record_path(m, f"{arm}_s{s}"))]
+    cks = [("warmstart", a.init, warm + "_val.json")] * (not os.path.exists(record_path(m, "warmstart"))) + [
+        (f"{arm}_s{s}", os.path.join(run_dir(m, arm, s), "final"), run_dir(m, arm, s) + "_val.json") for arm, s in new]
     run_all(scoring_jobs([c for c in cks if not os.path.exists(c[2])], a.val_tasks, a.val_sets), a.parallel)
-    s = summarise(m, a.arms, a.seeds, json.load(open(warm + "_val.json"))["rows"][0])
+    if not os.path.exists(record_path(m, "warmstart")):
+        os.makedirs(os.path.dirname(record_path(m, "warmstart")), exist_ok=True)
+        with open(record_path(m, "warmstart"), "w") as f:
+            json.dump(json.load(open(warm + "_val.json"))["rows"][0], f)
+    for arm, seed in new:
+        write_record(m, arm, seed)
+    s = summarise(m, a.arms, a.seeds, json.load(open(record_path(m, "warmstart"))))
     s.update(minutes=m, seeds=a.seeds, val_tasks=a.val_tasks, val_sets=a.val_sets, overrides=a.extra, init=a.init)
     stem = os.path.join(RESULTS, f"ttopd_arms_{m:g}min")
     with open(stem + ".json", "w") as f:

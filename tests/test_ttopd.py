@@ -183,6 +183,7 @@ def test_the_grpo_arm_differs_from_ttopd_only_in_distillation(tmp_path, monkeypa
     A campaign too long for one sitting skips runs already finished."""
     from benchmarks import ttopd_arms
     monkeypatch.setattr(ttopd_arms, "ROOT", str(tmp_path))
+    monkeypatch.setattr(ttopd_arms, "RESULTS", str(tmp_path / "results"))
     jobs = {name: cmd for name, cmd, _ in ttopd_arms.training_jobs(["grpo", "ttopd_informative"], [3], 60, [])}
     loaded = {}
     for name, cmd in jobs.items():
@@ -197,5 +198,8 @@ def test_the_grpo_arm_differs_from_ttopd_only_in_distillation(tmp_path, monkeypa
     final = tmp_path / "runs" / "arms_60min" / "grpo_s3" / "final"
     final.mkdir(parents=True)
     (final / "config.json").write_text("{}")
-    assert [n for n, _, _ in ttopd_arms.training_jobs(["grpo", "ttopd_informative"], [3], 60, [])] == [
-        "ttopd_informative_s3"]
+    record = tmp_path / "results" / "ttopd_arms_60min" / "ttopd_informative_s4.json"
+    record.parent.mkdir(parents=True)
+    record.write_text("{}")           # a run recorded on another clone: its runs/ directory is not here
+    assert [n for n, _, _ in ttopd_arms.training_jobs(["grpo", "ttopd_informative"], [3, 4], 60, [])] == [
+        "ttopd_informative_s3", "grpo_s4"]
