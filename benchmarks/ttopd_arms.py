@@ -120,15 +120,19 @@ def spread(values):
             "min": min(values), "max": max(values), "runs": values}
 
 
-def write_record(minutes, arm, seed):
+def run_record(minutes, arm, seed):
     """The run's lasting result: its validation sets and its training curves (runs/ is not kept)."""
     scores = json.load(open(run_dir(minutes, arm, seed) + "_val.json"))["rows"][0]
     rows = [json.loads(x) for x in open(os.path.join(run_dir(minutes, arm, seed), "metrics.jsonl"))]
-    rec = {"seed": seed, "val_reward": scores["mean"], "val_accuracy": scores["acc_mean"],
-           "val_sets": scores["rewards"], **curve_stats(rows)}
-    os.makedirs(os.path.dirname(record_path(minutes, arm)), exist_ok=True)
-    with open(record_path(minutes, f"{arm}_s{seed}"), "w") as f:
-        json.dump(rec, f)
+    return {"seed": seed, "val_reward": scores["mean"], "val_accuracy": scores["acc_mean"],
+            "val_sets": scores["rewards"], **curve_stats(rows)}
+
+
+def save_record(minutes, name, record):
+    path = record_path(minutes, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(record, f)
 
 
 def summarise(minutes, arms, seeds, base):
@@ -206,11 +210,9 @@ def main():
         (f"{arm}_s{s}", os.path.join(run_dir(m, arm, s), "final"), run_dir(m, arm, s) + "_val.json") for arm, s in new]
     run_all(scoring_jobs([c for c in cks if not os.path.exists(c[2])], a.val_tasks, a.val_sets), a.parallel)
     if not os.path.exists(record_path(m, "warmstart")):
-        os.makedirs(os.path.dirname(record_path(m, "warmstart")), exist_ok=True)
-        with open(record_path(m, "warmstart"), "w") as f:
-            json.dump(json.load(open(warm + "_val.json"))["rows"][0], f)
+        save_record(m, "warmstart", json.load(open(warm + "_val.json"))["rows"][0])
     for arm, seed in new:
-        write_record(m, arm, seed)
+        save_record(m, f"{arm}_s{seed}", run_record(m, arm, seed))
     s = summarise(m, a.arms, a.seeds, json.load(open(record_path(m, "warmstart"))))
     s.update(minutes=m, seeds=a.seeds, val_tasks=a.val_tasks, val_sets=a.val_sets, overrides=a.extra, init=a.init)
     stem = os.path.join(RESULTS, f"ttopd_arms_{m:g}min")
