@@ -8,7 +8,8 @@ that passes `--minutes` (config time_budget_min); its training seed is config `s
 runs/arms_<minutes>min/ (not in git). Each scored run leaves a small record in git,
 benchmarks/results/ttopd_arms_<minutes>min/<arm>_s<seed>.json (its 5 validation sets and its training curves);
 a run with a record or a final policy is not trained again. So a campaign too long for one sitting (4 arms x 3
-seeds x 60 min is 6 hours at two at a time) is done a few runs per call, on any clone, and the table always
+seeds x 60 min is 6 hours at two at a time) is done a few runs per call, on any clone that has the same warm
+start (the warm start's record holds its weights' sha256; another is refused), and the table always
 covers every recorded run (its `runs` column says how many). Arms:
   grpo              grpo.py configs/tiny.yaml with ttopd_tiny.yaml's GRPO settings (cosine length reward, token
                     cap, top-p 1.0, lr and its cosine schedule, warm-up, two minibatches): every key but the
@@ -21,6 +22,7 @@ sets. Writes benchmarks/results/ttopd_arms_<minutes>min.{json,md,png}: per arm, 
 over its runs; every run is reported, none is chosen.
 """
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -128,6 +130,22 @@ def run_record(minutes, arm, seed):
             "val_sets": scores["rewards"], **curve_stats(rows)}
 
 
+def weights_digest(checkpoint):
+    """sha256 of a checkpoint's weights: a campaign's runs must all start from the same warm start."""
+    with open(os.path.join(checkpoint, "model.safetensors"), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def check_init(minutes, init):
+    """Refuse to add runs from another warm start than the recorded ones (a fresh clone builds its own, which
+    need not be bit-identical: kb tie-breaking, thread counts)."""
+    path = record_path(minutes, "warmstart")
+    want = json.load(open(path)).get("init_sha256") if os.path.exists(path) else None
+    if want and want != weights_digest(init):
+        sys.exit(f"--init {init} is not the warm start this campaign's runs started from ({path}); "
+                 "use that checkpoint or another --minutes")
+
+
 def save_record(minutes, name, record):
     path = record_path(minutes, name)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -200,6 +218,7 @@ def main():
     ap.add_argument("extra", nargs="*", help="key=value overrides for every run")
     a = ap.parse_args()
     if not a.skip_training:
+        check_init(a.minutes, a.init)
         run_all(training_jobs(a.arms, a.seeds, a.minutes, [f"init_checkpoint={a.init}", *a.extra]), a.parallel)
     m = a.minutes
     os.makedirs(campaign_dir(m), exist_ok=True)
@@ -210,7 +229,8 @@ def main():
         (f"{arm}_s{s}", os.path.join(run_dir(m, arm, s), "final"), run_dir(m, arm, s) + "_val.json") for arm, s in new]
     run_all(scoring_jobs([c for c in cks if not os.path.exists(c[2])], a.val_tasks, a.val_sets), a.parallel)
     if not os.path.exists(record_path(m, "warmstart")):
-        save_record(m, "warmstart", json.load(open(warm + "_val.json"))["rows"][0])
+        save_record(m, "warmstart", {**json.load(open(warm + "_val.json"))["rows"][0],
+                                     "init_sha256": weights_digest(a.init)})
     for arm, seed in new:
         save_record(m, f"{arm}_s{seed}", run_record(m, arm, seed))
     s = summarise(m, a.arms, a.seeds, json.load(open(record_path(m, "warmstart"))))

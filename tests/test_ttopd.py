@@ -194,3 +194,18 @@ def test_the_grpo_arm_differs_from_ttopd_only_in_distillation(tmp_path, monkeypa
     record.write_text("{}")           # a run recorded on another clone: its runs/ directory is not here
     assert [n for n, _, _ in ttopd_arms.training_jobs(["grpo", "ttopd_informative"], [3, 4], 60, [])] == [
         "ttopd_informative_s3", "grpo_s4"]
+
+
+def test_an_arms_campaign_refuses_runs_from_another_warm_start(tmp_path, monkeypatch):
+    """Runs added in a later sitting must start from the warm start the recorded runs started from."""
+    from benchmarks import ttopd_arms
+    monkeypatch.setattr(ttopd_arms, "RESULTS", str(tmp_path / "results"))
+    for name, weights in (("a", b"one"), ("b", b"two")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.safetensors").write_bytes(weights)
+    ttopd_arms.check_init(60, str(tmp_path / "a"))          # nothing recorded yet: any warm start
+    digest = ttopd_arms.weights_digest(str(tmp_path / "a"))
+    ttopd_arms.save_record(60, "warmstart", {"mean": 0.4, "init_sha256": digest})
+    ttopd_arms.check_init(60, str(tmp_path / "a"))
+    with pytest.raises(SystemExit, match="not the warm start"):
+        ttopd_arms.check_init(60, str(tmp_path / "b"))
