@@ -15,6 +15,8 @@ import typing
 
 import yaml
 
+import reward     # the reward's own constants are RewardConfig's defaults (one place for the paper's weights)
+
 
 class ConfigError(ValueError):
     pass
@@ -171,13 +173,14 @@ class RewardConfig:
     """The composite R = sum(w_d * d) / sum(w_d) over the five dimensions (+ assertion on tasks with rubric
     assertions), so R stays in [0, 1] whatever the weights; any critical safety violation caps R at
     critical_cap. Defaults: the paper's weights."""
-    accuracy: float = opt(0.25, "weight of accuracy (the submitted answer is right)")
-    process: float = opt(0.20, "weight of process (expected work-up done, without spraying calls)")
-    safety: float = opt(0.20, "weight of safety (no safety rule broken)")
-    format: float = opt(0.10, "weight of format (well-formed calls, a parseable answer)")
-    coherence: float = opt(0.10, "weight of coherence (the answer agrees with the evidence gathered)")
-    assertion: float = opt(0.15, "weight of the rubric assertions, on tasks that have them")
-    critical_cap: float = opt(0.1, "R is capped at this after any critical safety violation")
+    accuracy: float = opt(reward.WEIGHTS["accuracy"], "weight of accuracy (the submitted answer is right)")
+    process: float = opt(reward.WEIGHTS["process"], "weight of process (expected work-up done, without spraying calls)")
+    safety: float = opt(reward.WEIGHTS["safety"], "weight of safety (no safety rule broken)")
+    format: float = opt(reward.WEIGHTS["format"], "weight of format (well-formed calls, a parseable answer)")
+    coherence: float = opt(reward.WEIGHTS["coherence"],
+                           "weight of coherence (the answer agrees with the evidence gathered)")
+    assertion: float = opt(reward.ASSERTION_WEIGHT, "weight of the rubric assertions, on tasks that have them")
+    critical_cap: float = opt(reward.CRITICAL_CAP, "R is capped at this after any critical safety violation")
 
 
 @dataclasses.dataclass

@@ -74,7 +74,6 @@ def run(a, name, script, cfg, extra, nproc=None, fresh=True):
 
 
 def max_param_diff(dir_a, dir_b):
-    import torch
     from safetensors.torch import load_file
     x = load_file(os.path.join(dir_a, "final", "model.safetensors"))
     y = load_file(os.path.join(dir_b, "final", "model.safetensors"))
