@@ -205,15 +205,17 @@ class TTOPD(grpo.Extension):
 
     def extra_loss(self, mb):
         """lambda * turn-level truncated KL(student || hinted teacher), as this micro-batch's share of the
-        mean over the step's sequences. The teacher forward runs on every micro-batch (also when lambda
-        is 0) so that FSDP ranks stay in lockstep; both heads run a chunk of tokens at a time."""
+        mean over the step's sequences; both heads run a chunk of tokens at a time. A teacher that no longer
+        acts (lambda phased out, or the guard fired) runs no forward: lambda and the guard's state are the
+        same on every rank (the schedule is a function of the step, the guard reads the all-reduced KL), so
+        every rank skips the sharded teacher's forward together and FSDP stays in lockstep."""
+        watching = self.lam.disabled and self.d.reengage       # v31: a disabled teacher is still measured
+        if not watching and (self.lam.disabled or self.lam_now == 0.0):   # phased out, or the guard fired
+            return mb.logp.sum() * 0.0
         t_ids, t_attn, t_rows = self._teacher_batch(mb.trajs, mb.ids, mb.attn)
         with torch.no_grad():
             images = agent.vision_kwargs(self.tok, mb.trajs, t_ids)
             t_hidden = logprobs.final_hidden(self.teacher, t_ids, t_attn, images)
-        watching = self.lam.disabled and self.d.reengage       # v31: a disabled teacher is still measured
-        if not watching and (self.lam.disabled or self.lam_now == 0.0):   # phased out, or the guard fired
-            return mb.logp.sum() * 0.0
         with torch.set_grad_enabled(torch.is_grad_enabled() and not watching):
             kl_mean, n_seqs = self._turn_kl(mb, t_hidden, t_rows)
         mean_kl = self._global_mean(kl_mean, n_seqs)     # every rank decides on the same number

@@ -113,6 +113,21 @@ def test_teacher_corruption_guard_stops_the_term_within_the_same_step(process_gr
     assert ext.lam_now == 0.0 and float(ext.extra_loss(mbs[1])) == 0.0   # and for good
 
 
+def test_a_teacher_that_no_longer_acts_costs_no_forward(process_group):
+    """After the phase-out (lambda 0) and after the guard has fired, a micro-batch runs no teacher forward: the
+    60-minute arms spent one on every micro-batch of steps 41 on, for a term that was multiplied by 0."""
+    for overrides, fire in (([], False), (["distill.kl_max=0.0"], True)):
+        ext, mbs, trajs = _guard_setup(process_group, overrides)
+        calls = []
+        ext.teacher.register_forward_hook(lambda *a: calls.append(1))
+        term = float(ext.extra_loss(mbs[0]))
+        assert len(calls) == 1 and (term == 0.0 if fire else term > 0.0)
+        if not fire:
+            ext.after_rollout(ext.d.phase_out_steps + 1, trajs)
+            assert ext.lam_now == 0.0
+        assert float(ext.extra_loss(mbs[1])) == 0.0 and len(calls) == 1
+
+
 def test_v31_switch_reengages_on_a_kl_drop_and_the_default_never_does(process_group):
     ext, mbs, trajs = _guard_setup(process_group, ["distill.kl_max=0.0", "distill.reengage=true",
                                                    "distill.reengage_kl=0.0"])
