@@ -112,7 +112,8 @@ def curve_stats(rows):
     train = [r for r in rows if "reward" in r and "stopped" not in r]
     length, turns = np.array([r["response_tokens"] for r in train]), np.array([r["turns"] for r in train])
     return {"steps": train[-1]["step"], "minutes": sum(r["step_time_s"] for r in train) / 60,
-            "train_reward": [r["reward"] for r in train], "len_std": float(length.std()),
+            "train_reward": [r["reward"] for r in train], "step_time_s": [r["step_time_s"] for r in train],
+            "len_std": float(length.std()),
             "turns_std": float(turns.std()), "len_last10": float(length[-10:].mean()),
             "turns_last10": float(turns[-10:].mean())}
 
@@ -126,8 +127,9 @@ def run_record(minutes, arm, seed):
     """The run's lasting result: its validation sets and its training curves (runs/ is not kept)."""
     scores = json.load(open(run_dir(minutes, arm, seed) + "_val.json"))["rows"][0]
     rows = [json.loads(x) for x in open(os.path.join(run_dir(minutes, arm, seed), "metrics.jsonl"))]
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     return {"seed": seed, "val_reward": scores["mean"], "val_accuracy": scores["acc_mean"],
-            "val_sets": scores["rewards"], **curve_stats(rows)}
+            "val_sets": scores["rewards"], "commit": commit, **curve_stats(rows)}
 
 
 def weights_digest(checkpoint):
