@@ -28,7 +28,6 @@ from tqdm import tqdm
 
 import env as envmod
 import kb as kbmod
-import logprobs
 from clinic import bank
 import config
 
@@ -574,22 +573,64 @@ def pad_trajectories(trajs, pad_id, device):
     """Right-padded batch: ids, attention mask, loss mask and sampling log-probs, each [B, T]."""
     width = max(len(t.ids) for t in trajs)
     ids = torch.full((len(trajs), width), pad_id, dtype=torch.long)
-    attn, mask, sampled = (torch.zeros(len(trajs), width) for _ in range(3))
+    attn, mask, logprobs = (torch.zeros(len(trajs), width) for _ in range(3))
     for r, t in enumerate(trajs):
         n = len(t.ids)
         ids[r, :n], attn[r, :n] = torch.tensor(t.ids), 1
-        mask[r, :n], sampled[r, :n] = torch.tensor(t.mask, dtype=torch.float), torch.tensor(t.logprobs)
-    return ids.to(device), attn.long().to(device), mask.to(device), sampled.to(device)
+        mask[r, :n], logprobs[r, :n] = torch.tensor(t.mask, dtype=torch.float), torch.tensor(t.logprobs)
+    return ids.to(device), attn.long().to(device), mask.to(device), logprobs.to(device)
 
 
-# ---------------------------------------------------------------- scoring a recorded episode
+# ---------------------------------------------------------------- the output head, a chunk of tokens at a time
+HEAD_CHUNK = 128     # tokens whose [C, V] logits exist at once (151,936 x 128 x 4 bytes = 78 MB for Qwen3)
+
+
+def final_hidden(model, ids, attn=None, extra=None):
+    """[B, T-1, H]: the final (normed) hidden state before each next token, from one forward that computes
+    the logits of the last position only. Under FSDP2 the forward leaves the root unit (embeddings, final
+    norm, output head) gathered until its backward, so the head can be applied to these states afterwards."""
+    out = model(input_ids=ids, attention_mask=attn, use_cache=False, logits_to_keep=1, output_hidden_states=True,
+                **(extra or {}))
+    return out.hidden_states[-1][:, :-1]
+
+
+def head_logprobs(model, hidden, temperature=1.0):
+    """log softmax(output_head(hidden) / temperature) over the vocabulary, in fp32."""
+    return torch.log_softmax(model.get_output_embeddings()(hidden).float() / temperature, -1)
+
+
+def chunked(fn, *rows, chunk=HEAD_CHUNK):
+    """fn over consecutive chunks of `chunk` rows of the tensors `rows` (first dimension), outputs concatenated.
+    With gradients on, each chunk is checkpointed: its forward keeps only fn's inputs and outputs and the
+    backward recomputes it, so no [rows, V] tensor outlives its chunk."""
+    from torch.utils.checkpoint import checkpoint
+    n = rows[0].shape[0]
+    grad = torch.is_grad_enabled() and any(r.requires_grad for r in rows)
+    outs = [checkpoint(fn, *(r[i:i + chunk] for r in rows), use_reentrant=False) if grad
+            else fn(*(r[i:i + chunk] for r in rows)) for i in range(0, n, chunk)]
+    if not outs:
+        return fn(*(r[:0] for r in rows))
+    if isinstance(outs[0], tuple):
+        return tuple(torch.cat(o) for o in zip(*outs))
+    return torch.cat(outs)
+
+
+def token_logprobs(model, ids, attn=None, temperature=1.0, extra=None, chunk=HEAD_CHUNK):
+    """[B, T-1]: log-prob of each token ids[:, t+1] given its prefix, under softmax(logits / temperature)."""
+    h = final_hidden(model, ids, attn, extra)
+    targets = ids[:, 1:].reshape(-1)
+    lp = chunked(lambda x, y: head_logprobs(model, x, temperature).gather(-1, y[:, None]).squeeze(-1),
+                 h.reshape(-1, h.shape[-1]), targets, chunk=chunk)
+    return lp.view(ids.shape[0], -1)
+
+
 @torch.no_grad()
 def score_logprobs(model, ids, temperature=1.0, tok=None, traj=None):
     """Log-prob of every token given its prefix, by one full forward pass (index 0 gets 0.0); pass the
     tokenizer and the trajectory to score a vision-language episode with its image."""
     x = torch.tensor([ids], device=next(model.parameters()).device)
     extra = vision_kwargs(tok, [traj], x) if traj is not None else {}
-    lp = logprobs.token_logprobs(model, x, temperature=temperature, extra=extra)[0]
+    lp = token_logprobs(model, x, temperature=temperature, extra=extra)[0]
     return torch.cat([torch.zeros(1, device=lp.device), lp])
 
 

@@ -41,7 +41,6 @@ import agent
 import config
 import env as envmod
 import kb as kbmod
-import logprobs
 from clinic import loaders
 import reward as rewardmod
 import tools
@@ -85,7 +84,7 @@ def continuation_scores(model, prompts, continuations, batch_size=16):
         attn = torch.zeros_like(ids)
         for r, s in enumerate(seqs):
             ids[r, :len(s)], attn[r, :len(s)] = torch.tensor(s), 1
-        lp = logprobs.token_logprobs(model, ids.to(device), attn.to(device))
+        lp = agent.token_logprobs(model, ids.to(device), attn.to(device))
         for r, (p, c) in enumerate(zip(prompts[b:b + batch_size], continuations[b:b + batch_size])):
             out.append(float(lp[r, len(p) - 1:len(p) - 1 + len(c)].mean()))
     return out
@@ -459,8 +458,8 @@ def main(argv):
     cfg = config.load(a.config, config.Config, a.overrides, ignore_sections=True)    # any training YAML
     rank, world = 0, 1
     if "RANK" in os.environ:
-        import fsdp                     # the trainers' process-group set-up, only under torchrun
-        rank, world, device = fsdp.setup_distributed()
+        import grpo                     # the trainer's process-group set-up, only under torchrun
+        rank, world, device = grpo.setup_distributed()
         cfg.model.device = str(device)
     try:
         run_evaluation(cfg, a, rank, world)

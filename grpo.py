@@ -29,9 +29,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 import agent
-import fsdp
 import kb as kbmod
-import logprobs
 import config
 import reward as rewardmod
 from clinic import bank
@@ -60,8 +58,8 @@ class MicroBatch:
 
     def per_token(self, fn, *inputs):
         """[B, T-1]: fn(log-probs [C, V], *input chunks) -> [C] at `rows` (0 elsewhere); inputs are [N, ...]
-        tensors aligned with `hidden`. Chunked and recomputed in backward (logprobs.chunked)."""
-        return self.scatter(logprobs.chunked(lambda h, *xs: fn(self.head(h), *xs), self.hidden, *inputs,
+        tensors aligned with `hidden`. Chunked and recomputed in backward (agent.chunked)."""
+        return self.scatter(agent.chunked(lambda h, *xs: fn(self.head(h), *xs), self.hidden, *inputs,
                                           chunk=self.chunk))
 
     def scatter(self, values):
@@ -161,14 +159,85 @@ def shaped_reward(tr, a):
     return r + overlong_penalty(n, a.max_policy_tokens, a.overlong_buffer)
 
 
-# ---------------------------------------------------------------- models
+# ---------------------------------------------------------------- distribution
+def setup_distributed():
+    """torchrun: its env vars; plain python: a one-process group, so the code path is the same."""
+    if "RANK" not in os.environ:
+        os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1",
+                          MASTER_PORT=os.environ.get("MASTER_PORT", str(29500 + os.getpid() % 1000)))
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend)
+    rank, world = dist.get_rank(), dist.get_world_size()
+    device = torch.device(f"cuda:{int(os.environ['LOCAL_RANK'])}" if backend == "nccl" else "cpu")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return rank, world, device
+
+
+def shard(model, device, bf16, activation_checkpointing):
+    """FSDP2: shard each decoder layer, then the root; bf16 compute with fp32 master weights on GPU."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+    mesh = init_device_mesh(device.type, (dist.get_world_size(),))
+    mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 else None
+    kw = {"mesh": mesh, **({"mp_policy": mp} if mp else {})}
+    if activation_checkpointing:
+        # transformers 5.2x renamed the method; older releases (5.17 on our GPU image) only have the old name
+        (getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable)()
+    text = getattr(model.model, "language_model", model.model)     # vision-language models nest it
+    for layer in text.layers:      # (a vision tower stays in the root unit: every rank gathers it alike)
+        fully_shard(layer, **kw)
+    fully_shard(model, **kw)
+    return model
+
+
+def full_state(model):
+    """Gather the sharded model into a full state dict on every rank (checks and exports only: it holds the
+    whole model at once; the training loop syncs with sync_weights)."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True))
+
+
+@torch.no_grad()
+def sync_weights(sharded, full):
+    """full <- sharded, one parameter at a time, gathered straight into the copy's tensor (through one buffer of
+    that parameter's size when the copy has another dtype or the shards are uneven): the extra memory is one
+    parameter, never the model. Every rank calls this in the same order."""
+    dst = dict(full.named_parameters())
+    for name, p in sharded.named_parameters():
+        out = dst[name]
+        if not hasattr(p, "to_local"):                 # not sharded (or gathered just now): a plain copy
+            out.copy_(p)
+            continue
+        local = p.to_local()
+        even = local.shape[0] * dist.get_world_size() == out.shape[0]
+        if even and out.dtype == local.dtype and out.is_contiguous():
+            # (torch 2.13 deprecates all_gather_into_tensor for all_gather_single; older releases lack the new name)
+            (getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor)(out, local.contiguous())
+        else:
+            out.copy_(p.full_tensor())
+
+
+def local_shard(p):
+    """This rank's part of a parameter: the local tensor of an FSDP2 DTensor, or the plain tensor itself."""
+    return p.to_local() if hasattr(p, "to_local") else p
+
+
+@torch.no_grad()
+def copy_shards(dst, src):
+    """dst <- src, parameter by parameter, each rank on its own shards (both sharded alike): no gathering."""
+    for t, s in zip(dst.parameters(), src.parameters()):
+        local_shard(t).copy_(local_shard(s))
+
+
 def sharded_copy(cfg, policy, device):
     """A frozen FSDP2 copy of the sharded policy (FSDP modules cannot be deep-copied): a fresh module sharded
     the same way, then each rank copies its own shards."""
     model = agent.load_policy(dataclasses.replace(cfg.model, device=str(device), dtype="float32"),
                               cfg.init_checkpoint or None)[0]
-    copy_ = fsdp.shard(model.eval().requires_grad_(False), device, device.type == "cuda", False)
-    fsdp.copy_shards(copy_, policy)
+    copy_ = shard(model.eval().requires_grad_(False), device, device.type == "cuda", False)
+    copy_shards(copy_, policy)
     return copy_
 
 
@@ -186,8 +255,8 @@ def build_models(cfg, device):
     ref = None
     if cfg.algo.kl_coef > 0:
         ref = copy.deepcopy(policy).eval().requires_grad_(False)
-        ref = fsdp.shard(ref, device, device.type == "cuda", False)
-    policy = fsdp.shard(policy, device, device.type == "cuda", cfg.activation_checkpointing)
+        ref = shard(ref, device, device.type == "cuda", False)
+    policy = shard(policy, device, device.type == "cuda", cfg.activation_checkpointing)
     return policy, rollout_model, ref, tok
 
 
@@ -221,6 +290,12 @@ def pad_batch(trajs, pad_id, device):
     """ids, attention mask, and the loss mask / old log-probs aligned with next-token predictions."""
     ids, attn, mask, old = agent.pad_trajectories(trajs, pad_id, device)
     return ids, attn, mask[:, 1:], old[:, 1:]
+
+
+def all_sum(values, device):
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
 
 
 class Extension:
@@ -260,20 +335,20 @@ def micro_batch(cfg, policy, ref, ref_cache, m, chunk, adv, tok, device, batch_s
     runs on the policy's tokens only, in chunks. Returns the MicroBatch and the entropy per token [B, T-1]."""
     ids, attn, mask, old = pad_batch(chunk, tok.pad_token_id, device)
     images = agent.vision_kwargs(tok, chunk, ids)      # {} unless a vision-language policy saw images
-    hidden = logprobs.final_hidden(policy, ids, attn, images)
+    hidden = agent.final_hidden(policy, ids, attn, images)
     rows = mask.bool()
     if not rows.any():      # keep the head in the graph on every rank: FSDP's gradient collectives must line up
         rows[0, 0] = True
     mb = MicroBatch(chunk, ids, attn, mask, None, old, adv.to(device), None, batch_seqs, batch_tokens, rows,
-                    hidden[rows], lambda h: logprobs.head_logprobs(policy, h, cfg.rollout.temperature), cfg.head_chunk)
+                    hidden[rows], lambda h: agent.head_logprobs(policy, h, cfg.rollout.temperature), cfg.head_chunk)
     targets = ids[:, 1:][rows]
     # one pass of the head gives both: the taken token's log-prob (with gradient) and the entropy (a statistic)
-    logp, entropy = logprobs.chunked(lambda h, y: _logp_and_entropy(mb.head(h), y), mb.hidden, targets,
+    logp, entropy = agent.chunked(lambda h, y: _logp_and_entropy(mb.head(h), y), mb.hidden, targets,
                                   chunk=cfg.head_chunk)
     mb.logp = mb.scatter(logp)
     if ref is not None and m not in ref_cache:
         with torch.no_grad():
-            ref_cache[m] = logprobs.token_logprobs(ref, ids, attn, cfg.rollout.temperature, images, cfg.head_chunk)
+            ref_cache[m] = agent.token_logprobs(ref, ids, attn, cfg.rollout.temperature, images, cfg.head_chunk)
         if hasattr(ref, "reshard"):     # a forward without backward leaves the root gathered: free it now
             ref.reshard()
     mb.ref_logp = ref_cache.get(m) if ref is not None else None
@@ -291,9 +366,9 @@ def train_step(cfg, policy, ref, optimizer, trajs, adv, tok, device, ext=None, r
     a, ext = cfg.algo, ext or Extension()
     ref_cache = {} if ref_cache is None else ref_cache
     world = dist.get_world_size()
-    batch_tokens = max(fsdp.all_sum([sum(sum(t.mask) for t in trajs)], device)[0] / world, 1.0)
+    batch_tokens = max(all_sum([sum(sum(t.mask) for t in trajs)], device)[0] / world, 1.0)
     # every rank runs the same number of micro-batches: FSDP's collectives must line up
-    n_micro = max(1, int(fsdp.max_over_ranks(math.ceil(len(trajs) / cfg.micro_batch), device)))
+    n_micro = max(1, int(max_over_ranks(math.ceil(len(trajs) / cfg.micro_batch), device)))
     stats = {"loss": 0.0, "clip_frac": 0.0, "kl": 0.0, "entropy": 0.0, "tokens": 0.0}
     optimizer.zero_grad(set_to_none=True)
     for m in range(n_micro):
@@ -320,9 +395,9 @@ def train_step(cfg, policy, ref, optimizer, trajs, adv, tok, device, ext=None, r
             stats["tokens"] += float(mb.mask.sum())
     grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
     grad_norm = grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm
-    if fsdp.all_sum([len(trajs)], device)[0] > 0:    # no group kept anywhere: Adam's momentum must not move weights
+    if all_sum([len(trajs)], device)[0] > 0:    # no group kept anywhere: Adam's momentum must not move weights
         optimizer.step()
-    tot = fsdp.all_sum([stats["loss"], stats["clip_frac"], stats["entropy"], stats["kl"], stats["tokens"]], device)
+    tot = all_sum([stats["loss"], stats["clip_frac"], stats["entropy"], stats["kl"], stats["tokens"]], device)
     tokens = max(tot[4], 1.0)
     return {"loss": tot[0] / world, "clip_frac": tot[1] / tokens, "entropy": tot[2] / tokens,
             "kl": tot[3] / tokens, "grad_norm": float(grad_norm)}
@@ -339,6 +414,12 @@ def update(cfg, policy, ref, optimizer, trajs, adv, tok, device, ext=None):
         stats = [train_step(cfg, policy, ref, optimizer, [trajs[i] for i in p], adv[p], tok, device, ext, c)
                  for p, c in zip(parts, caches)]
     return {k: sum(s[k] for s in stats) / len(stats) for k in stats[0]}
+
+
+def max_over_ranks(x, device):
+    t = torch.tensor([float(x)], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return t.item()
 
 
 def dummy_traj(tok):
@@ -413,7 +494,7 @@ def rollout_metrics(trajs, shaped, device):
         [sum(t.reward_info["critical_violation"] for t in trajs), sum(sum(t.mask) for t in trajs),
          sum(t.n_turns for t in trajs), sum(t.n_calls for t in trajs)] + \
         [sum(t.errors.get(e, 0) for t in trajs) for e in errs]
-    tot = fsdp.all_sum(vals, device)
+    tot = all_sum(vals, device)
     n = max(tot[0], 1)
     out = {"reward": tot[1] / n, "shaped_reward": tot[2] / n, **{k: tot[3 + i] / n for i, k in enumerate(keys)},
            "safety_violation_rate": tot[8] / n, "response_tokens": tot[9] / n, "turns": tot[10] / n,
@@ -469,7 +550,7 @@ def train(cfg, ext=None):
     Returns (the last metrics row, the policy)."""
     ext = ext or Extension()
     check_values(cfg)
-    rank, world, device = fsdp.setup_distributed()
+    rank, world, device = setup_distributed()
     if cfg.algo.tasks_per_step % world:
         raise ValueError(f"algo.tasks_per_step={cfg.algo.tasks_per_step} must be divisible by {world} ranks")
     os.makedirs(cfg.out_dir, exist_ok=True)
@@ -479,7 +560,7 @@ def train(cfg, ext=None):
     done = 0                                  # optimiser steps already taken
     if cfg.resume and latest_checkpoint(cfg):
         done = load_checkpoint(latest_checkpoint(cfg), policy, optimizer, sched, rank, ext)
-    fsdp.sync_weights(policy, rollout_model)
+    sync_weights(policy, rollout_model)
     pool = bank.load_tasks(split=cfg.train_split)
     val = agent.validation_tasks(cfg.eval_split, cfg.eval_tasks)
     log = open(os.path.join(cfg.out_dir, "metrics.jsonl"), "a") if rank == 0 else None
@@ -497,7 +578,7 @@ def train(cfg, ext=None):
     for step in bar:     # step k = the k-th optimiser step; seeds and schedules index it from 0 (k - 1)
         t0 = time.time()
         over = cfg.time_budget_min and (t0 - t_start) / 60 > cfg.time_budget_min
-        if fsdp.max_over_ranks(float(bool(over)), device):      # every rank stops at the same step
+        if max_over_ranks(float(bool(over)), device):      # every rank stops at the same step
             row.update(evaluate(cfg, rollout_model, tok, val, rank, world, device))
             rank == 0 and log.write(json.dumps({"step": step - 1, "stopped": "time_budget", **row}) + "\n")
             save_checkpoint(cfg, step - 1, policy, optimizer, sched, rank, ext)
@@ -514,11 +595,11 @@ def train(cfg, ext=None):
         kept = [trajs[i] for i in keep]
         stats = update(cfg, policy, ref, optimizer, kept, adv[keep], tok, device, ext)
         sched.step()
-        fsdp.sync_weights(policy, rollout_model)
+        sync_weights(policy, rollout_model)
         dt = time.time() - t0
         row = {"step": step, **metrics, **stats, **ext_metrics, "lr": sched.get_last_lr()[0],
                "spec_keep": spec_keep(cfg, step - 1),
-               "kept_groups": fsdp.all_sum([len(kept) / cfg.algo.group_size], device)[0],
+               "kept_groups": all_sum([len(kept) / cfg.algo.group_size], device)[0],
                "step_time_s": dt, "tokens_per_s": n_tokens / dt}
         if device.type == "cuda":
             row["gpu_mem_gb"] = torch.cuda.max_memory_allocated(device) / 2**30

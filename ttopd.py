@@ -32,9 +32,7 @@ import torch.distributed as dist
 
 import agent
 import config
-import fsdp
 import grpo
-import logprobs
 import reward
 from clinic import hints as outcome_hints   # (DistillConfig has a field named hints)
 from config import opt
@@ -86,13 +84,13 @@ def ema_update(teacher, student, alpha):
     """theta_T <- alpha theta_T + (1 - alpha) theta_S on the local shards (DTensor or plain)."""
     _resharded(teacher, student)
     for t, s in zip(teacher.parameters(), student.parameters()):
-        fsdp.local_shard(t).mul_(alpha).add_(fsdp.local_shard(s), alpha=1 - alpha)
+        grpo.local_shard(t).mul_(alpha).add_(grpo.local_shard(s), alpha=1 - alpha)
 
 
 def hard_copy(teacher, student):
     """theta_T <- theta_S, shard by shard."""
     _resharded(teacher, student)
-    fsdp.copy_shards(teacher, student)
+    grpo.copy_shards(teacher, student)
 
 
 class Lambda:
@@ -215,7 +213,7 @@ class TTOPD(grpo.Extension):
         t_ids, t_attn, t_rows = self._teacher_batch(mb.trajs, mb.ids, mb.attn)
         with torch.no_grad():
             images = agent.vision_kwargs(self.tok, mb.trajs, t_ids)
-            t_hidden = logprobs.final_hidden(self.teacher, t_ids, t_attn, images)
+            t_hidden = agent.final_hidden(self.teacher, t_ids, t_attn, images)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not watching):
             kl_mean, n_seqs = self._turn_kl(mb, t_hidden, t_rows)
         mean_kl = self._global_mean(kl_mean, n_seqs)     # every rank decides on the same number
@@ -243,7 +241,7 @@ class TTOPD(grpo.Extension):
         b, j = mb.rows.nonzero(as_tuple=True)       # the teacher's row for each student row the head runs on
         t_at = torch.tensor([t_rows[x][y] for x, y in zip(b.tolist(), j.tolist())], device=b.device)
         temperature, clip = self.cfg.rollout.temperature, self.d.logratio_clip
-        kl_tok = mb.per_token(lambda s, th: token_kl(s, logprobs.head_logprobs(self.teacher, th, temperature), clip),
+        kl_tok = mb.per_token(lambda s, th: token_kl(s, agent.head_logprobs(self.teacher, th, temperature), clip),
                               t_hidden[b, t_at])
         terms = []
         for i, tr in enumerate(mb.trajs):

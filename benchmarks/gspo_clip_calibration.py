@@ -18,7 +18,7 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-import logprobs  # noqa: E402
+import agent  # noqa: E402
 import config  # noqa: E402
 import grpo  # noqa: E402
 
@@ -45,7 +45,7 @@ def main():
         def after_step(self, step, policy):
             ids, attn, mask, old = grpo.pad_batch(self.trajs, 0, torch.device("cpu"))
             with torch.no_grad():
-                new = logprobs.token_logprobs(policy, ids, attn, cfg.rollout.temperature)
+                new = agent.token_logprobs(policy, ids, attn, cfg.rollout.temperature)
             log_s = grpo.masked_mean(new - old, mask, 1)          # the log of loss_gspo's s_i
             q = np.quantile(log_s.abs().numpy(), QUANTILES)
             rows.append({"step": step, **{f"abs_log_s_q{int(p * 100)}": float(v) for p, v in zip(QUANTILES, q)}})

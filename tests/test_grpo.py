@@ -10,9 +10,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-import fsdp
 import grpo
-import logprobs
 from torchrun import torchrun
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -221,7 +219,7 @@ def test_second_epoch_on_a_batch_is_off_policy_and_clips(process_group):
     rank, world, device = process_group
     cfg, model, tok, trajs = rollouts_on_four_train_tasks(["algo.loss=grpo", "rollout.max_new_tokens=12",
                                                            "rollout.max_turns=2", "micro_batch=4"])
-    policy = fsdp.shard(model, device, False, False)
+    policy = grpo.shard(model, device, False, False)
     opt = torch.optim.AdamW(policy.parameters(), lr=0.05)
     adv = torch.tensor([1.0, -1.0, 1.0, -1.0])
     clip = [grpo.train_step(cfg, policy, None, opt, trajs, adv, tok, device)["clip_frac"] for _ in range(2)]
@@ -239,7 +237,7 @@ def test_minibatches_are_separate_updates_and_later_ones_are_off_policy(process_
     for m in (1, 2):
         cfg.algo.minibatches = m
         torch.manual_seed(0)
-        policy = fsdp.shard(agent.load_policy(cfg.model)[0], device, False, False)
+        policy = grpo.shard(agent.load_policy(cfg.model)[0], device, False, False)
         opt = torch.optim.AdamW(policy.parameters(), lr=0.05)
         n = [0]
         opt.register_step_post_hook(lambda *_: n.__setitem__(0, n[0] + 1))
@@ -250,7 +248,7 @@ def test_minibatches_are_separate_updates_and_later_ones_are_off_policy(process_
     assert steps == [1, 2] and clip[0] == 0.0 and clip[1] > 0.0
     assert any(not torch.equal(after[0][k], after[1][k]) for k in after[0])
     torch.manual_seed(0)       # one minibatch, one pass: exactly train_step
-    policy = fsdp.shard(agent.load_policy(cfg.model)[0], device, False, False)
+    policy = grpo.shard(agent.load_policy(cfg.model)[0], device, False, False)
     opt = torch.optim.AdamW(policy.parameters(), lr=0.05)
     grpo.train_step(cfg, policy, None, opt, trajs, torch.tensor([1.0, -1.0, 1.0, -1.0]), tok, device)
     for k, v in policy.state_dict().items():
@@ -266,7 +264,7 @@ def test_activation_checkpointing_changes_memory_not_the_update(process_group):
     after = []
     for checkpointing in (False, True):
         torch.manual_seed(0)
-        policy = fsdp.shard(agent.load_policy(cfg.model)[0], device, False, checkpointing)
+        policy = grpo.shard(agent.load_policy(cfg.model)[0], device, False, checkpointing)
         assert policy.is_activation_checkpointing == checkpointing
         opt = torch.optim.AdamW(policy.parameters(), lr=0.01)
         grpo.train_step(cfg, policy, None, opt, trajs, torch.tensor([1.0, -1.0, 1.0, -1.0]), tok, device)
@@ -286,8 +284,8 @@ def test_reference_forward_runs_once_per_batch_however_many_passes(process_group
     after, calls = [], []
     for cache in (None, {}):
         torch.manual_seed(0)
-        policy = fsdp.shard(agent.load_policy(cfg.model)[0], device, False, False)
-        ref = fsdp.shard(agent.load_policy(cfg.model)[0].requires_grad_(False), device, False, False)
+        policy = grpo.shard(agent.load_policy(cfg.model)[0], device, False, False)
+        ref = grpo.shard(agent.load_policy(cfg.model)[0].requires_grad_(False), device, False, False)
         n = [0]
         ref.register_forward_hook(lambda *_: n.__setitem__(0, n[0] + 1))
         opt = torch.optim.AdamW(policy.parameters(), lr=0.05)
@@ -391,6 +389,7 @@ def test_chunked_head_and_weight_sync_equal_the_full_versions_under_fsdp_on_two_
 def test_chunked_head_on_a_wide_vocabulary_gives_the_full_heads_values_and_gradients():
     """Qwen3's 151,936-token vocabulary on a 1-layer, 64-wide model: chunked log-probs and their gradients equal
     the full head's (benchmarks/head_memory.py measures what the chunks save)."""
+    import agent
     from transformers import Qwen3Config, Qwen3ForCausalLM
     torch.manual_seed(0)
     model = Qwen3ForCausalLM(Qwen3Config(vocab_size=151936, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
@@ -403,7 +402,7 @@ def test_chunked_head_on_a_wide_vocabulary_gives_the_full_heads_values_and_gradi
     (full * weights).sum().backward()
     expected = {k: p.grad.clone() for k, p in model.named_parameters()}
     model.zero_grad()
-    chunked = logprobs.token_logprobs(model, ids, temperature=0.8, chunk=48)
+    chunked = agent.token_logprobs(model, ids, temperature=0.8, chunk=48)
     (chunked * weights).sum().backward()
     torch.testing.assert_close(chunked, full, atol=1e-5, rtol=0)
     for k, p in model.named_parameters():
