@@ -1,8 +1,10 @@
 """ttopd.py: EMA (plain and FSDP), hints, the turn-level KL by hand, lambda's phase-out, torchrun."""
 import dataclasses
+import json
 import math
 import os
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -93,7 +95,6 @@ def test_torchrun_two_ranks_two_steps(tmp_path):
                                       *args],
                        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr[-3000:]
-    import json
     rows = [json.loads(x) for x in open(out / "metrics.jsonl")]
     assert rows[-1]["step"] == 2 and rows[1]["lambda"] == 4.0 and rows[2]["lambda"] < 4.0
     assert math.isfinite(rows[-1]["loss"]) and rows[-1]["teacher_staleness_ema"] == 0
@@ -224,3 +225,24 @@ def test_an_arms_campaign_refuses_runs_from_another_warm_start(tmp_path, monkeyp
     ttopd_arms.check_init(60, str(tmp_path / "a"))
     with pytest.raises(SystemExit, match="not the warm start"):
         ttopd_arms.check_init(60, str(tmp_path / "b"))
+
+
+def test_ttopd_with_lambda_0_is_the_grpo_arm_step_for_step(tmp_path):
+    """The arms compare distillation alone: TT-OPD with distill.lam=0 and the GRPO arm's command, same seed, must
+    sample the same episodes and log the same rewards and losses (the extension draws no random numbers and, once
+    its teacher no longer acts, changes nothing)."""
+    from benchmarks import ttopd_arms
+    small = ["init_checkpoint=", "steps=2", "eval_tasks=2", "eval_every=0", "checkpoint_every=0", "seed=3",
+             "rollout.max_new_tokens=12", "rollout.max_turns=2", "algo.group_size=2", "algo.tasks_per_step=2"]
+    rows = {}
+    for arm, extra in (("grpo", []), ("ttopd_informative", ["distill.lam=0"])):
+        script, cfg, arm_args = ttopd_arms.ARMS[arm]
+        out = tmp_path / arm
+        r = subprocess.run([sys.executable, script, os.path.join("configs", cfg), *arm_args, *small, *extra,
+                            f"out_dir={out}"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert r.returncode == 0, r.stderr[-3000:]
+        rows[arm] = [json.loads(x) for x in open(out / "metrics.jsonl") if '"reward"' in x]
+    keys = ("reward", "loss", "response_tokens", "turns", "grad_norm")
+    assert len(rows["grpo"]) == 2
+    assert [[r[k] for k in keys] for r in rows["grpo"]] == [[r[k] for k in keys] for r in rows["ttopd_informative"]]
