@@ -10,7 +10,8 @@ second = tokens the policy sampled / wall time of the whole rollout (env steps i
   static     agent.rollout(static_cache=True): a preallocated cache, fixed decode shapes
   compiled   static + compile=True: the decode step through torch.compile(mode="reduce-overhead") (CUDA graphs on a
              GPU); its first episodes include the compilation
---modes picks some; --model-config JSON and --config overrides run a random model of another shape (no checkpoint).
+--modes picks some (a mode named twice is timed twice: `compiled compiled` times it again once compiled);
+--model-config JSON and --config overrides run a random model of another shape (no checkpoint).
 """
 import argparse
 import dataclasses
@@ -76,6 +77,8 @@ def main():
     ap.add_argument("--model-config", default="", help="a shape JSON for model.tiny_config (random weights)")
     ap.add_argument("--bandwidth-gbs", type=float, default=0.0, help="the device's memory bandwidth (H100 SXM: 3350): "
                     "also report tokens/s as a share of the decode bound, batch rows x bandwidth / weight bytes")
+    ap.add_argument("--profile", action="store_true", help="then profile one short rollout of the last mode "
+                    "(1 turn of 32 tokens, same shapes) and write its op table to OUT with .profile.txt")
     ap.add_argument("overrides", nargs="*")
     a = ap.parse_intermixed_args()
     cfg = config.load(a.config, config.Config, a.overrides, ignore_sections=True)
@@ -91,11 +94,14 @@ def main():
     def policy_tokens(**change):
         rcfg = dataclasses.replace(cfg.rollout, **change)
         return sum(sum(t.mask) for t in agent.rollout(model, tok, tasks, rcfg, 0, progress=False))
-    modes = {"cached": lambda: policy_tokens(), "recompute": lambda: policy_tokens(reuse_cache=False),
-             "generate": lambda: rollout_generate(model, tok, tasks, cfg.rollout, 0),
-             "static": lambda: policy_tokens(static_cache=True),
-             "compiled": lambda: policy_tokens(static_cache=True, compile=True)}
-    for name, fn in [(m, modes[m]) for m in a.modes]:
+    modes = {"cached": lambda **kw: policy_tokens(**kw),
+             "recompute": lambda **kw: policy_tokens(reuse_cache=False, **kw),
+             "generate": lambda **kw: rollout_generate(model, tok, tasks, dataclasses.replace(cfg.rollout, **kw), 0),
+             "static": lambda **kw: policy_tokens(static_cache=True, **kw),
+             "compiled": lambda **kw: policy_tokens(static_cache=True, compile=True, **kw)}
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    for i, (mode, fn) in enumerate([(m, modes[m]) for m in a.modes]):
+        name = mode if mode not in res else f"{mode}_{i}"     # a repeated mode: e.g. compiled once warm
         t = time.perf_counter()
         n = fn()
         dt = time.perf_counter() - t
@@ -105,9 +111,26 @@ def main():
             bound = min(cfg.rollout.batch_size, len(tasks)) * a.bandwidth_gbs * 1e9 / weight_bytes
             res[name]["share_of_bandwidth_bound"] = n / dt / bound
         print(f"{name:10s} {n:6d} tokens {dt:7.1f} s {n / dt:8.1f} tok/s", flush=True)
-    os.makedirs(os.path.dirname(a.out), exist_ok=True)
-    with open(a.out, "w") as f:
-        json.dump(res, f, indent=1)
+        with open(a.out, "w") as f:      # after every mode, so a run cut off by a time limit keeps what it measured
+            json.dump(res, f, indent=1)
+    if a.profile:
+        profile(lambda: modes[a.modes[-1]](max_turns=1, max_new_tokens=32), a.out.replace(".json", "") + ".profile.txt")
+
+
+def profile(fn, path):
+    """torch.profiler over fn(): the ops by CPU time and by device time, and the host syncs (cudaStreamSynchronize,
+    cudaMemcpy) that stall the loop."""
+    from torch.profiler import ProfilerActivity, profile as prof
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+    with prof(activities=acts) as p:
+        n = fn()
+    avg = p.key_averages()
+    with open(path, "w") as f:
+        f.write(f"policy tokens {n}\n")
+        f.write(avg.table(sort_by="self_cpu_time_total", row_limit=40) + "\n")
+        if torch.cuda.is_available():
+            f.write(avg.table(sort_by="self_cuda_time_total", row_limit=25) + "\n")
+    print(open(path).read()[:6000], flush=True)
 
 
 if __name__ == "__main__":

@@ -95,6 +95,26 @@ def test_static_cache_samples_the_same_tokens_as_the_dynamic_cache(policy, cfg, 
         assert len(resets) == (1 if slack else 2)      # the first allocation; without slack, one re-encoding
 
 
+def test_decode_attention_equals_attention_over_the_expanded_heads():
+    """A decode step of a grouped-query model: each key/value head's query heads folded into the query length give
+    what expanding K and V to every query head gives; prefills (several queries) go through transformers' path."""
+    from types import SimpleNamespace
+    torch.manual_seed(0)
+    b, hk, g, n, d = 3, 2, 4, 10, 8
+    k, v = torch.randn(b, hk, n, d), torch.randn(b, hk, n, d)
+    mask = torch.rand(b, 1, 1, n) > 0.3
+    mask[..., 0] = True
+    module = SimpleNamespace(num_key_value_groups=g, is_causal=True)
+    for q_len in (1, 4):
+        q = torch.randn(b, hk * g, q_len, d)
+        m = mask.expand(b, 1, q_len, n)
+        out, _ = agent.decode_attention(module, q, k, v, m, scaling=d ** -0.5)
+        ref = torch.nn.functional.scaled_dot_product_attention(q, k.repeat_interleave(g, 1), v.repeat_interleave(g, 1),
+                                                               attn_mask=m)
+        assert out.shape == (b, q_len, hk * g, d)
+        assert torch.allclose(out, ref.transpose(1, 2), atol=1e-6)
+
+
 class ScriptedLM(torch.nn.Module):
     """A stand-in policy that emits a fixed text (as tokens) over and over, whatever the context."""
 
