@@ -202,16 +202,20 @@ def turn_text(tok, ids):
     return tok.decode([i for i in ids if i != tok.convert_tokens_to_ids("<|im_end|>")], skip_special_tokens=False)
 
 
-def sample(logits, temperature, top_p, generators):
-    """Sample one token per row, each row from its own generator (so an episode's tokens do not depend
-    on which other episodes share its batch); return (tokens, log-probs under softmax(logits / T))."""
+def sample(logits, temperature, top_p, rngs):
+    """Sample one token per row by inverting its CDF at a uniform drawn from the row's own host generator
+    (random.Random), so an episode's tokens depend neither on which episodes share its batch nor on the device,
+    and the whole batch is drawn at once (no per-row kernels); return (tokens, log-probs under softmax(logits/T))."""
     logp = torch.log_softmax(logits.float() / temperature, dim=-1)
     probs = logp.exp()
     if top_p < 1.0:
         sorted_p, idx = probs.sort(dim=-1, descending=True)
         drop = sorted_p.cumsum(-1) - sorted_p > top_p
         probs = probs.scatter(-1, idx, sorted_p.masked_fill(drop, 0.0))
-    tokens = torch.cat([torch.multinomial(probs[r], 1, generator=g) for r, g in enumerate(generators)])
+    cdf = probs.double().cumsum(-1)
+    # u in (0, 1]: the first index whose CDF reaches u * total has probability > 0
+    u = torch.tensor([1.0 - g.random() for g in rngs], dtype=torch.float64).to(cdf.device, non_blocking=True)
+    tokens = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None]).squeeze(-1)
     return tokens, logp.gather(-1, tokens[:, None]).squeeze(-1)
 
 
@@ -520,7 +524,7 @@ def rollout(model, tok, tasks, rcfg: config.RolloutConfig, seed=0, kb=None, prog
 
 def _rollout_batch(model, tok, tasks, rcfg, seeds, kb, reward_config, hints):
     device = next(model.parameters()).device
-    gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
+    rngs = [random.Random(int(s)) for s in seeds]
     end_id, pad_id = tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id
     envs, trajs, pending = [], [], []
     for t, seed, hint in zip(tasks, seeds, hints):
@@ -557,7 +561,7 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb, reward_config, hints):
         lps = [[] for _ in live]
         open_rows = set(range(len(live)))
         for step in range(rcfg.max_new_tokens):
-            toks, lp = sample(logits, rcfg.temperature, rcfg.top_p, [gens[i] for i in live])
+            toks, lp = sample(logits, rcfg.temperature, rcfg.top_p, [rngs[i] for i in live])
             toks, lp = torch.stack([toks.double(), lp.double()]).tolist()    # one device-to-host copy a token
             toks = [int(t) for t in toks]
             for r in list(open_rows):

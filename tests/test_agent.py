@@ -132,6 +132,28 @@ class ScriptedLM(torch.nn.Module):
         return type("Out", (), {"logits": logits})()
 
 
+def test_sampler_draws_each_token_with_its_probability_and_never_one_outside_the_nucleus():
+    """Inverse-CDF sampling at one host uniform a row: 40,000 rows (each its own generator) of the same
+    logits give each token within 5 standard errors of its probability, never a token of probability 0 or
+    (with top_p) outside the nucleus; the log-probs are the tempered softmax's; a row's token depends only on
+    its own generator, not on the rows beside it."""
+    import random
+    logits = torch.tensor([2.0, 1.0, 0.0, -1.0, float("-inf"), 0.5])
+    n, temp = 40_000, 0.7
+    rows = logits.expand(n, -1)
+    toks, lp = agent.sample(rows, temp, 1.0, [random.Random(i) for i in range(n)])
+    p = torch.softmax(logits / temp, -1)
+    freq = torch.bincount(toks, minlength=6).double() / n
+    assert freq[4] == 0
+    assert ((freq - p.double()).abs() <= 5 * (p.double() * (1 - p.double()) / n).sqrt() + 1e-12).all()
+    torch.testing.assert_close(lp, torch.log_softmax(logits / temp, -1)[toks])
+    nucleus, _ = agent.sample(rows, temp, 0.8, [random.Random(i) for i in range(n)])
+    assert set(nucleus.tolist()) == {0, 1}      # p = .70 .17 | .08 .04 .01 0: the top two reach 0.8
+    mixed = torch.stack([logits, torch.randn(6), logits, torch.randn(6)])
+    alone = agent.sample(logits[None], temp, 1.0, [random.Random(7)])[0]
+    assert agent.sample(mixed, temp, 1.0, [random.Random(s) for s in (1, 2, 7, 3)])[0][2] == alone[0]
+
+
 @pytest.mark.parametrize("text", [
     "I am not sure what to do here.",                                           # no tool call
     '<tool_call>{"name": "get_vitals", "arguments": {</tool_call>',           # broken JSON
