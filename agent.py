@@ -506,7 +506,7 @@ def episode_env(task, rcfg, kb=None, reward_config=None, max_turns=None):
 def rollout(model, tok, tasks, rcfg: config.RolloutConfig, seed=0, kb=None, progress=True, seeds=None,
             reward_config=None, hints=None):
     """Play one episode per task, rcfg.batch_size at a time; return Trajectories in task order.
-    Episode i samples from its own generator seeded seeds[i] (default seed + i); the env scores it with
+    Episode i samples from its own host generator seeded seeds[i] (default seed + i); the env scores it with
     reward_config (config.RewardConfig; None: the paper's weights). hints[i] (token ids) goes between
     episode i's prompt and its first turn, where TT-OPD's teacher reads its hint (benchmarks/hint_reading.py)."""
     seeds = list(seeds) if seeds is not None else [seed + i for i in range(len(tasks))]
