@@ -420,29 +420,35 @@ class RecurrentBatch(Batch):
         self.saved = {rows.index(r): s for r, s in self.saved.items() if r in rows}
 
 
-def decode_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kw):
-    """transformers' SDPA attention, except that a decode step (one query a row) of a grouped-query model runs on
-    the key/value heads: each one's query heads become its query length, so the cache is read once. transformers
-    does this only outside torch.compile; inside, it expands K and V to every query head over the whole static
-    cache (20 of a Qwen3-0.6B shape's 24 ms a decode step on an H200, benchmarks/results/README.md)."""
+def decode_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, decode_len=None, **kw):
+    """transformers' SDPA attention, except in a decode step (one query a row). (1) A grouped-query model's query
+    heads become each key/value head's query length, so the cache is read once: inside torch.compile transformers
+    expands K and V to every query head over the whole static cache (20 of a Qwen3-0.6B shape's 24 ms a decode
+    step on an H200, benchmarks/results/README.md). (2) With decode_len, only the cache's first decode_len columns
+    are read: StaticBatch passes its used width, and every column past it is masked for every row."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
     (b, h, q, d), g = query.shape, query.shape[1] // key.shape[1]
-    if q != 1 or g == 1 or (attention_mask is not None and attention_mask.shape[1] != 1):
+    if q != 1 or (attention_mask is not None and attention_mask.shape[1] != 1):
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout, scaling, **kw)
+    if decode_len is not None:
+        key, value = key[:, :, :decode_len], value[:, :, :decode_len]
+        attention_mask = attention_mask[..., :decode_len] if attention_mask is not None else None
     out = torch.nn.functional.scaled_dot_product_attention(query.reshape(b, h // g, g, d), key, value,
                                                            attn_mask=attention_mask, scale=scaling)
     return out.reshape(b, h, 1, d).transpose(1, 2).contiguous(), None
 
 
 def use_decode_attention(model):
-    """Switch an SDPA model to decode_attention (the same result; registered with transformers once)."""
+    """Switch an SDPA model to decode_attention (the same result; registered with transformers once); whether it
+    runs it."""
     from transformers import AttentionInterface, AttentionMaskInterface
     from transformers.masking_utils import sdpa_mask
-    if getattr(model.config, "_attn_implementation", None) != "sdpa":
-        return
+    if getattr(model.config, "_attn_implementation", None) not in ("sdpa", "sdpa_decode"):
+        return False
     AttentionInterface.register("sdpa_decode", decode_attention)
     AttentionMaskInterface.register("sdpa_decode", sdpa_mask)
     model.set_attn_implementation("sdpa_decode")
+    return True
 
 
 class StaticBatch(Batch):
@@ -454,7 +460,7 @@ class StaticBatch(Batch):
     def __init__(self, n, device, model, max_len, compile=False):
         super().__init__(n, device)
         self.max_len, self.slots = max_len, list(range(n))
-        use_decode_attention(model)
+        self.reads_prefix = use_decode_attention(model)
         self.step = torch.compile(model, mode="reduce-overhead", dynamic=False) if compile else model
         self.reset(n, model)
 
@@ -470,6 +476,11 @@ class StaticBatch(Batch):
     def full(self, width):
         return self.col + width > self.max_len
 
+    def decode_width(self):
+        """The cache columns a decode step reads: the used ones (self.col + 1 with the new token) rounded up to a
+        power of two, at least 512, so a compiled step meets a handful of shapes (one CUDA graph each)."""
+        return min(self.max_len, max(512, 1 << self.col.bit_length()))
+
     @torch.no_grad()
     def feed(self, model, rows_tokens, pad_id, vision=None, left=False):
         """As Batch.feed for the live rows (self.slots); other slots get masked pads."""
@@ -482,8 +493,9 @@ class StaticBatch(Batch):
         self.mask[:, self.col:self.col + width] = (cols < n_new[:, None]).long()
         positions = self.pos[:, None] + cols
         step = self.step if width == 1 else model        # prefills vary in width: only decode is captured
+        read = {"decode_len": self.decode_width()} if width == 1 and self.reads_prefix else {}
         out = step(input_ids=ids, attention_mask=self.mask, position_ids=positions, use_cache=True,
-                   **{cache_kwarg(model): self.cache})
+                   **{cache_kwarg(model): self.cache}, **read)
         self.col += width
         self.pos += n_new
         last = (n_new - 1).clamp(min=0)

@@ -113,6 +113,33 @@ def test_decode_attention_equals_attention_over_the_expanded_heads():
                                                                attn_mask=m)
         assert out.shape == (b, q_len, hk * g, d)
         assert torch.allclose(out, ref.transpose(1, 2), atol=1e-6)
+    # columns past the used width are masked for every row: reading only the first decode_len changes nothing
+    q, used = torch.randn(b, hk * g, 1, d), mask.clone()
+    used[..., 6:] = False
+    full, _ = agent.decode_attention(module, q, k, v, used, scaling=d ** -0.5)
+    for n_read in (6, 8):
+        part, _ = agent.decode_attention(module, q, k, v, used, scaling=d ** -0.5, decode_len=n_read)
+        assert torch.allclose(part, full, atol=1e-6)
+
+
+def test_static_decode_reads_a_power_of_two_prefix_of_the_cache(policy):
+    """StaticBatch's decode steps read the used columns rounded up to a power of two (>= 512, <= the cache), and
+    give the logits of reading the whole cache."""
+    model, tok = policy
+    batch = agent.StaticBatch(2, torch.device("cpu"), model, 1200)
+    assert batch.reads_prefix
+    widths = {}
+    for col in (0, 511, 512, 1000, 1100):
+        batch.col = col
+        widths[col] = batch.decode_width()
+    assert widths == {0: 512, 511: 512, 512: 1024, 1000: 1024, 1100: 1200}
+    batch.col = 0
+    whole = agent.StaticBatch(2, torch.device("cpu"), model, 1200)
+    whole.reads_prefix = False
+    seqs = [[5, 6, 7, 8], [9, 10]]
+    for feed in (seqs, [[11], [12]], [[13], []], [[14], [15]]):
+        torch.testing.assert_close(batch.feed(model, feed, tok.pad_token_id),
+                                   whole.feed(model, feed, tok.pad_token_id), atol=1e-5, rtol=0)
 
 
 class ScriptedLM(torch.nn.Module):
