@@ -439,8 +439,8 @@ def decode_attention(module, query, key, value, attention_mask, dropout=0.0, sca
 
 
 def use_decode_attention(model):
-    """Switch an SDPA model to decode_attention (the same result; registered with transformers once); whether it
-    runs it."""
+    """Switch an SDPA model to decode_attention (the same result; registered with transformers once). Returns
+    whether the model now runs it (False for other attention implementations, which keep theirs)."""
     from transformers import AttentionInterface, AttentionMaskInterface
     from transformers.masking_utils import sdpa_mask
     if getattr(model.config, "_attn_implementation", None) not in ("sdpa", "sdpa_decode"):
