@@ -3,14 +3,21 @@
 The environment, the agent and the trainer read tasks through load_tasks; only `python -m clinic.taskgen`
 writes them. Kept apart from the generator so that reading a bank does not import how it is made.
 """
-import json
 import os
 
+from clinic import files
+
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
+SPLITS = ("train", "validation", "test")          # clinic/taskgen.py: 70/15/15 by index
 
 
-def load_tasks(path=os.path.join(DATA, "tasks.jsonl"), domain=None, split=None):
-    """Read tasks from JSONL, optionally filtered by domain and split."""
-    with open(path) as f:
-        tasks = [json.loads(line) for line in f if line.strip()]
+TASKS = os.path.join(DATA, "tasks.jsonl")
+
+
+def load_tasks(path=None, domain=None, split=None):
+    """Read tasks from JSONL (default: the bank, TASKS), optionally filtered by domain and split; a line that is
+    not JSON is a DataError naming the file and the line."""
+    if split is not None and split not in SPLITS:
+        raise files.DataError(f"no split {split!r} in the task bank; its splits are {', '.join(SPLITS)}")
+    tasks = files.read_jsonl(path or TASKS)
     return [t for t in tasks if (domain is None or t["domain"] == domain) and (split is None or t["split"] == split)]

@@ -7,6 +7,8 @@ import csv
 import json
 import os
 
+from clinic import files
+
 LETTERS = "ABCDE"
 
 
@@ -36,11 +38,6 @@ def text_task(source, i, question, reference, metric="f1", **answer):
                 {"type": "text", "value": reference, "metric": metric, "options": [], **answer})
 
 
-def read_jsonl(path):
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def read_rows(path):
     """JSONL, JSON (a list), CSV with a header, or a Hugging Face Hub parquet export (needs pyarrow, an
     optional extra), as a list of dicts."""
@@ -57,7 +54,7 @@ def read_rows(path):
     if path.endswith(".json"):
         with open(path, encoding="utf-8") as f:
             return json.load(f)
-    return read_jsonl(path)
+    return files.read_jsonl(path)
 
 
 def saved_image(value, path, i):

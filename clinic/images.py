@@ -8,8 +8,12 @@ tests check that measuring recovers what was rendered. Files are read and
 written through Pillow, so any PNG or JPEG a user brings (a VQA-RAD or SLAKE
 image, a scanned ECG) loads the same way.
 """
+import os
+
 import numpy as np
 from PIL import Image
+
+from clinic import bank, files
 
 ECG_W, ECG_H, ECG_PX_PER_S = 1000, 200, 100       # 10 s strip, 25 mm/s paper -> 4 px per mm
 ECG_MID, ECG_GAIN = 130, 80                         # baseline row, pixels per mV
@@ -32,12 +36,43 @@ def read_image(path):
         im = Image.open(path)
         im.load()
     except (OSError, Image.DecompressionBombError) as e:       # UnidentifiedImageError is an OSError
-        raise ValueError(f"{path}: not a readable image ({e})") from None
+        raise ValueError(f"{path}: not a readable image ({' '.join(str(e).split())})") from None
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):               # 16-bit grey: 0..65535 -> 0..255
         return np.clip(np.round(np.asarray(im, dtype=np.float64) / 257.0), 0, 255).astype(np.uint8)
     if im.mode not in ("L", "RGB"):
         im = im.convert("L" if im.mode in ("1", "LA") else "RGB")
     return np.asarray(im, dtype=np.uint8)
+
+
+def image_path(task):
+    """Where a task's image is: data/<relative path> for the bank's, or the absolute path a loader gave."""
+    return os.path.join(bank.DATA, task["image"])       # (an absolute second part wins in os.path.join)
+
+
+def unreadable(tasks):
+    """[(task id, image path, reason)] for every task whose image cannot be read (each file decoded once)."""
+    bad, seen = [], {}
+    for t in tasks:
+        if not t.get("image"):
+            continue
+        path = image_path(t)
+        if path not in seen:
+            try:
+                read_image(path)
+                seen[path] = None
+            except ValueError as e:
+                seen[path] = str(e)
+        if seen[path]:
+            bad.append((t["id"], path, seen[path]))
+    return bad
+
+
+def check_readable(tasks):
+    """A DataError naming the first unreadable image of the tasks (and how many there are): a damaged image
+    folder stops a run at start-up instead of turning into the policy's tool errors."""
+    bad = unreadable(tasks)
+    if bad:
+        raise files.DataError(f"{len(bad)} task image(s) cannot be read, the first of task {bad[0][0]}: {bad[0][2]}")
 
 
 # ---------------------------------------------------------------- ECG strip
