@@ -20,7 +20,6 @@ Formats (--format; auto = by file extension, and for JSONL by the first record's
   python kb.py build OUT_DIR INPUT [INPUT ...] [--format F] [--passage-words N] [--source NAME]
   python kb.py search OUT_DIR query words
 """
-import argparse
 import array
 import collections
 import functools
@@ -30,6 +29,7 @@ import json
 import math
 import os
 import re
+import shutil
 import sqlite3
 import threading
 import xml.etree.ElementTree as ET
@@ -37,8 +37,10 @@ import xml.etree.ElementTree as ET
 import numpy as np
 from tqdm import tqdm
 
+from clinic import files
+
 K1, B, EPSILON = 1.5, 0.75, 0.25          # rank_bm25.BM25Okapi defaults
-VERSION = 3                               # of the index layout; an index of another version must be rebuilt
+VERSION = 4                               # of the index layout; an index of another version must be rebuilt
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 TOKEN = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset("a an and are as at be by for from has in is it its of on or that the to was were with "
@@ -50,7 +52,7 @@ FIRST_DEPTH = 256                         # first read of a long list; each late
 DENSE_SHARE = 1 / 8                       # terms in at least this share of passages also get a dense tf row
 
 
-class KBError(ValueError):
+class KBError(files.InputError):
     pass
 
 
@@ -84,8 +86,8 @@ def detect_format(path):
     if name.endswith(".txt"):
         return "text"
     with _open_text(path) as f:
-        first = next((line for line in f if line.strip()), "{}")
-    keys = set(json.loads(first))
+        first = next(files.iter_jsonl(path, lines=f), {})
+    keys = set(first) if isinstance(first, dict) else set()
     if {"content", "contents"} & keys:
         return "medrag"
     if "text" in keys:
@@ -116,24 +118,27 @@ def _default_source(path, fmt):
     return "pubmed" if fmt == "pubmed" else os.path.basename(path).split(".")[0]
 
 
-def read_jsonl(path, source=None):
+def _records(path, needs):
+    """The JSON objects of a JSONL corpus file (.gz too), each with one of the keys in each of `needs`; a
+    line that is not one is a KBError naming the file and the line."""
     with _open_text(path) as f:
-        for line in f:
-            if line.strip():
-                p = json.loads(line)
-                yield dict(id=str(p["id"]), title=p.get("title", ""), text=p["text"],
-                           source=source or p.get("source", ""))
+        for n, p in enumerate(files.iter_jsonl(path, lines=f), 1):
+            if not isinstance(p, dict) or not all(set(p) & set(keys) for keys in needs):
+                raise KBError(f"{path}: record {n} is not a passage (it needs {' and '.join(map('/'.join, needs))})")
+            yield p
+
+
+def read_jsonl(path, source=None):
+    for p in _records(path, [("id",), ("text",)]):
+        yield dict(id=str(p["id"]), title=p.get("title", ""), text=p["text"], source=source or p.get("source", ""))
 
 
 def read_medrag(path, source):
-    with _open_text(path) as f:
-        for line in f:
-            if line.strip():
-                p = json.loads(line)
-                text = p.get("content")
-                if text is None:        # only the concatenation: strip the title it starts with
-                    text = p["contents"][len(p.get("title", "")):].lstrip(". ")
-                yield dict(id=str(p["id"]), title=p.get("title", ""), text=text, source=source)
+    for p in _records(path, [("id",), ("content", "contents")]):
+        text = p.get("content")
+        if text is None:        # only the concatenation: strip the title it starts with
+            text = p["contents"][len(p.get("title", "")):].lstrip(". ")
+        yield dict(id=str(p["id"]), title=p.get("title", ""), text=text, source=source)
 
 
 def read_pubmed(path, source="pubmed"):
@@ -194,22 +199,35 @@ def read_passages(inputs, fmt="auto", source=None, passage_words=200):
         if f not in FORMATS:
             raise KBError(f"unknown corpus format {f!r}; one of {', '.join(FORMATS)} or auto")
         src = source or (None if f == "jsonl" else _default_source(path, f))
-        if f == "text":
-            yield from read_text(path, src, passage_words)
-        else:
-            yield from {"jsonl": read_jsonl, "medrag": read_medrag, "pubmed": read_pubmed}[f](path, src)
+        try:
+            if f == "text":
+                yield from read_text(path, src, passage_words)
+            else:
+                yield from {"jsonl": read_jsonl, "medrag": read_medrag, "pubmed": read_pubmed}[f](path, src)
+        except (ET.ParseError, EOFError, gzip.BadGzipFile, UnicodeDecodeError, files.DataError) as e:
+            raise KBError(f"{path}: cannot read it as {f} ({' '.join(str(e).split())})") from None
 
 
 # ---------------------------------------------------------------- index
 def build(inputs, out_dir, fmt="auto", source=None, passage_words=200, k1=K1, b=B, epsilon=EPSILON, batch=20000):
     """Index one corpus (file, directory or list of them) into out_dir (arrays + passages.db + meta.json).
-    Memory grows with the postings (a few bytes each), never with the raw text."""
+    Memory grows with the postings (a few bytes each), never with the raw text. The index is written into a
+    temporary folder and renamed into place once whole, so a killed build never leaves a half-built out_dir;
+    meta.json lists every other file's size and sha256 (KB and open_kb check them)."""
     inputs = [inputs] if isinstance(inputs, str) else list(inputs)
-    os.makedirs(out_dir, exist_ok=True)
-    db_path = os.path.join(out_dir, "passages.db")
-    if os.path.exists(db_path):
-        os.remove(db_path)
-    db = sqlite3.connect(db_path)
+    tmp = f"{os.path.normpath(out_dir)}.partial{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
+        meta = _build_into(tmp, inputs, fmt, source, passage_words, k1, b, epsilon, batch)
+        files.replace_dir(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return meta
+
+
+def _build_into(out_dir, inputs, fmt, source, passage_words, k1, b, epsilon, batch):
+    db = sqlite3.connect(os.path.join(out_dir, "passages.db"))
     db.execute("CREATE TABLE passages (row INTEGER PRIMARY KEY, id TEXT, title TEXT, text TEXT, source TEXT)")
     vocab, sources = {}, {}
     terms, tfs, doc_len, doc_src = array.array("i"), array.array("H"), array.array("i"), array.array("H")
@@ -245,6 +263,7 @@ def build(inputs, out_dir, fmt="auto", source=None, passage_words=200, k1=K1, b=
         meta["corpus_sha1"] = _sha1(inputs[0])
     with open(os.path.join(out_dir, "vocab.json"), "w") as f:
         json.dump(sorted(vocab, key=vocab.get), f)
+    meta["files"] = files.manifest(out_dir, files.folder_files(out_dir))
     with open(os.path.join(out_dir, "meta.json"), "w") as f:      # last: an index without it is incomplete
         json.dump(meta, f)
     return meta
@@ -292,17 +311,16 @@ def _sha1(path):
 class KB:
     """A built index, memory-mapped: search() returns the top-k passages by BM25."""
 
-    def __init__(self, index_dir, key="kb"):
-        meta_path = os.path.join(index_dir, "meta.json")
-        if not os.path.exists(meta_path):
-            raise KBError(f"config key '{key}': no built index at {index_dir!r} "
-                          f"(build one with `python kb.py build {index_dir} CORPUS...`)")
-        with open(meta_path) as f:
+    def __init__(self, index_dir, key=None, hashes=False):
+        """Open a built index; its files are checked against meta.json's manifest first (sizes, and with
+        hashes=True their sha256 too: seconds per GB), so a damaged index is a KBError naming the file here,
+        never an error inside a search."""
+        problem = index_problem(index_dir, hashes)
+        if problem:
+            where = f"config key '{key}': " if key else ""
+            raise KBError(f"{where}{problem}; rebuild it with `python kb.py build {index_dir} CORPUS...`")
+        with open(os.path.join(index_dir, "meta.json")) as f:
             self.meta = json.load(f)
-        if self.meta.get("version") != VERSION:
-            raise KBError(f"config key '{key}': the index at {index_dir!r} was built by another version of kb.py "
-                          f"(layout {self.meta.get('version', 1)}, this is {VERSION}); rebuild it with "
-                          f"`python kb.py build {index_dir} CORPUS...`")
         with open(os.path.join(index_dir, "vocab.json")) as f:
             self.vocab = {w: i for i, w in enumerate(json.load(f))}
         # memory-mapped, seen as plain arrays (a memmap subclass costs microseconds on every slice)
@@ -462,43 +480,70 @@ class KB:
         return dict(zip(("id", "title", "text", "source"), r))
 
 
+def index_problem(index_dir, hashes=True, corpus_sha1=None):
+    """Why index_dir is not a whole index of this layout (missing, another version, a file missing or
+    changed, built from another corpus), as text, or None."""
+    try:
+        with open(os.path.join(index_dir, "meta.json")) as f:
+            meta = json.load(f)
+    except FileNotFoundError:
+        return f"no built index at {index_dir!r}"
+    except (ValueError, UnicodeDecodeError):
+        return f"{index_dir!r}/meta.json is damaged"
+    if not isinstance(meta, dict) or meta.get("version") != VERSION:
+        return (f"the index at {index_dir!r} was built by another version of kb.py (layout "
+                f"{meta.get('version', 1) if isinstance(meta, dict) else '?'}, this is {VERSION})")
+    if corpus_sha1 and meta.get("corpus_sha1") != corpus_sha1:
+        return f"the index at {index_dir!r} was built from other passages"
+    damage = files.verify(index_dir, meta["files"], hashes=hashes)
+    return f"the index at {index_dir!r} is damaged: {damage}" if damage else None
+
+
 @functools.lru_cache(maxsize=None)
 def default_kb(index_dir=os.path.join(DATA, "kb_index"), corpus=os.path.join(DATA, "kb_passages.jsonl")):
-    """The embedded KB, (re)built on first use, when its passages changed, or when the layout did."""
-    meta = os.path.join(index_dir, "meta.json")
-    old = json.load(open(meta)) if os.path.exists(meta) else {}
-    if old.get("corpus_sha1") != _sha1(corpus) or old.get("version") != VERSION:
-        build(corpus, index_dir, fmt="jsonl")
+    """The embedded KB, built on first use, and rebuilt when its passages or the layout changed or any of its
+    files is damaged. Built once: under a lock, into a temporary folder renamed into place; processes that
+    start together (torchrun's ranks, two jobs on one clone) wait for that build and then open it."""
+    sha = _sha1(corpus)
+    if index_problem(index_dir, corpus_sha1=sha):
+        with files.locked(os.path.normpath(index_dir) + ".lock"):
+            if index_problem(index_dir, corpus_sha1=sha):        # not built by another process meanwhile
+                build(corpus, index_dir, fmt="jsonl")
     return KB(index_dir)
 
 
 @functools.lru_cache(maxsize=None)
 def open_kb(index_dir, key="rollout.kb"):
-    """The KB a config names (one per process, shared by every env): '' = the embedded KB. A missing
-    index, or one built by another version, is a KBError naming the key."""
-    return KB(index_dir, key) if index_dir else default_kb()
+    """The KB a config names (one per process, shared by every env): '' = the embedded KB. A missing index,
+    one built by another version, or one whose files do not match their sha256 is a KBError naming the key."""
+    return KB(index_dir, key, hashes=True) if index_dir else default_kb()
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="kb.py", description=__doc__.split("\n\n")[0])
+def main(argv):
+    ap = files.ArgumentParser(prog="kb.py", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="index a corpus")
     b.add_argument("out_dir")
     b.add_argument("inputs", nargs="+", help="files or directories")
     b.add_argument("--format", default="auto", choices=("auto", *FORMATS))
     b.add_argument("--source", default=None, help="source name of every passage (default: per format)")
-    b.add_argument("--passage-words", type=int, default=200, help="text format: words per passage")
+    b.add_argument("--passage-words", type=files.whole_number(1), default=200, help="text format: words per passage")
     s = sub.add_parser("search", help="top passages for a query")
     s.add_argument("index_dir")
     s.add_argument("query", nargs="+")
-    s.add_argument("-k", type=int, default=5)
+    s.add_argument("-k", type=files.whole_number(1), default=5)
+    v = sub.add_parser("verify", help="check every file of an index against its sha256 (as open_kb does)")
+    v.add_argument("index_dir")
     a = ap.parse_args(argv)
     if a.cmd == "build":
-        print(json.dumps(build(a.inputs, a.out_dir, a.format, a.source, a.passage_words)))
+        meta = build(a.inputs, a.out_dir, a.format, a.source, a.passage_words)
+        print(json.dumps({k: v for k, v in meta.items() if k != "files"}))
+    elif a.cmd == "verify":
+        print(f"{a.index_dir}: {len(KB(a.index_dir, hashes=True).meta['files'])} files match")
     else:
         for hit in KB(a.index_dir).search(" ".join(a.query), k=a.k):
             print(f"{hit['score']:.3f}  {hit['id']}  {hit['title']}")
 
 
 if __name__ == "__main__":
-    main()
+    files.run_cli(main)

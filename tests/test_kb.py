@@ -156,6 +156,45 @@ def test_missing_or_stale_index_names_the_key(tmp_path):
         kb.open_kb(str(tmp_path / "idx"))
 
 
+def test_a_damaged_index_file_is_named_at_open_and_the_embedded_one_is_rebuilt(tmp_path):
+    kb.build(os.path.join(CORPORA, "textbook_cardiology.txt"), str(tmp_path / "idx"))
+    os.truncate(tmp_path / "idx" / "passages.db", 4096)                     # a copy cut short
+    with pytest.raises(kb.KBError, match="config key 'rollout.kb'.*damaged: passages.db has 4096 bytes"):
+        kb.open_kb(str(tmp_path / "idx"))
+    corpus = tmp_path / "kb_passages.jsonl"
+    write_corpus(corpus, [("qsofa sepsis lactate", "a"), ("troponin infarction", "b"), ("asthma wheeze", "b")])
+    embedded = kb.default_kb.__wrapped__(str(tmp_path / "emb"), str(corpus))
+    assert embedded.search("sepsis")[0]["id"] == "d0"
+    idf = tmp_path / "emb" / "idf.npy"
+    idf.write_bytes(idf.read_bytes()[:-8] + bytes(8))                      # same size, different bytes
+    assert "idf.npy does not match its sha256" in kb.index_problem(str(tmp_path / "emb"))
+    assert kb.default_kb.__wrapped__(str(tmp_path / "emb"), str(corpus)).search("sepsis")[0]["id"] == "d0"
+    assert kb.index_problem(str(tmp_path / "emb")) is None                 # rebuilt whole
+
+
+def test_two_processes_building_the_embedded_index_at_once_both_get_it_whole(tmp_path):
+    """The race torchrun's ranks ran into on a fresh clone: both built data/kb_index in place at once (sqlite
+    'readonly database', 'disk I/O error'). Forty copies of the embedded passages make a build long enough
+    (~1 s) for the two to overlap."""
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(kb.DATA, "kb_passages.jsonl")) as f:
+        passages = [json.loads(line) for line in f]
+    with open(tmp_path / "kb_passages.jsonl", "w") as f:
+        for k in range(40):
+            f.writelines(json.dumps({**p, "id": f"{p['id']}-{k}"}) + "\n" for p in passages)
+    code = "import sys, kb; print(kb.default_kb(sys.argv[1], sys.argv[2]).search('sepsis lactate', k=3)[0]['id'])"
+    args = [sys.executable, "-c", code, str(tmp_path / "kb_index"), str(tmp_path / "kb_passages.jsonl")]
+    procs = [subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outs]
+    assert outs[0][0] == outs[1][0] != ""
+    assert kb.index_problem(str(tmp_path / "kb_index")) is None
+    assert sorted(os.listdir(tmp_path)) == ["kb_index", "kb_index.lock", "kb_passages.jsonl"]   # no leftovers
+
+
 def test_config_kb_reaches_every_rank(tmp_path):
     """rollout.kb in a YAML: both ranks of a torchrun job search that index, not the embedded KB."""
     import subprocess
