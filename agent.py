@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 import env as envmod
 import kb as kbmod
-from clinic import bank
+from clinic import bank, files
 import config
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -53,13 +53,27 @@ CHAT_TEMPLATE = (   # Qwen/Hermes layout: tools in the system turn, tool results
 # ---------------------------------------------------------------- tokenizer and model
 def load_policy(cfg: config.ModelConfig, checkpoint=None):
     """(model, tokenizer): a local checkpoint if one is named, else the embedded tiny Qwen3. A
-    vision-language checkpoint (Qwen2-VL / Qwen2.5-VL family) gets tok.image_processor."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
+    vision-language checkpoint (Qwen2-VL / Qwen2.5-VL family) gets tok.image_processor. A directory or file
+    that cannot be loaded is an error naming it."""
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[cfg.dtype]
     path = checkpoint or cfg.path
+    if path and not os.path.isdir(path):
+        raise config.ConfigError(f"{'checkpoint' if checkpoint else 'config key model.path'}: {path!r} is not a local "
+                                 "checkpoint directory")
+    if not path and not os.path.isfile(os.path.join(ROOT, cfg.tiny_config)):
+        raise config.ConfigError(f"config key 'model.tiny_config': no file {cfg.tiny_config!r}")
+    try:
+        return _load(cfg, path, dtype)
+    except (OSError, ValueError, RuntimeError, KeyError) as e:
+        if files.is_input_error(e):
+            raise
+        raise files.DataError(f"{path or TOKENIZER_DIR}: cannot be loaded as a model ({type(e).__name__}: "
+                              f"{' '.join(str(e).split())[:300]})") from None
+
+
+def _load(cfg, path, dtype):
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
     if path:
-        if not os.path.isdir(path):
-            raise FileNotFoundError(f"model.path {path!r} is not a local checkpoint directory")
         tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
         if hasattr(AutoConfig.from_pretrained(path, local_files_only=True), "vision_config"):
             # a vision-language checkpoint: its image processor rides on the tokenizer, so every caller
@@ -688,6 +702,8 @@ VALIDATION_SAMPLE_SEED = 1     # the fixed draw of eval_tasks validation tasks
 def validation_tasks(split, n):
     """The fixed sample of n tasks of a split that every evaluation of it uses (the whole split if n is 0)."""
     tasks = bank.load_tasks(split=split)
+    if n > len(tasks):
+        raise config.ConfigError(f"config key 'eval_tasks' is {n} but split {split!r} has {len(tasks)} tasks")
     return random.Random(VALIDATION_SAMPLE_SEED).sample(tasks, n) if n else tasks
 
 

@@ -24,7 +24,6 @@ tool, wrong arguments), phantom tool invocation (a tool that is not defined), st
 malformation (broken JSON or tag), semantic tool misuse (see classify_call), and the env's two
 other errors (off_menu, execution); rates are per 1,000 calls.
 """
-import argparse
 import collections
 import dataclasses
 import json
@@ -41,7 +40,7 @@ import agent
 import config
 import env as envmod
 import kb as kbmod
-from clinic import loaders
+from clinic import files, images, loaders
 import reward as rewardmod
 import tools
 from clinic import domains
@@ -266,12 +265,13 @@ def taxonomy(pairs):
 def run_taxonomy(run_dir, tasks_by_id=None):
     """Taxonomy per training step from RUN_DIR/trajectories.jsonl -> rows, also written to taxonomy.jsonl."""
     tasks_by_id = tasks_by_id or {t["id"]: t for t in bank.load_tasks()}
+    path = os.path.join(run_dir, "trajectories.jsonl")
     steps = collections.defaultdict(list)
-    with open(os.path.join(run_dir, "trajectories.jsonl")) as f:
-        for line in f:
-            r = json.loads(line)
-            if "calls" in r:       # older runs saved counts only
-                steps[r["step"]].append((tasks_by_id[r["task_id"]], r["calls"]))
+    for r in run_rows(path):
+        if r["task_id"] not in tasks_by_id:
+            raise files.DataError(f"{path}: task {r['task_id']!r} is not in the task bank (a run on another bank?)")
+        if "calls" in r:       # older runs saved counts only
+            steps[r["step"]].append((tasks_by_id[r["task_id"]], r["calls"]))
     rows = [{"step": s, **taxonomy(p)} for s, p in sorted(steps.items())]
     with open(os.path.join(run_dir, "taxonomy.jsonl"), "w") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows)
@@ -285,9 +285,24 @@ PANELS = [("val_reward", "validation reward"), ("val_accuracy", "validation accu
           ("tool_errors", "tool-call failures / 1,000 calls")]
 
 
+def run_rows(path, one_per_step=False):
+    """The rows of a run's log (metrics.jsonl: one_per_step, trajectories.jsonl): a last line cut short by a
+    kill is skipped with a warning; rows that a resumed run of an older version wrote twice are kept once (the
+    later ones, which the run continued from), with a warning."""
+    rows = files.read_jsonl(path, tail="skip")
+    kept = []
+    for r in rows:
+        last = kept[-1]["step"] if kept else -1
+        if r["step"] < last or (one_per_step and r["step"] == last and "stopped" not in r):   # a resume appended
+            files.warn(f"{path}: rows from step {r['step']} on appear twice (an older resume); the later ones are used")
+            kept = [k for k in kept if k["step"] < r["step"]]
+        kept.append(r)
+    return kept
+
+
 def run_series(run_dir):
     """{panel key: (steps, values)} of one run, from metrics.jsonl (and taxonomy when trajectories exist)."""
-    rows = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
+    rows = run_rows(os.path.join(run_dir, "metrics.jsonl"), one_per_step=True)
     out = {}
     for key, _ in PANELS[:-1]:
         pts = [(r["step"], r[key]) for r in rows if key in r]
@@ -330,24 +345,48 @@ def plot(run_dirs, path, smooth=5):
 
 # ---------------------------------------------------------------- the command
 def benchmark_tasks(specs, protocol="default"):
-    """--bench KIND=PATH ... -> tasks, each tagged with its benchmark file (or subject) as 'source'.
+    """--bench KIND=PATH ... -> tasks, each tagged with its benchmark file (or subject) as 'source'. A file
+    that cannot be read as KIND is a DataError naming it; items whose image cannot be read are reported
+    (a warning per benchmark) and left out, never scored as the policy's failure.
     protocol base_ar (the paper's Base+AR): every benchmark task is offered all tools, not its domain's menu."""
     tasks = []
     for spec in specs:
         kind, _, path = spec.partition("=")
         if kind not in loaders.LOADERS or not path:
-            raise SystemExit(f"--bench wants KIND=PATH with KIND one of {sorted(loaders.LOADERS)}, got {spec!r}")
+            raise files.UsageError(f"--bench wants KIND=PATH with KIND one of {sorted(loaders.LOADERS)}, got {spec!r}")
         if not os.path.exists(path):
-            raise SystemExit(f"--bench {kind}: no file or directory at {path} (docs/reference.md: where to get it)")
-        tasks += loaders.LOADERS[kind](path)
+            raise files.DataError(f"--bench {kind}: no file or directory at {path} (docs/reference.md: where to get it)")
+        tasks += readable(spec, load_benchmark(kind, path))
     seen = collections.Counter(t["id"] for t in tasks)
     twice = [i for i, n in seen.items() if n > 1]
     if twice:
-        raise SystemExit(f"--bench: task ids {twice[:3]} occur more than once: two files of one benchmark share a "
-                         "name; rename one")
+        raise files.DataError(f"--bench: task ids {twice[:3]} occur more than once: two files of one benchmark share "
+                              "a name; rename one")
     if protocol == "base_ar":
         tasks = [{**t, "menu": tools.ALL_TOOLS} for t in tasks]
     return tasks
+
+
+def load_benchmark(kind, path):
+    """loaders.LOADERS[kind](path), any failure to read the file as that benchmark named in one line."""
+    try:
+        return loaders.LOADERS[kind](path)
+    except files.InputError:
+        raise
+    except (OSError, ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as e:
+        raise files.DataError(f"--bench {kind}={path}: cannot read it as {kind} ({type(e).__name__}: "
+                              f"{' '.join(str(e).split())[:300]}; docs/reference.md lists the files each loader "
+                              "reads)") from None
+
+
+def readable(spec, tasks):
+    """The tasks whose image (if any) can be read; the others are reported, not scored."""
+    bad = images.unreadable(tasks)
+    if bad:
+        files.warn(f"--bench {spec}: {len(bad)} of {len(tasks)} items have an image that cannot be read (the "
+                   f"first: {bad[0][2]}); they are left out, not scored")
+    dropped = {task_id for task_id, _, _ in bad}
+    return [t for t in tasks if t["id"] not in dropped]
 
 
 def bank_tasks(split, per_domain):
@@ -405,7 +444,7 @@ def play(cfg, checkpoint, task_id):
     model, tok = agent.load_policy(cfg.model, resolve_checkpoint(cfg, checkpoint))
     task = [t for t in bank.load_tasks() if t["id"] == task_id]
     if not task:
-        raise SystemExit(f"unknown task {task_id!r}")
+        raise files.UsageError(f"--task: no task {task_id!r} in the task bank")
     tr = agent.rollout(model, tok, task, cfg.rollout, seed=cfg.seed, progress=False)[0]
     print(envmod.case_text(task[0]))
     prev = tr.turn_spans[0][0]
@@ -419,7 +458,7 @@ def play(cfg, checkpoint, task_id):
 
 def main(argv):
     if argv and argv[0] == "play":
-        ap = argparse.ArgumentParser(prog="evaluate.py play")
+        ap = files.ArgumentParser(prog="evaluate.py play")
         ap.add_argument("config")
         ap.add_argument("--task", required=True)
         ap.add_argument("--checkpoint", default="")
@@ -433,12 +472,12 @@ def main(argv):
                                   **{k: round(v, 1) for k, v in r["per_1000"].items()}}))
         return
     if argv and argv[0] == "plot":
-        ap = argparse.ArgumentParser(prog="evaluate.py plot")
+        ap = files.ArgumentParser(prog="evaluate.py plot")
         ap.add_argument("runs", nargs="+")
         ap.add_argument("--out", default="training_dynamics.png")
         a = ap.parse_args(argv[1:])
         return print(f"wrote {plot(a.runs, a.out)}")
-    ap = argparse.ArgumentParser(prog="evaluate.py", description=__doc__.split("\n\n")[0])
+    ap = files.ArgumentParser(prog="evaluate.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("config")
     ap.add_argument("--checkpoint", default="")
     ap.add_argument("--bench", action="append", default=[], help="KIND=PATH (repeatable), KIND in "
@@ -449,8 +488,8 @@ def main(argv):
     ap.add_argument("--protocol", default="default", choices=["default", "base_ar"],
                     help="agent mode for --bench tasks: default = the domain's tool menu; base_ar = the paper's "
                     "Base+AR, every tool (and the KB that rollout.kb names)")
-    ap.add_argument("--split", default="test")
-    ap.add_argument("--per-domain", type=int, default=0, help="first N tasks of each domain (0 = all)")
+    ap.add_argument("--split", default="test", choices=bank.SPLITS)
+    ap.add_argument("--per-domain", type=files.whole_number(0), default=0, help="first N tasks of each domain (0 = all)")
     ap.add_argument("--no-bank", action="store_true", help="only the --bench files")
     ap.add_argument("--out", default="runs/eval")
     ap.add_argument("overrides", nargs="*", help="key.sub=value config overrides")
@@ -459,7 +498,7 @@ def main(argv):
     rank, world = 0, 1
     if "RANK" in os.environ:
         import grpo                     # the trainer's process-group set-up, only under torchrun
-        rank, world, device = grpo.setup_distributed()
+        rank, world, device = grpo.setup_distributed(cfg.model.device)
         cfg.model.device = str(device)
     try:
         run_evaluation(cfg, a, rank, world)
@@ -472,8 +511,10 @@ def run_evaluation(cfg, a, rank, world):
     """This rank's share of the tasks in every mode; rank 0 gathers the records and writes the tables."""
     specs = a.specs.split(",") if a.specs else [cfg.rollout.tool_specs]
     if set(specs) - {"none", "names", "full"}:
-        raise SystemExit(f"--specs takes none, names and/or full (comma-separated), got {a.specs!r}")
-    tasks = ([] if a.no_bank else bank_tasks(a.split, a.per_domain)) + benchmark_tasks(a.bench, a.protocol)
+        raise files.UsageError(f"--specs takes none, names and/or full (comma-separated), got {a.specs!r}")
+    tasks = [] if a.no_bank else bank_tasks(a.split, a.per_domain)
+    images.check_readable(tasks)         # the bank's own images: damage stops the run (a benchmark's is reported)
+    tasks += benchmark_tasks(a.bench, a.protocol)
     kbmod.open_kb(cfg.rollout.kb)       # a missing or stale index fails before the model loads
     torch.manual_seed(cfg.seed)      # an un-trained embedded model is then the same on every rank
     model, tok = agent.load_policy(cfg.model, resolve_checkpoint(cfg, a.checkpoint))
@@ -488,4 +529,4 @@ def run_evaluation(cfg, a, rank, world):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    files.run_cli(main)

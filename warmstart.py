@@ -17,6 +17,7 @@ import json
 import math
 import os
 import random
+import shutil
 import sys
 import time
 
@@ -27,7 +28,7 @@ from tqdm import tqdm
 import agent
 import config
 import env as envmod
-from clinic import bank, hints
+from clinic import bank, files, hints, images
 
 
 # ---------------------------------------------------------------- the embedded default's tokenizer
@@ -130,8 +131,12 @@ def warm_start(cfg):
     rng = random.Random(ws.seed)
     model, tok = agent.load_policy(cfg.model)
     tasks = bank.load_tasks(split="train")
+    if ws.max_tasks > len(tasks):
+        raise config.ConfigError(f"config key 'warm_start.max_tasks' is {ws.max_tasks} but the train split has "
+                                 f"{len(tasks)} tasks")
     if ws.max_tasks:
         tasks = rng.sample(tasks, ws.max_tasks)
+    images.check_readable(tasks)
     hint_rng = random.Random(ws.seed + 1)
     demos = [demonstration(t, hint_rng, ws) for t in tasks]
     trajs = [expert_trajectory(tok, t, cfg.rollout, expert_turns=ws.expert_max_turns, hint=h)
@@ -164,14 +169,16 @@ def warm_start(cfg):
             if step >= total:
                 break
     bar.close()
-    os.makedirs(ws.out_dir, exist_ok=True)
-    model.save_pretrained(ws.out_dir)
-    tok.save_pretrained(ws.out_dir)
     summary = {"tasks": len(trajs), "hinted": n_hinted, "tokens": n_tok, "steps": total,
                "final_loss": float(np.mean(log[-20:])),
                "wall_s": time.time() - t0, "loss_curve": log}
-    with open(os.path.join(ws.out_dir, "warmstart_log.json"), "w") as f:
+    tmp = os.path.normpath(ws.out_dir) + ".partial"      # written whole, then renamed: never half a warm start
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    with open(os.path.join(tmp, "warmstart_log.json"), "w") as f:
         json.dump(summary, f)
+    files.replace_dir(tmp, ws.out_dir)
     return model, tok, summary
 
 
@@ -189,4 +196,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    files.run_cli(main)

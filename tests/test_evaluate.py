@@ -11,7 +11,7 @@ import agent
 import config
 import env as envmod
 import evaluate
-from clinic import loaders
+from clinic import files, loaders
 import reward
 from clinic import bank
 from torchrun import torchrun
@@ -178,7 +178,7 @@ def test_cli_writes_tables_for_bank_and_benchmarks_in_both_modes(tmp_path):
     for mode in ("text", "agent, specs=none", "agent, specs=full"):
         assert {(mode, "medqa/medqa"), (mode, "longform/longform"), (mode, "all domains")} <= groups
     assert "| agent, specs=full | medqa/medqa |" in open(tmp_path / "eval.md").read()
-    with pytest.raises(SystemExit, match="KIND=PATH"):
+    with pytest.raises(files.UsageError, match="KIND=PATH"):
         evaluate.main(["configs/tiny.yaml", "--bench", "nosuch=x"])
 
 
@@ -224,7 +224,7 @@ def test_base_ar_protocol_offers_every_tool_and_the_configured_kb(tmp_path):
             "search_knowledge_base", {"query": "qsofa respiratory rate"}))[0]
         assert ("not available" in obs) == (t is default) and "article-1_1" in obs
     assert sizes[0] < 40 and sizes[1] == len(tools.TOOLS) >= 135
-    with pytest.raises(SystemExit, match="more than once"):
+    with pytest.raises(files.DataError, match="more than once"):
         evaluate.benchmark_tasks(spec + spec)
     evaluate.main(["configs/tiny.yaml", "--no-bank", "--protocol", "base_ar", "--modes", "agent", "--out",
                    str(tmp_path / "out"), "--bench", f"medqa={FIX}/medqa.jsonl", f"rollout.kb={tmp_path / 'idx'}",
