@@ -17,9 +17,13 @@ newest one exactly.
 import copy
 import dataclasses
 import json
+import glob
 import math
 import os
+import pickle
 import random
+import re
+import shutil
 import sys
 import time
 
@@ -32,7 +36,7 @@ import agent
 import kb as kbmod
 import config
 import reward as rewardmod
-from clinic import bank
+from clinic import bank, files, images
 
 
 # ---------------------------------------------------------------- losses (one function per variant)
@@ -160,16 +164,23 @@ def shaped_reward(tr, a):
 
 
 # ---------------------------------------------------------------- distribution
-def setup_distributed():
-    """torchrun: its env vars; plain python: a one-process group, so the code path is the same."""
-    if "RANK" not in os.environ:
+def setup_distributed(device=None):
+    """torchrun: its env vars; plain python: a one-process group, so the code path is the same. device: the
+    config's model.device (cuda: NCCL and each rank's own GPU, cuda:N in one process: GPU N; cpu: gloo);
+    None = CUDA if there is one."""
+    cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
+    if cuda and not torch.cuda.is_available():
+        raise config.ConfigError(f"config key 'model.device' is {device!r} but this machine has no CUDA device")
+    torchrun = "RANK" in os.environ
+    if not torchrun:
         os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1",
                           MASTER_PORT=os.environ.get("MASTER_PORT", str(29500 + os.getpid() % 1000)))
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    backend = "nccl" if cuda else "gloo"
     if not dist.is_initialized():
         dist.init_process_group(backend)
     rank, world = dist.get_rank(), dist.get_world_size()
-    device = torch.device(f"cuda:{int(os.environ['LOCAL_RANK'])}" if backend == "nccl" else "cpu")
+    index = device.split(":")[1] if device and ":" in device and not torchrun else os.environ["LOCAL_RANK"]
+    device = torch.device(f"cuda:{int(index)}" if cuda else "cpu")
     if device.type == "cuda":
         torch.cuda.set_device(device)
     return rank, world, device
@@ -393,7 +404,7 @@ def train_step(cfg, policy, ref, optimizer, trajs, adv, tok, device, ext=None, r
             if mb.ref_logp is not None:
                 stats["kl"] += float((k3_kl(mb.logp, mb.ref_logp) * mb.mask).sum())
             stats["tokens"] += float(mb.mask.sum())
-    grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
+    grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip or math.inf)   # 0: no clipping
     grad_norm = grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm
     if all_sum([len(trajs)], device)[0] > 0:    # no group kept anywhere: Adam's momentum must not move weights
         optimizer.step()
@@ -428,47 +439,246 @@ def dummy_traj(tok):
 
 
 # ---------------------------------------------------------------- checkpoints
-def save_checkpoint(cfg, step, policy, optimizer, sched, rank, ext):
-    """Sharded-safe: DCP writes each rank's shards (and the extension's state); RNG per rank; a DONE
-    marker makes it complete."""
-    import torch.distributed.checkpoint as dcp
-    from torch.distributed.checkpoint.state_dict import get_state_dict
-    path = os.path.join(cfg.out_dir, "checkpoints", f"step_{step:06d}")
-    model_sd, optim_sd = get_state_dict(policy, optimizer)
-    dcp.save({"model": model_sd, "optim": optim_sd, "extension": ext.state_dict()}, checkpoint_id=path)
-    torch.save({"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()},
-               os.path.join(path, f"rng_rank{rank}.pt"))
-    dist.barrier()
-    if rank == 0:
-        with open(os.path.join(path, "DONE"), "w") as f:
-            json.dump({"step": step, "scheduler": sched.state_dict()}, f)
-    dist.barrier()
+# OUT_DIR/checkpoints/step_NNNNNN/ holds the tensors of the model, the optimiser and the extension (torch DCP:
+# each rank's shards and a .metadata index), rng_rank{r}.json, and record.json: the step, the scheduler, the
+# state's values that are not tensors, the config, the logs' lengths, and a manifest (size and sha256 of every
+# other file). It is written as step_NNNNNN.partial and renamed when whole: the rename is the commit. Nothing
+# in it is read back with pickle except DCP's .metadata, through an unpickler that admits DCP's own classes only.
+def checkpoint_dir(cfg, step):
+    return os.path.join(cfg.out_dir, "checkpoints", f"step_{step:06d}")
 
 
-def latest_checkpoint(cfg):
+def committed_checkpoints(cfg):
+    """Paths of the committed checkpoints, oldest first."""
     root = os.path.join(cfg.out_dir, "checkpoints")
-    done = sorted(d for d in os.listdir(root) if os.path.exists(os.path.join(root, d, "DONE"))) \
-        if os.path.isdir(root) else []
-    return os.path.join(root, done[-1]) if done else None
+    names = sorted(d for d in os.listdir(root) if re.fullmatch(r"step_\d{6}", d)) if os.path.isdir(root) else []
+    return [os.path.join(root, d) for d in names]
 
 
-def load_checkpoint(path, policy, optimizer, sched, rank, ext):
-    """Restore what save_checkpoint wrote; returns the number of steps it had taken."""
-    import torch.distributed.checkpoint as dcp
-    from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+def _leaves(tree, path=()):
+    """(path, value) of every leaf of nested dicts and lists (a tuple is a leaf)."""
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list) else None
+    if items is None:
+        yield path, tree
+        return
+    for k, v in items:
+        yield from _leaves(v, path + (k,))
+
+
+def _name(path):
+    return "/".join(map(str, path))
+
+
+def checkpoint_state(policy, optimizer, ext):
+    """The state a checkpoint holds, nested: model and optimiser (FSDP2-aware) and the extension's."""
+    from torch.distributed.checkpoint.state_dict import get_state_dict
     model_sd, optim_sd = get_state_dict(policy, optimizer)
-    state = {"model": model_sd, "optim": optim_sd, "extension": ext.state_dict()}
-    dcp.load(state, checkpoint_id=path)
+    return {"model": model_sd, "optim": optim_sd, "extension": ext.state_dict()}
+
+
+def rng_state():
+    return {"torch": torch.get_rng_state().tolist(), "python": random.getstate(),
+            "numpy": [x.tolist() if isinstance(x, np.ndarray) else x for x in np.random.get_state()]}
+
+
+def set_rng_state(s):
+    torch.set_rng_state(torch.tensor(s["torch"], dtype=torch.uint8))
+    random.setstate((s["python"][0], tuple(s["python"][1]), s["python"][2]))
+    name, keys, pos, has_gauss, cached = s["numpy"]
+    np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+
+
+def save_checkpoint(cfg, step, policy, optimizer, sched, ext, logs):
+    """Write the step's checkpoint under a temporary name, hash its files (the ranks share the hashing),
+    write record.json, then commit it by renaming; keeps the newest cfg.keep_checkpoints."""
+    import torch.distributed.checkpoint as dcp
+    rank, world = dist.get_rank(), dist.get_world_size()
+    final = checkpoint_dir(cfg, step)
+    tmp = final + ".partial"
+    if rank == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+    dist.barrier()
+    leaves = list(_leaves(checkpoint_state(policy, optimizer, ext)))
+    dcp.save({_name(p): v for p, v in leaves if torch.is_tensor(v)}, checkpoint_id=tmp)
+    with files.atomic_open(os.path.join(tmp, f"rng_rank{rank}.json")) as f:
+        json.dump(rng_state(), f)
+    dist.barrier()
+    files.crash_point("checkpoint.tensors_written")
+    names = files.folder_files(tmp)
+    parts = [None] * world
+    dist.all_gather_object(parts, files.manifest(tmp, names, (rank, world)))
+    if rank == 0:
+        record = {"step": step, "world": world, "scheduler": sched.state_dict(),
+                  "values": {_name(p): v for p, v in leaves if not torch.is_tensor(v)},
+                  "config": dataclasses.asdict(cfg), "logs": logs.lengths(),
+                  "manifest": {k: v for part in parts for k, v in part.items()}}
+        with files.atomic_open(os.path.join(tmp, "record.json")) as f:
+            files.crash_point("checkpoint.record_opened")
+            json.dump(record, f)
+        files.crash_point("checkpoint.record_written")
+        files.replace_dir(tmp, final)
+        files.crash_point("checkpoint.committed")
+        for old in committed_checkpoints(cfg)[:-cfg.keep_checkpoints] if cfg.keep_checkpoints else []:
+            shutil.rmtree(old)
+    dist.barrier()
+
+
+class _MetadataUnpickler(pickle.Unpickler):
+    """DCP's .metadata is a pickle, which can run any code; this admits only the classes DCP's metadata is
+    made of (and torch dtypes), so a crafted one is refused instead."""
+    ALLOWED = {("torch", "Size"), ("torch.serialization", "_get_layout"), ("pathlib", "PosixPath"),
+               ("torch.distributed.checkpoint.filesystem", "_StorageInfo"), ("collections", "OrderedDict")}
+
+    def find_class(self, module, name):
+        import torch.distributed.checkpoint.metadata as md
+        ok = (module, name) in self.ALLOWED or (module == "torch" and isinstance(getattr(torch, name, None), torch.dtype))
+        ok = ok or (module == md.__name__ and isinstance(getattr(md, name, None), type)
+                    and getattr(md, name).__module__ == md.__name__)
+        if not ok:
+            raise CheckpointError(f"refusing to load {module}.{name} from a checkpoint's .metadata (a pickle)")
+        return super().find_class(module, name)
+
+
+def dcp_metadata(path):
+    """A checkpoint's DCP .metadata, read by _MetadataUnpickler."""
+    try:
+        with open(os.path.join(path, ".metadata"), "rb") as f:
+            return _MetadataUnpickler(f).load()
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as e:
+        raise CheckpointError(f"checkpoint {path}: its .metadata cannot be read ({type(e).__name__}: {e})") from None
+
+
+def _dcp_reader(path):
+    """torch DCP's file reader with .metadata read by dcp_metadata (no pickled code)."""
+    from torch.distributed.checkpoint import FileSystemReader
+    from torch.distributed.checkpoint.metadata import StorageMeta
+
+    class NoCodeReader(FileSystemReader):
+        def read_metadata(self, *args, **kwargs):
+            metadata = dcp_metadata(str(self.path))
+            if getattr(metadata, "storage_meta", None) is None:
+                metadata.storage_meta = StorageMeta()
+            metadata.storage_meta.load_id = getattr(self, "load_id", None)
+            return metadata
+    return NoCodeReader(path)
+
+
+class CheckpointError(files.InputError):
+    pass
+
+
+def checkpoint_problem(path, rank, world):
+    """Why checkpoint `path` cannot be resumed (no record, another world size, a file that does not match
+    the manifest), as text, or None; every rank gets the same answer (they share the hashing)."""
+    problem = None
+    try:
+        with open(os.path.join(path, "record.json")) as f:
+            record = json.load(f)
+        if record.get("world") != world:
+            problem = f"it was written by {record.get('world')} ranks, this run has {world}"
+        else:
+            problem = files.verify(path, record["manifest"], (rank, world))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        problem = f"its record.json cannot be read ({type(e).__name__})"
+    found = [None] * world
+    dist.all_gather_object(found, problem)
+    return next((p for p in found if p), None)
+
+
+def resumable_checkpoint(cfg, rank, world):
+    """The newest committed checkpoint that verifies, as (path, record), or (None, None). Each one that does
+    not is named in a warning and renamed to step_NNNNNN.damaged (nothing reads it again)."""
+    for path in reversed(committed_checkpoints(cfg)):
+        problem = checkpoint_problem(path, rank, world)
+        if problem is None:
+            with open(os.path.join(path, "record.json")) as f:
+                return path, json.load(f)
+        files.warn(f"checkpoint {path} is damaged ({problem}): skipped; trying the one before it")
+        if rank == 0:
+            files.replace_dir(path, path + ".damaged")
+        dist.barrier()
+    return None, None
+
+
+def check_resumed_config(cfg, path, record):
+    """A resumed run must be the run its checkpoint continues: every key but config.RESUME_MAY_CHANGE equal."""
+    now = dict(config.flat(json.loads(json.dumps(dataclasses.asdict(cfg)))))
+    then = dict(config.flat(record["config"]))
+    changed = [k for k in sorted(set(now) | set(then)) if k not in config.RESUME_MAY_CHANGE and now.get(k) != then.get(k)]
+    if changed:
+        k = changed[0]
+        raise config.ConfigError(f"config key '{k}' is {now.get(k)!r} but the checkpoint {path} was written with "
+                                 f"{then.get(k)!r} ({len(changed)} key(s) differ; on resume only "
+                                 f"{', '.join(config.RESUME_MAY_CHANGE)} may change)")
+
+
+def load_checkpoint(path, record, policy, optimizer, sched, ext):
+    """Restore what save_checkpoint wrote (verified by checkpoint_problem); returns the steps it had taken."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.api import CheckpointException
+    from torch.distributed.checkpoint.state_dict import set_state_dict
+    dcp_metadata(path)      # a refused .metadata is one clear error here, before DCP's own error handling
+    state = checkpoint_state(policy, optimizer, ext)
+    leaves = list(_leaves(state))
+    try:
+        dcp.load({_name(p): v for p, v in leaves if torch.is_tensor(v)}, checkpoint_id=path,
+                 storage_reader=_dcp_reader(path))
+    except CheckpointException as e:     # (a BaseException) DCP's failures of every rank, in one
+        raise CheckpointError(f"checkpoint {path}: torch DCP cannot load it ({' '.join(str(e).split())[:300]})") from None
+    for p, v in leaves:          # the other values from the record, in place (a tuple stays a tuple)
+        if not torch.is_tensor(v):
+            if _name(p) not in record["values"]:
+                raise CheckpointError(f"checkpoint {path} has no value {_name(p)!r} (another extension or version?)")
+            saved = record["values"][_name(p)]
+            _container(state, p)[p[-1]] = tuple(saved) if isinstance(v, tuple) else saved
     set_state_dict(policy, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
     ext.load_state_dict(state["extension"])
-    with open(os.path.join(path, "DONE")) as f:
-        meta = json.load(f)
-    sched.load_state_dict(meta["scheduler"])
-    rng = torch.load(os.path.join(path, f"rng_rank{rank}.pt"), weights_only=False)
-    torch.set_rng_state(rng["torch"])
-    random.setstate(rng["python"])
-    np.random.set_state(rng["numpy"])
-    return meta["step"]
+    sched.load_state_dict(record["scheduler"])
+    rng = os.path.join(path, f"rng_rank{dist.get_rank()}.json")
+    try:
+        with open(rng) as f:
+            set_rng_state(json.load(f))
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        raise CheckpointError(f"{rng} is not an RNG state ({type(e).__name__}: {e})") from None
+    return record["step"]
+
+
+def _container(tree, path):
+    for k in path[:-1]:
+        tree = tree[k]
+    return tree
+
+
+class RunLogs:
+    """metrics.jsonl and trajectories.jsonl, written by rank 0 (other ranks' writes do nothing). A row is
+    written whole and flushed. A checkpoint records the files' lengths, and a resumed run cuts them back to
+    those (a run started from step 0 to nothing), so its logs are the uninterrupted run's, row for row."""
+    NAMES = ("metrics.jsonl", "trajectories.jsonl")
+
+    def __init__(self, out_dir, lengths, active):
+        self.files = {}
+        for name in self.NAMES if active else ():
+            path = os.path.join(out_dir, name)
+            keep = lengths.get(name, 0)
+            if os.path.exists(path) and os.path.getsize(path) < keep:
+                files.warn(f"{path} is shorter than its checkpoint says ({os.path.getsize(path)} < {keep} bytes)")
+            with open(path, "a") as f:
+                f.truncate(min(keep, os.path.getsize(path)))
+            self.files[name] = open(path, "a")
+
+    def write(self, name, rows):
+        if name in self.files:
+            self.files[name].write("".join(json.dumps(r, default=str) + "\n" for r in rows))
+            self.files[name].flush()
+
+    def lengths(self):
+        for f in self.files.values():
+            os.fsync(f.fileno())
+        return {name: f.tell() for name, f in self.files.items()}
+
+    def close(self):
+        for f in self.files.values():
+            f.close()
 
 
 # ---------------------------------------------------------------- the loop
@@ -504,12 +714,11 @@ def rollout_metrics(trajs, shaped, device):
 
 
 def check_values(cfg):
-    """What config.py's per-key checks cannot see: the loss registry, and two keys that constrain each other."""
+    """What config.py cannot check: the loss registry, and the KB that rollout.kb names."""
     if cfg.algo.loss not in LOSSES:
         raise config.ConfigError(f"config key 'algo.loss' must be one of {sorted(LOSSES)}, got {cfg.algo.loss!r}")
-    if cfg.spec_withdraw_end and cfg.spec_withdraw_end <= cfg.spec_withdraw_start:
-        raise config.ConfigError("config key 'spec_withdraw_end' must be > spec_withdraw_start (or 0 = off)")
-    kbmod.open_kb(cfg.rollout.kb)       # a missing or stale index fails here, on every rank, before any model loads
+    kbmod.open_kb(cfg.rollout.kb)       # a missing, stale or damaged index fails here, on every rank, before any model
+    #                                     loads; the embedded one is built once (a lock) while the other ranks wait
 
 
 def external_logger(cfg):
@@ -545,33 +754,63 @@ def make_optimizer(cfg, policy):
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(cfg, s))
 
 
+def start_point(cfg, rank, world):
+    """Where this run starts: (0, None) for a new run, or (the checkpoint's path, its record) to resume. A new
+    run refuses an out_dir that holds another run's files; resume skips damaged checkpoints (warning) and
+    refuses a config that differs from its checkpoint's; with no checkpoint left it starts from step 0."""
+    used = [n for n in ("config.json", "metrics.jsonl", "checkpoints") if os.path.exists(os.path.join(cfg.out_dir, n))]
+    if not cfg.resume and used:
+        raise config.ConfigError(f"config key 'out_dir': {cfg.out_dir!r} holds another run ({used[0]}); set "
+                                 "resume=true to continue it, or choose a new out_dir")
+    path, record = resumable_checkpoint(cfg, rank, world) if cfg.resume else (None, None)
+    if path:
+        check_resumed_config(cfg, path, record)
+    elif used:
+        files.warn(f"no complete checkpoint in {cfg.out_dir!r}: the run starts again from step 0")
+    if rank == 0:        # what a killed save left behind
+        for leftover in glob.glob(os.path.join(cfg.out_dir, "checkpoints", "*.partial")):
+            shutil.rmtree(leftover)
+    dist.barrier()       # no rank writes into out_dir before every rank has looked at it
+    return path, record
+
+
+def training_tasks(cfg, world):
+    """The training pool and the validation tasks, checked against the config at start-up."""
+    if cfg.algo.tasks_per_step % world:
+        raise config.ConfigError(f"config key 'algo.tasks_per_step' is {cfg.algo.tasks_per_step}, which "
+                                 f"{world} ranks cannot share evenly")
+    pool = bank.load_tasks(split=cfg.train_split)
+    if len(pool) < cfg.algo.tasks_per_step:
+        raise config.ConfigError(f"config key 'algo.tasks_per_step' is {cfg.algo.tasks_per_step} but split "
+                                 f"{cfg.train_split!r} has {len(pool)} tasks")
+    val = agent.validation_tasks(cfg.eval_split, cfg.eval_tasks)
+    images.check_readable(pool + val)
+    return pool, val
+
+
 def train(cfg, ext=None):
     """Run GRPO steps 1..cfg.steps (from the newest checkpoint if resuming), with an optional Extension.
     Returns (the last metrics row, the policy)."""
     ext = ext or Extension()
     check_values(cfg)
-    rank, world, device = setup_distributed()
-    if cfg.algo.tasks_per_step % world:
-        raise ValueError(f"algo.tasks_per_step={cfg.algo.tasks_per_step} must be divisible by {world} ranks")
+    rank, world, device = setup_distributed(cfg.model.device)
+    path, record = start_point(cfg, rank, world)
+    pool, val = training_tasks(cfg, world)
     os.makedirs(cfg.out_dir, exist_ok=True)
     policy, rollout_model, ref, tok = build_models(cfg, device)
     optimizer, sched = make_optimizer(cfg, policy)
     ext.setup(cfg, policy, tok, device)
-    done = 0                                  # optimiser steps already taken
-    if cfg.resume and latest_checkpoint(cfg):
-        done = load_checkpoint(latest_checkpoint(cfg), policy, optimizer, sched, rank, ext)
+    done = load_checkpoint(path, record, policy, optimizer, sched, ext) if path else 0   # optimiser steps taken
     sync_weights(policy, rollout_model)
-    pool = bank.load_tasks(split=cfg.train_split)
-    val = agent.validation_tasks(cfg.eval_split, cfg.eval_tasks)
-    log = open(os.path.join(cfg.out_dir, "metrics.jsonl"), "a") if rank == 0 else None
+    logs = RunLogs(cfg.out_dir, record["logs"] if record else {}, active=rank == 0)
     also_log = external_logger(cfg) if rank == 0 else (lambda row: None)
     if done == 0 and rank == 0:
-        with open(os.path.join(cfg.out_dir, "config.json"), "w") as f:
+        with files.atomic_open(os.path.join(cfg.out_dir, "config.json")) as f:
             json.dump(dataclasses.asdict(cfg), f, indent=1)
     row = {}
     if done == 0:
         row = {"step": 0, **evaluate(cfg, rollout_model, tok, val, rank, world, device)}
-        log and log.write(json.dumps(row) + "\n") and log.flush()
+        logs.write("metrics.jsonl", [row])
     name = cfg.algo.loss if type(ext) is Extension else f"{type(ext).__name__.lower()}/{cfg.algo.loss}"
     bar = tqdm(range(done + 1, cfg.steps + 1), desc=name, unit="step", disable=rank != 0)
     t_start = time.time()
@@ -580,8 +819,8 @@ def train(cfg, ext=None):
         over = cfg.time_budget_min and (t0 - t_start) / 60 > cfg.time_budget_min
         if max_over_ranks(float(bool(over)), device):      # every rank stops at the same step
             row.update(evaluate(cfg, rollout_model, tok, val, rank, world, device))
-            rank == 0 and log.write(json.dumps({"step": step - 1, "stopped": "time_budget", **row}) + "\n")
-            save_checkpoint(cfg, step - 1, policy, optimizer, sched, rank, ext)
+            logs.write("metrics.jsonl", [{"step": step - 1, "stopped": "time_budget", **row}])
+            save_checkpoint(cfg, step - 1, policy, optimizer, sched, ext, logs)
             break
         trajs = local_rollouts(cfg, step - 1, pool, rollout_model, tok, rank, world)
         ext_metrics = ext.after_rollout(step, trajs)
@@ -596,6 +835,7 @@ def train(cfg, ext=None):
         stats = update(cfg, policy, ref, optimizer, kept, adv[keep], tok, device, ext)
         sched.step()
         sync_weights(policy, rollout_model)
+        files.crash_point("step.updated")
         dt = time.time() - t0
         row = {"step": step, **metrics, **stats, **ext_metrics, "lr": sched.get_last_lr()[0],
                "spec_keep": spec_keep(cfg, step - 1),
@@ -606,46 +846,43 @@ def train(cfg, ext=None):
         row.update(ext.after_step(step, policy))
         if (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps:
             row.update(evaluate(cfg, rollout_model, tok, val, rank, world, device))
-        if rank == 0:
-            log.write(json.dumps(row) + "\n")
-            log.flush()
-            also_log(row)
-            bar.set_postfix(reward=f"{row['reward']:.3f}", loss=f"{row['loss']:.3f}")
-            if cfg.save_trajectories:
-                save_trajectories(cfg, step, trajs)
+        logs.write("metrics.jsonl", [row])
+        if cfg.save_trajectories:
+            logs.write("trajectories.jsonl", [trajectory_record(step, t) for t in trajs])
+        also_log(row)
+        bar.set_postfix(reward=f"{row['reward']:.3f}", loss=f"{row['loss']:.3f}")
+        files.crash_point("step.logged")
         if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or step == cfg.steps:
-            save_checkpoint(cfg, step, policy, optimizer, sched, rank, ext)
-    if log:
-        log.close()
+            save_checkpoint(cfg, step, policy, optimizer, sched, ext, logs)
+    logs.close()
+    files.crash_point("export.start")
     export_final(cfg, rollout_model, tok, rank)
     return row, policy
 
 
 def export_final(cfg, rollout_model, tok, rank):
-    """The trained weights as a plain HF checkpoint (out_dir/final), and each rank's checksum of the
-    full parameters it holds (they must agree)."""
+    """The trained weights as a plain HF checkpoint (out_dir/final, written whole, then renamed into place),
+    and each rank's checksum of the full parameters it holds (they must agree)."""
     import hashlib
     h = hashlib.sha1()
     for name, p in sorted(rollout_model.state_dict().items()):
         h.update(name.encode() + p.detach().float().cpu().numpy().tobytes())
-    with open(os.path.join(cfg.out_dir, f"params_rank{rank}.sha1"), "w") as f:
+    with files.atomic_open(os.path.join(cfg.out_dir, f"params_rank{rank}.sha1")) as f:
         f.write(h.hexdigest())
     if rank == 0:
-        rollout_model.save_pretrained(os.path.join(cfg.out_dir, "final"))
-        tok.save_pretrained(os.path.join(cfg.out_dir, "final"))
-        if getattr(tok, "image_processor", None) is not None:
-            tok.image_processor.save_pretrained(os.path.join(cfg.out_dir, "final"))
+        final = os.path.join(cfg.out_dir, "final")
+        shutil.rmtree(final + ".partial", ignore_errors=True)
+        for part in (rollout_model, tok, getattr(tok, "image_processor", None)):
+            if part is not None:
+                part.save_pretrained(final + ".partial")
+        files.replace_dir(final + ".partial", final)
     dist.barrier()
 
 
-def save_trajectories(cfg, step, trajs):
-    """Per-step tool-call records (rank 0's share) for evaluate.py's taxonomy over training."""
-    path = os.path.join(cfg.out_dir, "trajectories.jsonl")
-    with open(path, "a") as f:
-        for t in trajs:
-            f.write(json.dumps({"step": step, "task_id": t.task_id, "reward": t.reward, "errors": t.errors,
-                                "n_calls": t.n_calls, "response_tokens": sum(t.mask), "calls": t.calls},
-                               default=str) + "\n")
+def trajectory_record(step, t):
+    """One trajectory's tool-call record (rank 0's share is logged) for evaluate.py's taxonomy over training."""
+    return {"step": step, "task_id": t.task_id, "reward": t.reward, "errors": t.errors, "n_calls": t.n_calls,
+            "response_tokens": sum(t.mask), "calls": t.calls}
 
 
 def main(argv, cls=config.Config, extension=None):
@@ -664,4 +901,4 @@ def main(argv, cls=config.Config, extension=None):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    files.run_cli(main)

@@ -85,7 +85,7 @@ def check_resume(a, base):
     t0 = time.time()
     extra = [*base, "checkpoint_every=1"]
     p, out = launch(a, "resume", "grpo.py", "tiny.yaml", extra)
-    marker = os.path.join(out, "checkpoints", "step_000002", "DONE")
+    marker = os.path.join(out, "checkpoints", "step_000002")      # committed by its rename
     while not os.path.exists(marker) and p.poll() is None and time.time() - t0 < a.timeout:
         time.sleep(0.05)
     p.send_signal(signal.SIGKILL)
