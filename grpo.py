@@ -443,7 +443,11 @@ def dummy_traj(tok):
 # each rank's shards and a .metadata index), rng_rank{r}.json, and record.json: the step, the scheduler, the
 # state's values that are not tensors, the config, the logs' lengths, and a manifest (size and sha256 of every
 # other file). It is written as step_NNNNNN.partial and renamed when whole: the rename is the commit. Nothing
-# in it is read back with pickle except DCP's .metadata, through an unpickler that admits DCP's own classes only.
+# in it is read back with pickle except DCP's .metadata, through an unpickler that admits DCP's own classes.
+class CheckpointError(files.InputError):
+    pass
+
+
 def checkpoint_dir(cfg, step):
     return os.path.join(cfg.out_dir, "checkpoints", f"step_{step:06d}")
 
@@ -455,22 +459,9 @@ def committed_checkpoints(cfg):
     return [os.path.join(root, d) for d in names]
 
 
-def _leaves(tree, path=()):
-    """(path, value) of every leaf of nested dicts and lists (a tuple is a leaf)."""
-    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list) else None
-    if items is None:
-        yield path, tree
-        return
-    for k, v in items:
-        yield from _leaves(v, path + (k,))
-
-
-def _name(path):
-    return "/".join(map(str, path))
-
-
 def checkpoint_state(policy, optimizer, ext):
-    """The state a checkpoint holds, nested: model and optimiser (FSDP2-aware) and the extension's."""
+    """The state a checkpoint holds, as {"model/...": value}: the model and optimiser state dicts (FSDP2-aware)
+    and the extension's, flattened (files.leaves). Tensors go to DCP, the other values to record.json."""
     from torch.distributed.checkpoint.state_dict import get_state_dict
     model_sd, optim_sd = get_state_dict(policy, optimizer)
     return {"model": model_sd, "optim": optim_sd, "extension": ext.state_dict()}
@@ -490,7 +481,7 @@ def set_rng_state(s):
 
 def save_checkpoint(cfg, step, policy, optimizer, sched, ext, logs):
     """Write the step's checkpoint under a temporary name, hash its files (the ranks share the hashing),
-    write record.json, then commit it by renaming; keeps the newest cfg.keep_checkpoints."""
+    write record.json, then commit it by renaming; keep the newest cfg.keep_checkpoints."""
     import torch.distributed.checkpoint as dcp
     rank, world = dist.get_rank(), dist.get_world_size()
     final = checkpoint_dir(cfg, step)
@@ -498,20 +489,19 @@ def save_checkpoint(cfg, step, policy, optimizer, sched, ext, logs):
     if rank == 0:
         shutil.rmtree(tmp, ignore_errors=True)
     dist.barrier()
-    leaves = list(_leaves(checkpoint_state(policy, optimizer, ext)))
-    dcp.save({_name(p): v for p, v in leaves if torch.is_tensor(v)}, checkpoint_id=tmp)
+    state = dict(files.leaves(checkpoint_state(policy, optimizer, ext)))
+    dcp.save({k: v for k, v in state.items() if torch.is_tensor(v)}, checkpoint_id=tmp)
     with files.atomic_open(os.path.join(tmp, f"rng_rank{rank}.json")) as f:
         json.dump(rng_state(), f)
     dist.barrier()
     files.crash_point("checkpoint.tensors_written")
-    names = files.folder_files(tmp)
     parts = [None] * world
-    dist.all_gather_object(parts, files.manifest(tmp, names, (rank, world)))
+    dist.all_gather_object(parts, files.manifest(tmp, files.folder_files(tmp), (rank, world)))
     if rank == 0:
         record = {"step": step, "world": world, "scheduler": sched.state_dict(),
-                  "values": {_name(p): v for p, v in leaves if not torch.is_tensor(v)},
+                  "values": {k: v for k, v in state.items() if not torch.is_tensor(v)},
                   "config": dataclasses.asdict(cfg), "logs": logs.lengths(),
-                  "manifest": {k: v for part in parts for k, v in part.items()}}
+                  "manifest": {name: entry for part in parts for name, entry in part.items()}}
         with files.atomic_open(os.path.join(tmp, "record.json")) as f:
             files.crash_point("checkpoint.record_opened")
             json.dump(record, f)
@@ -531,10 +521,9 @@ class _MetadataUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         import torch.distributed.checkpoint.metadata as md
-        ok = (module, name) in self.ALLOWED or (module == "torch" and isinstance(getattr(torch, name, None), torch.dtype))
-        ok = ok or (module == md.__name__ and isinstance(getattr(md, name, None), type)
-                    and getattr(md, name).__module__ == md.__name__)
-        if not ok:
+        dtype = module == "torch" and isinstance(getattr(torch, name, None), torch.dtype)
+        dcp_class = module == md.__name__ and getattr(getattr(md, name, None), "__module__", None) == md.__name__
+        if (module, name) not in self.ALLOWED and not dtype and not dcp_class:
             raise CheckpointError(f"refusing to load {module}.{name} from a checkpoint's .metadata (a pickle)")
         return super().find_class(module, name)
 
@@ -548,8 +537,8 @@ def dcp_metadata(path):
         raise CheckpointError(f"checkpoint {path}: its .metadata cannot be read ({type(e).__name__}: {e})") from None
 
 
-def _dcp_reader(path):
-    """torch DCP's file reader with .metadata read by dcp_metadata (no pickled code)."""
+def dcp_reader(path):
+    """torch DCP's file reader, with .metadata read by dcp_metadata."""
     from torch.distributed.checkpoint import FileSystemReader
     from torch.distributed.checkpoint.metadata import StorageMeta
 
@@ -563,21 +552,14 @@ def _dcp_reader(path):
     return NoCodeReader(path)
 
 
-class CheckpointError(files.InputError):
-    pass
-
-
 def checkpoint_problem(path, rank, world):
     """Why checkpoint `path` cannot be resumed (no record, another world size, a file that does not match
     the manifest), as text, or None; every rank gets the same answer (they share the hashing)."""
-    problem = None
     try:
         with open(os.path.join(path, "record.json")) as f:
             record = json.load(f)
-        if record.get("world") != world:
-            problem = f"it was written by {record.get('world')} ranks, this run has {world}"
-        else:
-            problem = files.verify(path, record["manifest"], (rank, world))
+        problem = f"it was written by {record.get('world')} ranks, this run has {world}" \
+            if record.get("world") != world else files.verify(path, record["manifest"], (rank, world))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         problem = f"its record.json cannot be read ({type(e).__name__})"
     found = [None] * world
@@ -618,21 +600,19 @@ def load_checkpoint(path, record, policy, optimizer, sched, ext):
     from torch.distributed.checkpoint.api import CheckpointException
     from torch.distributed.checkpoint.state_dict import set_state_dict
     dcp_metadata(path)      # a refused .metadata is one clear error here, before DCP's own error handling
-    state = checkpoint_state(policy, optimizer, ext)
-    leaves = list(_leaves(state))
-    try:
-        dcp.load({_name(p): v for p, v in leaves if torch.is_tensor(v)}, checkpoint_id=path,
-                 storage_reader=_dcp_reader(path))
-    except CheckpointException as e:     # (a BaseException) DCP's failures of every rank, in one
+    nested = checkpoint_state(policy, optimizer, ext)
+    state = dict(files.leaves(nested))
+    try:                    # DCP loads the tensors in place, into the tensors of `nested`
+        dcp.load({k: v for k, v in state.items() if torch.is_tensor(v)}, checkpoint_id=path,
+                 storage_reader=dcp_reader(path))
+    except CheckpointException as e:     # (a BaseException) every rank's failures, in one
         raise CheckpointError(f"checkpoint {path}: torch DCP cannot load it ({' '.join(str(e).split())[:300]})") from None
-    for p, v in leaves:          # the other values from the record, in place (a tuple stays a tuple)
-        if not torch.is_tensor(v):
-            if _name(p) not in record["values"]:
-                raise CheckpointError(f"checkpoint {path} has no value {_name(p)!r} (another extension or version?)")
-            saved = record["values"][_name(p)]
-            _container(state, p)[p[-1]] = tuple(saved) if isinstance(v, tuple) else saved
-    set_state_dict(policy, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
-    ext.load_state_dict(state["extension"])
+    missing = [k for k, v in state.items() if not torch.is_tensor(v) and k not in record["values"]]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} has no value {missing[0]!r} (written by another extension?)")
+    files.set_leaves(nested, {k: record["values"][k] for k, v in state.items() if not torch.is_tensor(v)})
+    set_state_dict(policy, optimizer, model_state_dict=nested["model"], optim_state_dict=nested["optim"])
+    ext.load_state_dict(nested["extension"])
     sched.load_state_dict(record["scheduler"])
     rng = os.path.join(path, f"rng_rank{dist.get_rank()}.json")
     try:
@@ -643,46 +623,9 @@ def load_checkpoint(path, record, policy, optimizer, sched, ext):
     return record["step"]
 
 
-def _container(tree, path):
-    for k in path[:-1]:
-        tree = tree[k]
-    return tree
-
-
-class RunLogs:
-    """metrics.jsonl and trajectories.jsonl, written by rank 0 (other ranks' writes do nothing). A row is
-    written whole and flushed. A checkpoint records the files' lengths, and a resumed run cuts them back to
-    those (a run started from step 0 to nothing), so its logs are the uninterrupted run's, row for row."""
-    NAMES = ("metrics.jsonl", "trajectories.jsonl")
-
-    def __init__(self, out_dir, lengths, active):
-        self.files = {}
-        for name in self.NAMES if active else ():
-            path = os.path.join(out_dir, name)
-            keep = lengths.get(name, 0)
-            if os.path.exists(path) and os.path.getsize(path) < keep:
-                files.warn(f"{path} is shorter than its checkpoint says ({os.path.getsize(path)} < {keep} bytes)")
-            with open(path, "a") as f:
-                f.truncate(min(keep, os.path.getsize(path)))
-            self.files[name] = open(path, "a")
-
-    def write(self, name, rows):
-        if name in self.files:
-            self.files[name].write("".join(json.dumps(r, default=str) + "\n" for r in rows))
-            self.files[name].flush()
-
-    def lengths(self):
-        for f in self.files.values():
-            os.fsync(f.fileno())
-        return {name: f.tell() for name, f in self.files.items()}
-
-    def close(self):
-        for f in self.files.values():
-            f.close()
-
-
 # ---------------------------------------------------------------- the loop
 VALIDATION_SEED_BASE = 10 ** 6
+LOGS = ("metrics.jsonl", "trajectories.jsonl")      # rank 0 writes them; a resume cuts them back (files.RunLogs)
 
 
 def evaluate(cfg, rollout_model, tok, tasks, rank, world, device, seed_base=VALIDATION_SEED_BASE):
@@ -802,7 +745,7 @@ def train(cfg, ext=None):
     ext.setup(cfg, policy, tok, device)
     done = load_checkpoint(path, record, policy, optimizer, sched, ext) if path else 0   # optimiser steps taken
     sync_weights(policy, rollout_model)
-    logs = RunLogs(cfg.out_dir, record["logs"] if record else {}, active=rank == 0)
+    logs = files.RunLogs(cfg.out_dir, LOGS, record["logs"] if record else {}, active=rank == 0)
     also_log = external_logger(cfg) if rank == 0 else (lambda row: None)
     if done == 0 and rank == 0:
         with files.atomic_open(os.path.join(cfg.out_dir, "config.json")) as f:

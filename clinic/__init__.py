@@ -11,6 +11,7 @@
   kbtext.py        the embedded knowledge-base passages written from the same tables
   images.py        ECG strips and skin lesions: render and measure back; PNG encode/decode
   loaders.py       public QA benchmark files -> tasks
+  files.py         JSONL errors with line numbers, atomic commits, locks, manifests, the `error:` contract
 
 Nothing here imports the environment, tools, agent or trainer: content is the bottom of the import graph.
 """

@@ -11,6 +11,8 @@ replace_dir and verifies them against a manifest, and every entry point runs thr
   replace_dir      commit a folder written under a temporary name (the rename is the commit)
   locked           an exclusive lock across processes (torchrun's ranks, two jobs on one clone)
   manifest/verify  size and sha256 of each file of a folder; verify names the first file that differs
+  leaves           a nested state as {"a/b/0": value} (checkpoints split tensors from the rest), set_leaves back
+  RunLogs          append-only JSONL logs that a resumed run cuts back to a checkpoint's lengths
   crash_point      fault injection for tests/test_faults.py: GYM_CRASH_AT=NAME[:N] SIGKILLs this process
   run_cli          the error contract: a known input error prints one line `error: ...` and exits 2
 """
@@ -168,6 +170,67 @@ def verify(folder, expected, part=(0, 1), hashes=True):
         if hashes and sha256(path) != digest:
             return f"{name} does not match its sha256 in the manifest"
     return None
+
+
+# ---------------------------------------------------------------- nested state, run logs
+def leaves(tree, path=""):
+    """("a/b/0", value) for every leaf of nested dicts and lists (a tuple is a leaf)."""
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list) else None
+    if items is None:
+        yield path, tree
+        return
+    for k, v in items:
+        yield from leaves(v, f"{path}/{k}" if path else str(k))
+
+
+def set_leaves(tree, values):
+    """Put values {"a/b/0": value} (as leaves names them) into tree in place; a tuple leaf stays a tuple
+    (JSON brought it back as a list)."""
+    for name, value in values.items():
+        *parents, last = name.split("/")
+        node = tree
+        for k in parents:
+            node = node[_key(node, k)]
+        key = _key(node, last)
+        node[key] = tuple(value) if isinstance(node[key], tuple) else value
+
+
+def _key(node, name):
+    """The list index or dict key that leaves() wrote as `name`."""
+    return int(name) if isinstance(node, list) else next(k for k in node if str(k) == name)
+
+
+class RunLogs:
+    """A run's JSONL logs (names, in folder), written by one process (active; the others' writes do nothing).
+    A row is written whole and flushed. A checkpoint records lengths(), and a resumed run opens the logs cut
+    back to those lengths (a run that starts from nothing, to nothing), so its rows are the uninterrupted
+    run's, row for row."""
+
+    def __init__(self, folder, names, lengths, active):
+        self.files = {}
+        for name in names if active else ():
+            path = os.path.join(folder, name)
+            keep = lengths.get(name, 0)
+            have = os.path.getsize(path) if os.path.exists(path) else 0
+            if have < keep:
+                warn(f"{path} is shorter than its checkpoint says ({have} < {keep} bytes): rows are missing")
+            if os.path.exists(path):
+                os.truncate(path, min(keep, have))
+            self.files[name] = open(path, "a")
+
+    def write(self, name, rows):
+        if name in self.files:
+            self.files[name].write("".join(json.dumps(r, default=str) + "\n" for r in rows))
+            self.files[name].flush()
+
+    def lengths(self):
+        for f in self.files.values():
+            os.fsync(f.fileno())
+        return {name: f.tell() for name, f in self.files.items()}
+
+    def close(self):
+        for f in self.files.values():
+            f.close()
 
 
 # ---------------------------------------------------------------- fault injection
