@@ -698,7 +698,7 @@ def make_optimizer(cfg, policy):
 
 
 def start_point(cfg, rank, world):
-    """Where this run starts: (0, None) for a new run, or (the checkpoint's path, its record) to resume. A new
+    """Where this run starts: (None, None) for step 0, or (the checkpoint's path, its record) to resume. A new
     run refuses an out_dir that holds another run's files; resume skips damaged checkpoints (warning) and
     refuses a config that differs from its checkpoint's; with no checkpoint left it starts from step 0."""
     used = [n for n in ("config.json", "metrics.jsonl", "checkpoints") if os.path.exists(os.path.join(cfg.out_dir, n))]
@@ -711,8 +711,9 @@ def start_point(cfg, rank, world):
     elif used:
         files.warn(f"no complete checkpoint in {cfg.out_dir!r}: the run starts again from step 0")
     if rank == 0:        # what a killed save left behind
-        for leftover in glob.glob(os.path.join(cfg.out_dir, "checkpoints", "*.partial")):
-            shutil.rmtree(leftover)
+        for pattern in ("*.partial", "*.old"):
+            for leftover in glob.glob(os.path.join(cfg.out_dir, "checkpoints", pattern)):
+                shutil.rmtree(leftover)
     dist.barrier()       # no rank writes into out_dir before every rank has looked at it
     return path, record
 

@@ -24,7 +24,6 @@ import array
 import collections
 import functools
 import gzip
-import hashlib
 import json
 import math
 import os
@@ -260,7 +259,7 @@ def _build_into(out_dir, inputs, fmt, source, passage_words, k1, b, epsilon, bat
                   np.frombuffer(doc_nterms, np.int32), len(vocab), meta)
     np.save(os.path.join(out_dir, "doc_source.npy"), np.frombuffer(doc_src, np.uint16))
     if len(inputs) == 1 and os.path.isfile(inputs[0]):
-        meta["corpus_sha1"] = _sha1(inputs[0])
+        meta["corpus_sha256"] = files.sha256(inputs[0])
     with open(os.path.join(out_dir, "vocab.json"), "w") as f:
         json.dump(sorted(vocab, key=vocab.get), f)
     meta["files"] = files.manifest(out_dir, files.folder_files(out_dir))
@@ -298,14 +297,6 @@ def _write_arrays(out_dir, terms, tfs, doc_len, doc_nterms, n_terms, meta):
     save("dense_tf", dense)
     for name, a in (("indptr", indptr), ("doc_ids", doc_ids), ("tfs", tfs), ("doc_len", doc_len), ("idf", idf)):
         save(name, a)
-
-
-def _sha1(path):
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class KB:
@@ -480,7 +471,7 @@ class KB:
         return dict(zip(("id", "title", "text", "source"), r))
 
 
-def index_problem(index_dir, hashes=True, corpus_sha1=None):
+def index_problem(index_dir, hashes=True, corpus_sha256=None):
     """Why index_dir is not a whole index of this layout (missing, another version, a file missing or
     changed, built from another corpus), as text, or None."""
     try:
@@ -493,7 +484,7 @@ def index_problem(index_dir, hashes=True, corpus_sha1=None):
     if not isinstance(meta, dict) or meta.get("version") != VERSION:
         return (f"the index at {index_dir!r} was built by another version of kb.py (layout "
                 f"{meta.get('version', 1) if isinstance(meta, dict) else '?'}, this is {VERSION})")
-    if corpus_sha1 and meta.get("corpus_sha1") != corpus_sha1:
+    if corpus_sha256 and meta.get("corpus_sha256") != corpus_sha256:
         return f"the index at {index_dir!r} was built from other passages"
     damage = files.verify(index_dir, meta["files"], hashes=hashes)
     return f"the index at {index_dir!r} is damaged: {damage}" if damage else None
@@ -504,10 +495,10 @@ def default_kb(index_dir=os.path.join(DATA, "kb_index"), corpus=os.path.join(DAT
     """The embedded KB, built on first use, and rebuilt when its passages or the layout changed or any of its
     files is damaged. Built once: under a lock, into a temporary folder renamed into place; processes that
     start together (torchrun's ranks, two jobs on one clone) wait for that build and then open it."""
-    sha = _sha1(corpus)
-    if index_problem(index_dir, corpus_sha1=sha):
+    sha = files.sha256(corpus)
+    if index_problem(index_dir, corpus_sha256=sha):
         with files.locked(os.path.normpath(index_dir) + ".lock"):
-            if index_problem(index_dir, corpus_sha1=sha):        # not built by another process meanwhile
+            if index_problem(index_dir, corpus_sha256=sha):      # not built by another process meanwhile
                 build(corpus, index_dir, fmt="jsonl")
     return KB(index_dir)
 

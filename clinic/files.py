@@ -111,6 +111,7 @@ def atomic_open(path, mode="w"):
 def replace_dir(tmp, final):
     """Commit folder `tmp` as `final`. An existing `final` is moved aside first and removed after, so a kill
     in between leaves both under names nothing reads as committed (`final`.old and `tmp`)."""
+    final = os.path.normpath(final)
     old = final + ".old"
     shutil.rmtree(old, ignore_errors=True)
     if os.path.exists(final):

@@ -146,3 +146,14 @@ def test_real_command_lines_and_torchrun_print_one_error_line(inputs):
     trace = subprocess.run([sys.executable, "grpo.py", cfg, "grad_clip=-1", "--traceback"], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=300)
     assert "Traceback" in trace.stderr and "ConfigError: config key 'grad_clip'" in trace.stderr
+
+
+def test_a_benchmark_image_that_cannot_be_read_is_reported_and_its_item_left_out(tmp_path, capsys):
+    """The VQA-RAD slice (two items) with one of its images damaged: the item on it is not scored (it would score
+    0 as the policy's failure); the other stays; a warning names the file."""
+    shutil.copytree(os.path.join(ROOT, "tests", "fixtures", "bench", "vqa_rad"), tmp_path / "vqa_rad")
+    (tmp_path / "vqa_rad" / "VQA_RAD Image Folder" / "synpic100132.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    tasks = evaluate.benchmark_tasks([f"vqa_rad={tmp_path / 'vqa_rad' / 'VQA_RAD Dataset Public.json'}"])
+    assert [os.path.basename(t["image"]) for t in tasks] == ["synpic52767.jpg"]
+    err = capsys.readouterr().err
+    assert "1 of 2 items have an image that cannot be read" in err and "synpic100132.jpg" in err
