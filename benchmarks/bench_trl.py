@@ -16,6 +16,7 @@ receives. Writes benchmarks/results/trl_throughput.json.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -29,8 +30,7 @@ TASKS, GROUP, MAX_NEW = 8, 4, 96
 
 def run_grpo(a):
     out = os.path.join(ROOT, "runs", "bench_trl_grpo")
-    if os.path.exists(os.path.join(out, "metrics.jsonl")):
-        os.remove(os.path.join(out, "metrics.jsonl"))
+    shutil.rmtree(out, ignore_errors=True)         # a fresh run (grpo.py refuses an out_dir that holds one)
     args = [sys.executable, os.path.join(ROOT, "grpo.py"), os.path.join(ROOT, "configs", "tiny.yaml"),
             f"steps={a.steps}", f"out_dir={out}", "rollout.max_turns=1", f"rollout.max_new_tokens={MAX_NEW}",
             f"algo.tasks_per_step={TASKS}", f"algo.group_size={GROUP}", "algo.kl_coef=0", "lr=0.0001",

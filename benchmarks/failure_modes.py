@@ -15,6 +15,7 @@ figure of the per-step curves.
 import argparse
 import json
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -40,8 +41,7 @@ def jobs(names):
     for name in names:
         cfg, extra = RUNS[name]
         d = out_dir(name)
-        if os.path.exists(os.path.join(d, "metrics.jsonl")):
-            os.remove(os.path.join(d, "metrics.jsonl"))
+        shutil.rmtree(d, ignore_errors=True)       # a fresh run (ttopd.py refuses an out_dir that holds one)
         out.append((name, [sys.executable, "ttopd.py", os.path.join("configs", "ablations", cfg), *extra,
                            f"out_dir={d}", "checkpoint_every=0"], d + ".log"))
     return out

@@ -11,6 +11,7 @@ Writes benchmarks/results/gspo_clip_calibration.json.
 import argparse
 import json
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -31,6 +32,7 @@ def main():
     ap.add_argument("overrides", nargs="*")
     a = ap.parse_args()
     os.chdir(ROOT)
+    shutil.rmtree("runs/gspo_clip_calibration", ignore_errors=True)     # a fresh run each time
     cfg = config.load("configs/tiny.yaml", config.Config, [
         "algo.loss=gspo", "algo.epochs=1", "rollout.top_p=1.0", f"steps={a.steps}", "eval_tasks=4", "eval_every=0",
         "checkpoint_every=0", "out_dir=runs/gspo_clip_calibration", *a.overrides])

@@ -13,6 +13,7 @@ import argparse
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -35,9 +36,8 @@ def launch(variant, minutes, extra, threads):
     args = [sys.executable, os.path.join(ROOT, "grpo.py"), os.path.join(ROOT, "configs", "tiny.yaml"),
             f"algo.loss={variant}", "steps=100000", f"time_budget_min={minutes}", f"out_dir={out}",
             "checkpoint_every=0", "eval_every=0", *chosen]
-    if os.path.exists(os.path.join(out, "metrics.jsonl")):
-        os.remove(os.path.join(out, "metrics.jsonl"))
-    os.makedirs(out, exist_ok=True)
+    shutil.rmtree(out, ignore_errors=True)         # a fresh run (grpo.py refuses an out_dir that holds one)
+    os.makedirs(out)
     port = 29300 + list(VARIANT_OVERRIDES).index(variant)       # runs side by side need their own ports
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MASTER_PORT": str(port)}
     log = open(os.path.join(out, "run.log"), "w")

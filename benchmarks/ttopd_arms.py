@@ -25,6 +25,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -91,10 +92,10 @@ def training_jobs(arms, seeds, minutes, extra):
         for arm in [a for a in arms if not finished(minutes, a, seed)]:
             script, cfg, arm_args = ARMS[arm]
             out = run_dir(minutes, arm, seed)
-            os.makedirs(out, exist_ok=True)
-            for f in (os.path.join(out, "metrics.jsonl"), out + "_val.json"):   # no stale results
-                if os.path.exists(f):
-                    os.remove(f)
+            shutil.rmtree(out, ignore_errors=True)      # an unfinished run starts afresh (grpo.py refuses a used
+            if os.path.exists(out + "_val.json"):      # out_dir), with no stale results beside it
+                os.remove(out + "_val.json")
+            os.makedirs(out)
             cmd = [sys.executable, script, os.path.join("configs", cfg), *arm_args, f"seed={seed}",
                    f"time_budget_min={minutes}", "steps=1000", f"out_dir={out}", "checkpoint_every=0",
                    "eval_every=0", "eval_tasks=20", *extra]
