@@ -148,11 +148,24 @@ def group_advantages(rewards, group_size, scale=True, eps=1e-6):
     return adv.view(-1).float()
 
 
+def advantages(a, shaped):
+    """The step's advantages under algo config `a`: group-relative, divided by the group's std unless the loss
+    variant says not to (Dr. GRPO)."""
+    return group_advantages(shaped, a.group_size, scale=LOSSES[a.loss].std_advantages)
+
+
 def overlong_penalty(n_tokens, max_tokens, buffer):
     """DAPO soft overlong punishment: 0 up to max - buffer, then linear down to -1 at max, -1 beyond."""
     if buffer <= 0 or n_tokens <= max_tokens - buffer:
         return 0.0
     return max(-1.0, (max_tokens - buffer - n_tokens) / buffer)
+
+
+def kept_episodes(shaped, group_size, dynamic_sampling):
+    """Indices of the episodes the update learns from: all of them, or with DAPO's dynamic sampling only those of
+    groups whose shaped rewards differ (a group with equal rewards has advantage 0 everywhere: no signal)."""
+    g = group_size
+    return [i for i in range(len(shaped)) if not dynamic_sampling or np.ptp(shaped[i // g * g:(i // g + 1) * g]) > 1e-9]
 
 
 def shaped_reward(tr, a):
@@ -290,11 +303,17 @@ def local_rollouts(cfg, step, pool, rollout_model, tok, rank, world):
     """This rank's groups: tasks rank, rank + world, ...; episode seeds depend only on (step, task, k)."""
     tasks = step_tasks(cfg, step, pool)
     mine = list(range(rank, len(tasks), world))
-    n = cfg.algo.group_size
-    episodes = [tasks[i] for i in mine for _ in range(n)]
-    seeds = [cfg.seed * 7919 + step * 100000 + i * n + k for i in mine for k in range(n)]
+    episodes = [tasks[i] for i in mine for _ in range(cfg.algo.group_size)]
     rcfg = dataclasses.replace(cfg.rollout, spec_keep=spec_keep(cfg, step))
-    return agent.rollout(rollout_model, tok, episodes, rcfg, seeds=seeds, progress=False, reward_config=cfg.reward)
+    return agent.rollout(rollout_model, tok, episodes, rcfg, seeds=episode_seeds(cfg, step, mine), progress=False,
+                         reward_config=cfg.reward)
+
+
+def episode_seeds(cfg, step, task_indices):
+    """The sampling seed of episode k of each of the step's tasks (by its index in the step's list): a function of
+    (seed, step, task, k) alone, so any world size samples the same episodes, and no two episodes share one."""
+    n = cfg.algo.group_size
+    return [cfg.seed * 7919 + step * 100000 + i * n + k for i in task_indices for k in range(n)]
 
 
 def pad_batch(trajs, pad_id, device):
@@ -769,11 +788,8 @@ def train(cfg, ext=None):
         trajs = local_rollouts(cfg, step - 1, pool, rollout_model, tok, rank, world)
         ext_metrics = ext.after_rollout(step, trajs)
         shaped = [shaped_reward(t, cfg.algo) for t in trajs]
-        adv = group_advantages(shaped, cfg.algo.group_size, scale=LOSSES[cfg.algo.loss].std_advantages)
-        keep = list(range(len(trajs)))
-        if cfg.algo.dynamic_sampling:    # drop groups with no signal (all rewards equal)
-            g = cfg.algo.group_size
-            keep = [i for i in keep if np.ptp(shaped[i // g * g:(i // g + 1) * g]) > 1e-9]
+        adv = advantages(cfg.algo, shaped)
+        keep = kept_episodes(shaped, cfg.algo.group_size, cfg.algo.dynamic_sampling)
         metrics, n_tokens = rollout_metrics(trajs, shaped, device)
         kept = [trajs[i] for i in keep]
         stats = update(cfg, policy, ref, optimizer, kept, adv[keep], tok, device, ext)

@@ -39,10 +39,20 @@ trajs = [trajectory(9, [6, 4, 3]), trajectory(5, [11]), trajectory(12, [3, 8])]
 adv = torch.tensor([1.0, -0.5, 0.25])
 
 
+def padded(seqs, fill):
+    out = torch.full((len(seqs), max(map(len, seqs))), fill, dtype=torch.float64)
+    for i, x in enumerate(seqs):
+        out[i, :len(x)] = torch.tensor(x, dtype=torch.float64)
+    return out
+
+
 def full_head_reference():
-    """The formulas on full logits, unsharded: GRPO loss + k3 KL, entropy, TT-OPD's turn-level KL term."""
+    """The formulas on full logits, unsharded, written out here rather than called from grpo.py / ttopd.py (so this
+    checks them, not only their chunking): GRPO's loss with the k3 KL, the entropy, TT-OPD's turn-level KL term."""
     pol, ref, tea = copy.deepcopy(model), copy.deepcopy(model).requires_grad_(False), copy.deepcopy(teacher)
-    ids, attn, mask, old = grpo.pad_batch(trajs, tok.pad_token_id, device)
+    ids = padded([t.ids for t in trajs], tok.pad_token_id).long()
+    attn = padded([[1] * len(t.ids) for t in trajs], 0).long()
+    mask, old = padded([t.mask for t in trajs], 0)[:, 1:].float(), padded([t.logprobs for t in trajs], 0)[:, 1:].float()
     temp = cfg.rollout.temperature
     logp_all = torch.log_softmax(pol(input_ids=ids, attention_mask=attn).logits[:, :-1].float() / temp, -1)
     logp = logp_all.gather(-1, ids[:, 1:, None]).squeeze(-1)
@@ -51,16 +61,22 @@ def full_head_reference():
         ref_logp = ref_logp.gather(-1, ids[:, 1:, None]).squeeze(-1)
     ratio = torch.exp(logp - old)
     pg = -torch.minimum(ratio * adv[:, None], ratio.clamp(0.8, 1.2) * adv[:, None])
-    tok_loss = pg + cfg.algo.kl_coef * grpo.k3_kl(logp, ref_logp)
+    k3 = torch.exp(ref_logp - logp) - (ref_logp - logp) - 1           # KL(pi || ref), Schulman's k3
+    tok_loss = pg + cfg.algo.kl_coef * k3
     loss = ((tok_loss * mask).sum(1) / mask.sum(1)).mean()
     entropy = (-(logp_all.exp() * logp_all).sum(-1) * mask).sum()
-    ext = ttopd.TTOPD(cfg)
-    ext.tok, ext.hint_ids = tok, {True: [5, 6, 7], False: [8, 9]}
-    t_ids, t_attn, rows = ext._teacher_batch(trajs, ids, attn)
-    with torch.no_grad():
-        t_all = torch.log_softmax(tea(input_ids=t_ids, attention_mask=t_attn).logits.float() / temp, -1)
-    terms = [ttopd.turn_mean(ttopd.token_kl(logp_all[i, :len(rows[i])], t_all[i, rows[i]], cfg.distill.logratio_clip),
-                             tr.turn_spans, cfg.distill.max_kl_turns)[0] for i, tr in enumerate(trajs)]
+    terms = []
+    for i, tr in enumerate(trajs):       # the teacher reads prompt + hint + the rest; row j predicts token j + 1
+        b, hint, seq = tr.turn_spans[0][0], tr.extras["hint_ids"], tr.ids
+        with torch.no_grad():
+            t_all = torch.log_softmax(tea(input_ids=torch.tensor([seq[:b] + hint + seq[b:]])).logits[0].float() / temp,
+                                      -1)
+        rows = [k - 1 if k < b else k - 1 + len(hint) for k in range(1, len(seq))]
+        s_lp, t_lp = logp_all[i, :len(seq) - 1], t_all[rows]
+        clip = cfg.distill.logratio_clip
+        kl_tok = (s_lp.exp() * (s_lp - t_lp).clamp(-clip, clip)).sum(-1)
+        spans = tr.turn_spans[:cfg.distill.max_kl_turns or None]
+        terms.append(torch.stack([kl_tok[a - 1:e - 1].mean() for a, e in spans]).mean())
     total = loss + cfg.distill.lam * torch.stack(terms).mean()
     total.backward()
     return float(total), float(entropy), {k: p.grad.clone() for k, p in pol.named_parameters()}
@@ -70,7 +86,7 @@ expected = full_head_reference()
 policy = grpo.shard(copy.deepcopy(model), device, False, False)
 ref = grpo.shard(copy.deepcopy(model).requires_grad_(False), device, False, False)
 ext = ttopd.TTOPD(cfg)
-ext.tok, ext.hint_ids, ext.lam_now = tok, {True: [5, 6, 7], False: [8, 9]}, cfg.distill.lam
+ext.tok, ext.lam_now = tok, cfg.distill.lam
 ext.teacher = grpo.shard(copy.deepcopy(teacher).requires_grad_(False), device, False, False)
 mb, entropy = grpo.micro_batch(cfg, policy, ref, {}, 0, trajs, adv, tok, device, len(trajs), 1.0)
 loss = grpo.LOSSES["grpo"].loss(mb, cfg.algo)[0] + ext.extra_loss(mb)
@@ -93,4 +109,23 @@ same &= all(torch.equal(v, gathered[k]) for k, v in grpo.full_state(twin).items(
 if rank == 0:
     print("SYNC_OK" if same and not torch.equal(gathered["model.norm.weight"], model.model.norm.weight) else
           "SYNC_MISMATCH")
+# A step on two ranks, each with its own two of four sequences (different lengths), has the gradient of one process
+# over all four, for every loss: its normalisation (per sequence or per token, over the whole step) holds across
+# ranks. The reference runs the same loss functions unsharded on the union, with the step's counts of it.
+four, four_adv = trajs + [trajectory(7, [5, 2])], torch.tensor([1.0, -0.5, 0.25, -1.0])
+worst_rank = 0.0
+for name in sorted(grpo.LOSSES):
+    c = config.load("configs/tiny.yaml", config.Config, [f"algo.loss={name}", "grad_clip=0", "micro_batch=1",
+                                                         "init_checkpoint=", "algo.clip_high=0.28"])
+    plain = copy.deepcopy(model)
+    mb = grpo.micro_batch(c, plain, None, {}, 0, four, four_adv, tok, device, 4, float(sum(sum(t.mask) for t in four)))[0]
+    grpo.LOSSES[name].loss(mb, c.algo)[0].backward()
+    sharded = grpo.shard(copy.deepcopy(model), device, False, False)
+    grpo.train_step(c, sharded, None, torch.optim.SGD(sharded.parameters(), lr=0.0), four[2 * rank:2 * rank + 2],
+                    four_adv[2 * rank:2 * rank + 2], tok, device)
+    got = {k: p.grad.full_tensor() for k, p in sharded.named_parameters()}
+    worst_rank = max(worst_rank, max(float((got[k] - p.grad).abs().max()) for k, p in plain.named_parameters()))
+if rank == 0:
+    print(f"two ranks vs one process, worst gradient difference over the losses {worst_rank:.2e}")
+    print("RANKS_OK" if worst_rank < 1e-6 else "RANKS_MISMATCH")
 dist.destroy_process_group()

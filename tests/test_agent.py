@@ -209,6 +209,32 @@ def test_expert_trajectory_masks_the_expert_turns_and_scores_full_reward(policy,
         assert text.count("<tool_call>") == len(t["expected_tools"]) + 1 and text.endswith("<|im_end|>")
 
 
+def test_a_long_tool_response_keeps_its_first_and_last_tokens(policy):
+    """rollout.tool_response_tokens = n: a longer response keeps its first n // 2 and last n - n // 2 tokens
+    around ' ... ' (the head names the result, the tail often holds the conclusion)."""
+    _, tok = policy
+    words = " ".join(f"w{i}" for i in range(200))
+    ids = tok.encode(words, add_special_tokens=False)
+    cut = agent.cut_middle(tok, words, 11)
+    assert cut == tok.decode(ids[:5]) + " ... " + tok.decode(ids[-6:])
+    assert agent.cut_middle(tok, "short text", 11) == "short text"
+
+
+def test_the_warm_start_loss_is_the_cross_entropy_of_exactly_the_expert_tokens(policy, cfg, val_tasks):
+    """Behaviour cloning's loss, by hand: the mean over the expert's own tokens (mask 1) of -log p(token | the
+    tokens before it); prompt, hint and tool responses (mask 0) and the right padding contribute nothing."""
+    model, tok = policy
+    trajs = [warmstart.expert_trajectory(tok, t, cfg.rollout, hint="Teacher note: a hint.") for t in val_tasks[:2]]
+    ids, _, mask, _ = agent.pad_trajectories(trajs, tok.pad_token_id, "cpu")
+    with torch.no_grad():
+        got = float(warmstart.masked_nll(model, ids, mask))
+        terms = []
+        for tr in trajs:
+            logp = torch.log_softmax(model(input_ids=torch.tensor([tr.ids])).logits[0].float(), -1)
+            terms += [-float(logp[k - 1, tr.ids[k]]) for k in range(1, len(tr.ids)) if tr.mask[k]]
+    assert len(terms) == sum(sum(tr.mask) for tr in trajs) and got == pytest.approx(sum(terms) / len(terms), rel=1e-5)
+
+
 def test_warm_start_lowers_the_loss_and_saves_a_loadable_checkpoint(cfg, tmp_path):
     c = dataclasses.replace(cfg, warm_start=dataclasses.replace(cfg.warm_start, out_dir=str(tmp_path / "ws"),
                                                                 max_tasks=12, epochs=6.0, tokens_per_batch=2048))

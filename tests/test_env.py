@@ -130,6 +130,16 @@ def test_bad_input_is_an_error_observation_and_counted(make_env, kind, tmp_path)
     assert e.kb.search("myocardial infarction troponin")   # table still there
 
 
+def test_a_call_is_read_with_its_arguments_given_as_an_object_or_as_a_json_string():
+    """Models emit arguments both ways (OpenAI-style function calling sends a JSON string): the same call."""
+    assert env.parse_call('{"name": "order_lab", "arguments": {"test": "troponin"}}') == ("order_lab",
+                                                                                         {"test": "troponin"})
+    assert env.parse_call('{"name": "order_lab", "arguments": "{\\"test\\": \\"troponin\\"}"}') == (
+        "order_lab", {"test": "troponin"})
+    assert env.parse_call('{"name": "get_vitals"}') == ("get_vitals", {})
+    assert isinstance(env.parse_call('{"name": "order_lab", "arguments": "not json"}'), str)     # an error message
+
+
 def test_observation_and_info_structure(make_env):
     e = make_env(task_id="visual_diagnosis-0000")
     obs, info = e.reset()

@@ -26,7 +26,8 @@ rollout: {max_new_tokens: 10, max_turns: 2, batch_size: 4, max_total_tokens: 102
 algo: {loss: dapo, group_size: 2, tasks_per_step: 2, clip_high: 0.28, kl_coef: KL}
 steps: 5
 lr: 0.01
-warmup_steps: 2
+warmup_steps: 1
+lr_schedule: cosine  # every step has its own learning rate: a resume must restore the scheduler
 weight_decay: 0.1     # the untrained model's rewards are all 0, so GRPO's gradient is too: decay moves the weights
 micro_batch: 1
 checkpoint_every: 2

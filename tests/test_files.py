@@ -24,6 +24,9 @@ def test_a_bad_jsonl_line_is_named_by_file_and_line_and_a_torn_log_tail_is_skipp
         files.read_jsonl(str(p))
     assert files.read_jsonl(str(p), tail="skip") == [{"a": 1}, {"a": 2}]
     assert "x.jsonl line 3 is cut short" in capsys.readouterr().err
+    p.write_text('{"a": 1}\n{"a": 2, "b"\n')           # a whole line (its newline written) that is not JSON: damage
+    with pytest.raises(files.DataError, match="line 2"):
+        files.read_jsonl(str(p), tail="skip")
     p.write_bytes(b'{"a": 1}\n\xff\xfe\n')
     with pytest.raises(files.DataError, match="not UTF-8"):
         files.read_jsonl(str(p))

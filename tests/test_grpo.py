@@ -1,10 +1,9 @@
 """grpo.py: each loss against hand-computed values; torchrun on 2 CPU ranks (kill and resume: test_faults.py)."""
 import dataclasses
+import math
 import os
-import signal
 import subprocess
 import sys
-import time
 from types import SimpleNamespace
 
 import pytest
@@ -363,7 +362,7 @@ def test_chunked_head_and_weight_sync_equal_the_full_versions_under_fsdp_on_two_
     per-parameter sync to a bf16 rollout copy and the shard-by-shard teacher copy equal a full-state gather."""
     r = subprocess.run(torchrun(2) + [os.path.join(ROOT, "tests", "fsdp_head_check.py")], cwd=ROOT,
                        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert "HEAD_OK" in r.stdout and "SYNC_OK" in r.stdout, r.stdout + r.stderr[-2000:]
+    assert "HEAD_OK" in r.stdout and "SYNC_OK" in r.stdout and "RANKS_OK" in r.stdout, r.stdout + r.stderr[-2000:]
 
 
 def test_chunked_head_on_a_wide_vocabulary_gives_the_full_heads_values_and_gradients():
@@ -387,3 +386,104 @@ def test_chunked_head_on_a_wide_vocabulary_gives_the_full_heads_values_and_gradi
     torch.testing.assert_close(chunked, full, atol=1e-5, rtol=0)
     for k, p in model.named_parameters():
         torch.testing.assert_close(p.grad, expected[k], atol=1e-5, rtol=1e-4)
+
+
+def test_k3_kl_by_hand_in_both_directions():
+    """k3 estimator of KL(pi || ref) at a sampled token (Schulman 2020): r = ref / pi, k3 = r - log r - 1."""
+    half, quarter = torch.log(torch.tensor([0.5])), torch.log(torch.tensor([0.25]))
+    # pi = 0.5, ref = 0.25: r = 0.5 -> 0.5 - log 0.5 - 1 = 0.19315
+    assert grpo.k3_kl(half, quarter).item() == pytest.approx(0.5 - math.log(0.5) - 1, abs=1e-6)
+    # pi = 0.25, ref = 0.5: r = 2 -> 2 - log 2 - 1 = 0.30685 (the estimator is not symmetric)
+    assert grpo.k3_kl(quarter, half).item() == pytest.approx(2 - math.log(2) - 1, abs=1e-6)
+
+
+def synthetic_batch(n_seqs=5, seed=0):
+    """Trajectories of different lengths and turn counts with sampling log-probs away from the policy's (so
+    ratios leave 1 and clipping acts), and advantages of both signs."""
+    import agent
+    g = torch.Generator().manual_seed(seed)
+    trajs = []
+    for i in range(n_seqs):
+        tr = agent.Trajectory.start({"id": f"t{i}", "domain": "d"}, torch.randint(10, 3000, (6 + i,), generator=g).tolist())
+        for n in [3 + 2 * i, 4][: 1 + i % 2]:
+            tr.add_turn(torch.randint(10, 3000, (n,), generator=g).tolist(), (-8 + torch.rand(n, generator=g)).tolist())
+            tr.add_context(torch.randint(10, 3000, (4,), generator=g).tolist())
+        trajs.append(tr)
+    return trajs, torch.tensor([1.0, -0.5, 0.25, -1.5, 0.75][:n_seqs])
+
+
+@pytest.mark.parametrize("loss", sorted(grpo.LOSSES))
+def test_one_micro_batch_or_many_give_the_same_gradient(process_group, loss):
+    """Gradient accumulation is a plain sum of each micro-batch's share of the step's loss: the step's gradient
+    must not depend on micro_batch, for every loss variant (with a k3 KL term to a reference too)."""
+    import copy
+    import agent
+    import config
+    rank, world, device = process_group
+    trajs, adv = synthetic_batch()
+    grads = []
+    for micro in (5, 2, 1):
+        cfg = config.load("configs/tiny.yaml", config.Config, [f"algo.loss={loss}", "algo.kl_coef=0.1",
+                                                               f"micro_batch={micro}", "grad_clip=0"])
+        torch.manual_seed(0)
+        model = agent.load_policy(cfg.model)[0]
+        ref = copy.deepcopy(model).requires_grad_(False)
+        with torch.no_grad():
+            for p in ref.parameters():
+                p.add_(0.05 * torch.randn_like(p))
+        policy = grpo.shard(model, device, False, False)
+        ref = grpo.shard(ref, device, False, False)
+        opt = torch.optim.SGD(policy.parameters(), lr=0.0)
+        grpo.train_step(cfg, policy, ref, opt, trajs, adv, agent.load_policy(cfg.model)[1], device)
+        grads.append({k: p.grad.full_tensor().clone() for k, p in policy.named_parameters()})
+    assert max(float(g.abs().max()) for g in grads[0].values()) > 1e-4
+    for other in grads[1:]:
+        for k in grads[0]:
+            torch.testing.assert_close(other[k], grads[0][k], atol=2e-6, rtol=1e-4)
+
+
+def test_dynamic_sampling_keeps_only_the_groups_whose_rewards_differ():
+    shaped = [1.0, 1.0, 0.0, 1.0, 0.5, 0.5, 0.2, 0.2 + 1e-6]
+    assert grpo.kept_episodes(shaped, 2, dynamic_sampling=False) == list(range(8))
+    assert grpo.kept_episodes(shaped, 2, dynamic_sampling=True) == [2, 3, 6, 7]
+
+
+def test_the_length_reward_in_the_shaped_reward_is_the_papers_cosine():
+    """Cosine length reward (Yeo et al., 2025): r(L) = end + (start - end) (1 + cos(pi L / L_max)) / 2, from 1.1 to
+    0.7 for a correct answer and from 0.0 to -0.3 for a wrong one; -0.5 past L_max."""
+    import agent
+    a = SimpleNamespace(length_reward=True, max_policy_tokens=480, overlong_buffer=0)
+
+    def episode(n_tokens, correct):
+        tr = agent.Trajectory.start({"id": "t", "domain": "d"}, [1, 2, 3])
+        tr.add_turn([7] * n_tokens, [0.0] * n_tokens)
+        tr.reward, tr.reward_info = 0.5, {"accuracy": 1.0 if correct else 0.0}
+        return tr
+    assert grpo.shaped_reward(episode(240, True), a) == pytest.approx(0.5 + 0.9)       # cos(pi / 2) = 0
+    assert grpo.shaped_reward(episode(240, False), a) == pytest.approx(0.5 - 0.15)
+    assert grpo.shaped_reward(episode(0, True), a) == pytest.approx(0.5 + 1.1)
+    assert grpo.shaped_reward(episode(480, False), a) == pytest.approx(0.5 - 0.3)
+    assert grpo.shaped_reward(episode(481, True), a) == pytest.approx(0.5 - 0.5)
+    assert grpo.shaped_reward(episode(240, True), SimpleNamespace(**{**vars(a), "length_reward": False})) == 0.5
+
+
+def test_advantages_are_relative_to_each_group_and_dr_grpo_keeps_the_scale():
+    """(r - group mean) / (group std, unbiased) for GRPO, DAPO and GSPO; r - group mean for Dr. GRPO (Liu et al.
+    2025 drop the std division). Two groups with different means: each is centred on its own."""
+    rewards = [1.0, 0.0, 3.0, 2.0, 2.0, 2.0]
+    std = math.sqrt(0.5)                                   # of (1, 0) and of (3, 2), unbiased
+    for loss in ("grpo", "dapo", "gspo"):
+        got = grpo.advantages(SimpleNamespace(loss=loss, group_size=2), rewards).tolist()
+        assert got == pytest.approx([0.5 / std, -0.5 / std, 0.5 / std, -0.5 / std, 0.0, 0.0], rel=1e-5)
+    got = grpo.advantages(SimpleNamespace(loss="dr_grpo", group_size=2), rewards).tolist()
+    assert got == pytest.approx([0.5, -0.5, 0.5, -0.5, 0.0, 0.0])
+
+
+def test_every_episode_of_a_step_has_its_own_seed_whatever_the_ranks():
+    import config
+    cfg = config.load("configs/tiny.yaml", config.Config, ["algo.group_size=4", "algo.tasks_per_step=8"])
+    one = grpo.episode_seeds(cfg, 3, range(8))
+    assert len(set(one)) == 32 and not set(one) & set(grpo.episode_seeds(cfg, 4, range(8)))
+    two = [grpo.episode_seeds(cfg, 3, range(r, 8, 2)) for r in range(2)]          # rank r: tasks r, r + 2, ...
+    assert sorted(two[0] + two[1]) == sorted(one)
+    assert two[1][:4] == one[4:8]                          # task 1's four episodes, wherever it is rolled out

@@ -39,8 +39,35 @@ def test_dispatch_error_kinds(tasks):
     assert tools.dispatch(case, "order_lab", {"test": 3}, d)[1] == "schema"
     assert tools.dispatch(case, "order_lab", {"test": "troponin", "x": 1}, d)[1] == "schema"
     assert tools.dispatch(case, "order_lab", {"test": "unicorn"}, d)[1] == "execution"
+    assert tools.dispatch(case, "order_lab", {}, d)[0] == "order_lab: missing required argument(s) ['test']"
     assert tools.dispatch(case, "get_vitals", {}, d)[1] is None
     assert case.actions == [("get_vitals", {})]
+
+
+# Inputs whose range is the scale itself, from the scale's publication (the others are physiological limits):
+PUBLISHED_SCALES = {
+    ("calc_gcs", "eye"): (1, 4), ("calc_gcs", "verbal"): (1, 5), ("calc_gcs", "motor"): (1, 6),   # Teasdale 1974
+    ("calc_qsofa", "gcs"): (3, 15), ("calc_sofa", "gcs"): (3, 15),                              # GCS total 3-15
+    ("assign_triage_level", "level"): (1, 5),                       # ESI v4 Implementation Handbook: levels 1-5
+    ("calc_heart_score", "history_suspicion"): (0, 2), ("calc_heart_score", "ecg_findings"): (0, 2),   # Six 2008
+    ("calc_bishop", "dilation_cm"): (0, 10), ("calc_bishop", "effacement_pct"): (0, 100),            # Bishop 1964:
+    ("calc_bishop", "station"): (-3, 3),                            # cervix 0-10 cm, 0-100 %, station -3..+3
+    ("calc_esi", "pain_score"): (0, 10),                            # 0-10 numeric rating scale
+    ("calc_news2", "spo2"): (0, 100), ("calc_esi", "spo2"): (0, 100),                           # a percentage
+}
+
+
+def test_scale_inputs_take_exactly_their_published_range_and_the_schema_refuses_the_rest(tasks):
+    for (tool, arg), (lo, hi) in PUBLISHED_SCALES.items():
+        spec = tools.TOOLS[tool].schema["function"]["parameters"]["properties"][arg]
+        assert (spec["minimum"], spec["maximum"]) == (lo, hi), (tool, arg)
+    task = next(t for t in tasks if "assign_triage_level" in tools.menu(t["domain"]))
+    case = tools.Case(task=task)
+    for level, kind in ((0, "schema"), (1, None), (5, None), (6, "schema"), (True, "schema"), (2.0, "schema")):
+        result, err = tools.dispatch(case, "assign_triage_level", {"level": level}, task["domain"])
+        assert err == kind, (level, result)             # refused by the schema, before the tool runs
+    case = tools.Case(task=next(t for t in tasks if "calc_gcs" in tools.menu(t["domain"])))
+    assert tools.dispatch(case, "calc_gcs", {"eye": 4, "verbal": 5, "motor": 7}, case.task["domain"])[1] == "schema"
 
 
 def test_scores_read_only_revealed_record(tasks):

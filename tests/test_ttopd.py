@@ -182,6 +182,7 @@ def _guard_setup(process_group, overrides):
     ext.after_rollout(1, trajs)
     mbs = [grpo.micro_batch(cfg, model, None, {}, m, [t], torch.tensor([1.0]), tok, device, 2, 15.0)[0]
            for m, t in enumerate(trajs)]
+    ext.student = model         # (for the tests that build more micro-batches)
     return ext, mbs, trajs
 
 
@@ -246,3 +247,144 @@ def test_ttopd_with_lambda_0_is_the_grpo_arm_step_for_step(tmp_path):
     keys = ("reward", "loss", "response_tokens", "turns", "grad_norm")
     assert len(rows["grpo"]) == 2
     assert [[r[k] for k in keys] for r in rows["grpo"]] == [[r[k] for k in keys] for r in rows["ttopd_informative"]]
+
+
+def test_the_teacher_reads_the_hint_exactly_at_the_prompt_response_boundary(process_group):
+    """The teacher's sequence is prompt + hint + everything after the prompt, and the row that predicts each of the
+    student's tokens is found by hand: token k sits at k before the boundary and at k + len(hint) after it, so the
+    row predicting it is one before that. Built independently of ttopd.with_hint / teacher_rows."""
+    import grpo
+    ext, _, _ = _guard_setup(process_group, [])
+    prompt, turn, obs, turn2, hint = [11, 12, 13, 14], [21, 22, 23], [31, 32], [41, 42], [91, 92, 93]
+    tr = agent.Trajectory.start({"id": "t", "domain": "d"}, prompt)
+    tr.add_turn(turn, [0.0] * 3)
+    tr.add_context(obs)
+    tr.add_turn(turn2, [0.0] * 2)
+    tr.extras["hint_ids"] = hint
+    short = agent.Trajectory.start({"id": "u", "domain": "d"}, [51, 52])
+    short.add_turn([61], [0.0])
+    short.extras["hint_ids"] = [99]
+    ids, attn, _, _ = grpo.pad_batch([tr, short], ext.tok.pad_token_id, "cpu")
+    t_ids, t_attn, rows = ext._teacher_batch([tr, short], ids, attn)
+    assert t_ids[0].tolist() == prompt + hint + turn + obs + turn2
+    assert t_ids[1, :4].tolist() == [51, 52, 99, 61] and t_attn[1].tolist() == [1, 1, 1, 1] + [0] * 10
+    seq = prompt + turn + obs + turn2
+    for j in range(len(seq) - 1):           # row j of the student predicts seq[j + 1]
+        k = j + 1
+        at = k if k < len(prompt) else k + len(hint)
+        assert rows[0][j] == at - 1 and t_ids[0, at] == seq[k]
+
+
+def test_the_stale_teacher_guard_caps_the_term_when_and_only_when_it_exceeds_the_cap(process_group):
+    """lambda * KL is capped at ratio_max * mean |A| (here |A| = 1): a cap below the term scales it to the cap
+    exactly and logs the event; a cap above it changes nothing."""
+    ext, mbs, _ = _guard_setup(process_group, ["distill.kl_max=100", "distill.ratio_max=0"])
+    free = float(ext.extra_loss(mbs[0])) * 2           # this micro-batch is 1 of the step's 2 sequences
+    assert free > 0 and not ext.events
+    for ratio, capped in ((free / 2, True), (free * 2, False)):
+        ext.d.ratio_max = ratio
+        got = float(ext.extra_loss(mbs[0])) * 2
+        assert got == pytest.approx(ratio if capped else free, rel=1e-5)
+        assert bool(ext.events) == capped and (not capped or ext.events[-1]["ratio"] == pytest.approx(2.0, rel=1e-4))
+        ext.events.clear()
+
+
+def test_the_distillation_term_of_each_micro_batch_is_its_share_of_the_step(process_group):
+    """Two one-sequence micro-batches add up to the term of one micro-batch holding both sequences: lambda times
+    the mean over the step's sequences of their turn-level KL."""
+    import grpo
+    ext, mbs, trajs = _guard_setup(process_group, ["distill.kl_max=100", "distill.ratio_max=0"])
+    both = grpo.micro_batch(ext.cfg, ext.student, None, {}, 0, trajs, torch.tensor([1.0, 1.0]), ext.tok, "cpu", 2,
+                            15.0)[0]
+    together = float(ext.extra_loss(both))
+    assert float(ext.extra_loss(mbs[0])) + float(ext.extra_loss(mbs[1])) == pytest.approx(together, rel=1e-5)
+    assert together == pytest.approx(ext.lam_now * sum(ext.seq_kls[:2]) / 2, rel=1e-5)
+
+
+def test_ema_and_hard_copy_happen_on_their_steps_and_only_then():
+    """ema_every=2, hard_copy_every=3 over steps 1-6, the student moving every step: the teacher is, by hand,
+    theta_T <- 0.9 theta_T + 0.1 theta_S at steps 2, 4, 6 and theta_T <- theta_S at steps 3 and 6 (after the EMA);
+    `reset` does only the copies, `frozen` neither."""
+    for mode in ("ema", "reset", "frozen"):
+        cfg = config.load("configs/ttopd_tiny.yaml", ttopd.TTOPDConfig, [
+            "init_checkpoint=", f"distill.teacher={mode}", "distill.ema_alpha=0.9", "distill.ema_every=2",
+            "distill.hard_copy_every=3"])
+        ext = ttopd.TTOPD(cfg)
+        torch.manual_seed(0)
+        student, ext.teacher = torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)
+        expected = [p.detach().clone() for p in ext.teacher.parameters()]
+        for step in range(1, 7):
+            with torch.no_grad():
+                for p in student.parameters():
+                    p.copy_(torch.randn_like(p))
+            s = [p.detach().clone() for p in student.parameters()]
+            if mode == "ema" and step % 2 == 0:
+                expected = [0.9 * t + 0.1 * x for t, x in zip(expected, s)]
+            if mode != "frozen" and step % 3 == 0:
+                expected = [x.clone() for x in s]
+            row = ext.after_step(step, student)
+            for p, e in zip(ext.teacher.parameters(), expected):
+                torch.testing.assert_close(p.detach(), e, rtol=0, atol=1e-6)
+            if mode == "ema":
+                assert row["teacher_staleness_ema"] == step % 2 and row["teacher_staleness_copy"] == step % 3
+
+
+def test_a_checkpoint_restores_the_teacher_lambda_the_guard_and_the_counters(process_group, tmp_path):
+    """What TT-OPD's state_dict holds goes through grpo's save/load: a teacher that differs from the student, a
+    lambda off its schedule, the guard's disabled flag and the EMA / copy counters all come back exactly."""
+    import grpo
+    from clinic import files
+    rank, world, device = process_group
+    cfg = config.load("configs/ttopd_tiny.yaml", ttopd.TTOPDConfig, ["init_checkpoint=", f"out_dir={tmp_path}"])
+    policy, _, _, tok = grpo.build_models(cfg, device)
+    optimizer, sched = grpo.make_optimizer(cfg, policy)
+    ext = ttopd.TTOPD(cfg)
+    ext.setup(cfg, policy, tok, device)
+    with torch.no_grad():
+        for p in ext.teacher.parameters():
+            grpo.local_shard(p).add_(0.01 * torch.randn_like(grpo.local_shard(p)))
+    ext.lam.value, ext.lam.disabled, ext.last_ema, ext.last_copy = 1.25, True, 7, 9
+    saved = {k: v.clone() for k, v in grpo.full_state(ext.teacher).items()}
+    grpo.save_checkpoint(cfg, 9, policy, optimizer, sched, ext, files.RunLogs(str(tmp_path), (), {}, False))
+    fresh = ttopd.TTOPD(cfg)
+    fresh.setup(cfg, policy, tok, device)
+    path, record = grpo.resumable_checkpoint(cfg, rank, world)
+    assert grpo.load_checkpoint(path, record, policy, optimizer, sched, fresh) == 9
+    restored = grpo.full_state(fresh.teacher)
+    assert all(torch.equal(restored[k], v) for k, v in saved.items())
+    assert any(not torch.equal(v, grpo.full_state(policy)[k]) for k, v in saved.items())
+    assert (fresh.lam.value, fresh.lam.disabled, fresh.last_ema, fresh.last_copy) == (1.25, True, 7, 9)
+    assert fresh.lam.at(10) == 0.0                           # the guard stays fired after a resume
+
+
+def test_each_outcome_gets_its_own_kind_of_hint(process_group):
+    """A correct episode's teacher reads the confirmatory cue with its answer; a wrong one reads the redirection,
+    which names the submitted answer and the correct one (clinic/hints.py's texts)."""
+    from clinic import bank
+    ext, _, _ = _guard_setup(process_group, [])
+    ext.d.hints = "informative"
+    task = next(t for t in bank.load_tasks(split="train") if t["answer"]["type"] == "choice")
+    right, wrong = task["answer"]["value"], "A" if task["answer"]["value"] != "A" else "B"
+    trajs = []
+    for answer, acc in ((right, 1.0), (wrong, 0.0)):
+        tr = agent.Trajectory.start(task, [1, 2, 3])
+        tr.add_turn([4, 5], [0.0, 0.0])
+        tr.calls = [{"name": "submit_answer", "arguments": {"answer": answer}, "error": None}]
+        tr.reward_info = {"accuracy": acc, "violations": []}
+        trajs.append(tr)
+    ext.after_rollout(1, trajs)
+    confirm, redirect = trajs[0].extras["hint"], trajs[1].extras["hint"]
+    assert confirm.startswith("Teacher note: correct") and f'{{"answer": "{right}"}}' in confirm
+    assert f"the submitted answer {wrong} is wrong" in redirect and redirect.endswith(f'{{"answer": "{right}"}}.')
+
+
+def test_the_corruption_guard_fires_when_and_only_when_the_kl_passes_kl_max(process_group):
+    """The paper's teacher-corruption guard: distillation stops once the step's KL exceeds kl_max (0.7 in the
+    paper), and not before. Here kl_max is set just above, then just below, the KL this batch actually has."""
+    ext, mbs, _ = _guard_setup(process_group, ["distill.kl_max=100", "distill.ratio_max=0"])
+    ext.extra_loss(mbs[0])
+    kl = ext.seq_kls[0]
+    for factor, fires in ((1.1, False), (0.9, True)):
+        ext, mbs, _ = _guard_setup(process_group, [f"distill.kl_max={kl * factor}", "distill.ratio_max=0"])
+        term = float(ext.extra_loss(mbs[0]))
+        assert ext.lam.disabled == fires and (term == 0.0) == fires
