@@ -1,8 +1,10 @@
 """One config system: YAML files loaded into nested dataclasses, the same file for every entry point.
 
-Every key is declared below with opt(default, help), so each carries its own documentation
-(`python config.py` prints them all). `load(path)` reads a YAML into `Config`; unknown keys and
-values of the wrong type are rejected with a message naming the full key. An extension (ttopd.py)
+Every key is declared below with opt(default, help, and the values it allows: a range, choices or a
+pattern), so each carries its own documentation (`python config.py` prints them all; `python config.py
+FILE.yaml` checks a file). `load(path)` reads a YAML into `Config`; unknown keys, values of the wrong
+type and values outside what the key allows are rejected with a message naming the full key; keys that
+constrain each other are checked in __post_init__. An extension (ttopd.py)
 subclasses Config to add its own section; entry points that do not train (warmstart.py,
 evaluate.py) load any training YAML with `ignore_sections=True`, which skips sections they do not
 know (a note names each) and still rejects every unknown key inside the sections they use.

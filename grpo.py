@@ -11,13 +11,14 @@ length reward when enabled), turns rewards into group-relative advantages, and
 takes one optimiser step on the recorded tokens under the loss mask, in
 micro-batches with gradient accumulation. Everything the user sees is logged each
 step to OUT_DIR/metrics.jsonl. Checkpoints (model, optimiser, scheduler, RNG, step)
-are written with torch.distributed.checkpoint and `resume: true` continues from the
-newest one exactly.
+are written with torch.distributed.checkpoint, committed by a rename and verified
+against a sha256 manifest; `resume: true` continues from the newest whole one exactly,
+logs included, wherever the run was killed (docs/reference.md, "Crash safety").
 """
 import copy
 import dataclasses
-import json
 import glob
+import json
 import math
 import os
 import pickle
@@ -479,8 +480,8 @@ def committed_checkpoints(cfg):
 
 
 def checkpoint_state(policy, optimizer, ext):
-    """The state a checkpoint holds, as {"model/...": value}: the model and optimiser state dicts (FSDP2-aware)
-    and the extension's, flattened (files.leaves). Tensors go to DCP, the other values to record.json."""
+    """The state a checkpoint holds, nested: the model and optimiser state dicts (FSDP2-aware) and the extension's.
+    Flattened by files.leaves to {"model/...": value}: tensors go to DCP, the other values to record.json."""
     from torch.distributed.checkpoint.state_dict import get_state_dict
     model_sd, optim_sd = get_state_dict(policy, optimizer)
     return {"model": model_sd, "optim": optim_sd, "extension": ext.state_dict()}
