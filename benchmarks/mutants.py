@@ -8,6 +8,14 @@ applied and only the tests that cover that code run (pytest -x); the mutant is *
 Prints one line per mutant and the kill rate; with --out, the record of every mutant. Not part of .ci/run (about
 30-40 minutes on 2 cores: a surviving mutant runs its whole test selection). Every test selection is first run
 unmutated and must pass. A mutant's `old` text must occur exactly once in its file.
+
+Equivalent mutants (no test can kill them, because the behaviour does not change) are left out, with the reason:
+  resume skipping set_model_state_dict(teacher): DCP loads the teacher's sharded tensors in place, so the call
+    restores nothing more (the mutant kept is "the teacher left out of the checkpoint");
+  booleans accepted as integers by the type check: every integer argument has a range, and check_number refuses
+    a bool, so it is still a schema error;
+  coherence without the `not work` test: with no work call no check applies and agreement is 0 anyway;
+  the sampler inverting the CDF at 1 - u: 1 - u is as uniform as u (another random stream, the same law).
 """
 import argparse
 import concurrent.futures
@@ -174,8 +182,8 @@ MUTANTS = [
     M("required arguments not enforced", "tools.py", "missing = [a for a in params[\"required\"] if a not in arguments]",
       "missing = []", TOOLS_T),
     M("off-menu tools run", "tools.py", "    if name not in menu(domain):\n", "    if False:\n", TOOLS_T + ENV_T),
-    M("booleans pass as integers", "tools.py", "return isinstance(value, int) and not isinstance(value, bool)",
-      "return isinstance(value, int)", TOOLS_T),
+    M("any value passes as a string", "tools.py", 'return isinstance(value, {"string": str, "boolean": bool,',
+      'return isinstance(value, {"string": object, "boolean": bool,', TOOLS_T),
     M("GCS motor range widened", "clinic/scores.py", '"motor": (1, 6)', '"motor": (1, 7)', TOOLS_T + SCORES_T),
     # ---- clinic/scores.py: published cut-offs
     M("qSOFA respiratory cut-off 20", "clinic/scores.py", "int(respiratory_rate >= 22)", "int(respiratory_rate >= 20)",
@@ -202,8 +210,8 @@ MUTANTS = [
     M("free calls raised to 20", "reward.py", "FREE_CALLS = 2 ", "FREE_CALLS = 20 ", REWARD_T),
     M("process without focus", "reward.py", "return _expected_made(task, _work(traj)) / len(expected) * focus(task, traj)",
       "return _expected_made(task, _work(traj)) / len(expected)", REWARD_T),
-    M("coherence without a work-up", "reward.py", "    if got is None or not work:\n        return 0.0\n    checks = []",
-      "    if got is None:\n        return 0.0\n    checks = []", REWARD_T),
+    M("coherence without focus", "reward.py", "    return agreement * focus(task, traj)", "    return agreement",
+      REWARD_T),
     M("numeric tolerance exclusive", "reward.py", 'return float(abs(got - spec["value"]) <= spec.get("tolerance", 0))',
       'return float(abs(got - spec["value"]) < spec.get("tolerance", 0))', REWARD_T),
     M("no answer is safe", "reward.py", "    if parse_answer(task[\"answer\"], traj[\"answer\"]) is None:\n        return 0.0\n    broken",
