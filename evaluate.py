@@ -1,8 +1,9 @@
 """Evaluation: what did training do? Benchmarks in text and agent mode, the tool-call taxonomy,
 and the training-dynamics figure.
 
-  python evaluate.py CONFIG [--checkpoint DIR] [--bench KIND=PATH]... [--modes text agent]
+  python evaluate.py CONFIG [--checkpoint DIR] [--bench KIND=PATH]... [--limit N] [--modes text agent]
                      [--protocol default|base_ar] [--specs none,full] [--per-domain N] [--out DIR] [key.sub=value ...]
+                     (config overrides may stand anywhere on the line)
   torchrun --nproc_per_node=8 evaluate.py CONFIG ...     # tasks split over ranks, rank 0 writes
   python evaluate.py play CONFIG --task ID [--checkpoint DIR]   # one episode, turn by turn
   python evaluate.py taxonomy RUN_DIR [RUN_DIR ...]     # per-step failure rates -> RUN_DIR/taxonomy.jsonl
@@ -28,6 +29,7 @@ import collections
 import dataclasses
 import json
 import os
+import random
 import re
 import sys
 
@@ -344,7 +346,7 @@ def plot(run_dirs, path, smooth=5):
 
 
 # ---------------------------------------------------------------- the command
-def benchmark_tasks(specs, protocol="default"):
+def benchmark_tasks(specs, protocol="default", limit=0, seed=0):
     """--bench KIND=PATH ... -> tasks, each tagged with its benchmark file (or subject) as 'source'. A file
     that cannot be read as KIND is a DataError naming it; items whose image cannot be read are reported
     (a warning per benchmark) and left out, never scored as the policy's failure.
@@ -355,8 +357,14 @@ def benchmark_tasks(specs, protocol="default"):
         if kind not in loaders.LOADERS or not path:
             raise files.UsageError(f"--bench wants KIND=PATH with KIND one of {sorted(loaders.LOADERS)}, got {spec!r}")
         if not os.path.exists(path):
-            raise files.DataError(f"--bench {kind}: no file or directory at {path} (docs/reference.md: where to get it)")
-        tasks += readable(spec, load_benchmark(kind, path))
+            raise files.DataError(f"--bench {kind}: no file or directory at {path} (docs/reference.md: where to get "
+                                  "it)")
+        loaded = readable(spec, load_benchmark(kind, path))
+        if limit and len(loaded) > limit:       # a seeded sample, in the file's order
+            keep = set(random.Random(seed).sample(range(len(loaded)), limit))
+            loaded = [t for i, t in enumerate(loaded) if i in keep]
+        files.info(f"--bench {spec}: {len(loaded)} items" + (f" (a seeded sample, --limit {limit})" if limit else ""))
+        tasks += loaded
     seen = collections.Counter(t["id"] for t in tasks)
     twice = [i for i, n in seen.items() if n > 1]
     if twice:
@@ -456,15 +464,24 @@ def play(cfg, checkpoint, task_id):
     print("--- reward ---\n" + json.dumps(tr.reward_info, indent=1))
 
 
+def split_overrides(argv):
+    """(config overrides, the rest): `key.sub=value` items anywhere on the command line, told from a --bench
+    KIND=PATH by their first part being a config key (so `--modes agent rollout.kb=DIR` works)."""
+    keys = {f.name for f in dataclasses.fields(config.Config)}
+    is_override = [re.match(r"([A-Za-z_]\w*)(\.\w+)*=", x) is not None and x.split(".")[0].split("=")[0] in keys
+                   for x in argv]
+    return [x for x, o in zip(argv, is_override) if o], [x for x, o in zip(argv, is_override) if not o]
+
+
 def main(argv):
     if argv and argv[0] == "play":
         ap = files.ArgumentParser(prog="evaluate.py play")
         ap.add_argument("config")
         ap.add_argument("--task", required=True)
         ap.add_argument("--checkpoint", default="")
-        ap.add_argument("overrides", nargs="*", help="key.sub=value config overrides")
-        a = ap.parse_intermixed_args(argv[1:])
-        return play(config.load(a.config, config.Config, a.overrides, ignore_sections=True), a.checkpoint, a.task)
+        overrides, rest = split_overrides(argv[1:])
+        a = ap.parse_intermixed_args(rest)
+        return play(config.load(a.config, config.Config, overrides, ignore_sections=True), a.checkpoint, a.task)
     if argv and argv[0] == "taxonomy":
         for run in argv[1:]:
             for r in run_taxonomy(run):
@@ -489,12 +506,15 @@ def main(argv):
                     help="agent mode for --bench tasks: default = the domain's tool menu; base_ar = the paper's "
                     "Base+AR, every tool (and the KB that rollout.kb names)")
     ap.add_argument("--split", default="test", choices=bank.SPLITS)
-    ap.add_argument("--per-domain", type=files.whole_number(0), default=0, help="first N tasks of each domain (0 = all)")
+    ap.add_argument("--per-domain", type=files.whole_number(0), default=0,
+                    help="first N tasks of each domain (0 = all)")
     ap.add_argument("--no-bank", action="store_true", help="only the --bench files")
     ap.add_argument("--out", default="runs/eval")
-    ap.add_argument("overrides", nargs="*", help="key.sub=value config overrides")
+    ap.add_argument("--limit", type=files.whole_number(1), default=0,
+                    help="evaluate a seeded sample of at most N items of each --bench file (0 = all)")
+    overrides, argv = split_overrides(argv)
     a = ap.parse_intermixed_args(argv)
-    cfg = config.load(a.config, config.Config, a.overrides, ignore_sections=True)    # any training YAML
+    cfg = config.load(a.config, config.Config, overrides, ignore_sections=True)    # any training YAML
     rank, world = 0, 1
     if "RANK" in os.environ:
         import grpo                     # the trainer's process-group set-up, only under torchrun
@@ -514,7 +534,7 @@ def run_evaluation(cfg, a, rank, world):
         raise files.UsageError(f"--specs takes none, names and/or full (comma-separated), got {a.specs!r}")
     tasks = [] if a.no_bank else bank_tasks(a.split, a.per_domain)
     images.check_readable(tasks)         # the bank's own images: damage stops the run (a benchmark's is reported)
-    tasks += benchmark_tasks(a.bench, a.protocol)
+    tasks += benchmark_tasks(a.bench, a.protocol, a.limit, cfg.seed)
     kbmod.open_kb(cfg.rollout.kb)       # a missing or stale index fails before the model loads
     torch.manual_seed(cfg.seed)      # an un-trained embedded model is then the same on every rank
     model, tok = agent.load_policy(cfg.model, resolve_checkpoint(cfg, a.checkpoint))

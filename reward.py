@@ -344,7 +344,7 @@ def statement_coverage(answer, statements, threshold=0.6):
 
 
 TEXT_METRICS = {   # long-form and short free-text answers, by the benchmark's own metric
-    "f1": lambda got, spec: token_f1(got, spec["value"]),
+    "f1": lambda got, spec: max(token_f1(got, r) for r in [spec["value"], *spec.get("accept", ())]),
     "exact": lambda got, spec: float(any(answer_tokens(got) == answer_tokens(r)
                                          for r in [spec["value"], *spec.get("accept", ())])),
     "recall": lambda got, spec: token_recall(got, spec["value"]),
@@ -354,7 +354,8 @@ TEXT_METRICS = {   # long-form and short free-text answers, by the benchmark's o
 
 def accuracy(task, traj):
     """1 if the submitted answer equals the ground truth (numbers within the task's tolerance), else 0.
-    Free-text answers are scored by the answer's `metric`: f1 (token F1, the default), exact (VQA accuracy:
+    Free-text answers are scored by the answer's `metric`: f1 (token F1 with the best-matching of the reference and
+    its `accept` alternatives, the default), exact (VQA accuracy:
     normalised exact match with the reference or an accepted alternative), recall (of the reference's
     words), statements (K-QA must-have coverage); 'unscored' (no reference exists) gives None, and
     compute() then leaves accuracy out of the composite."""

@@ -41,6 +41,12 @@ class UsageError(InputError):
     """A command line that does not parse."""
 
 
+def info(message):
+    """One line of progress on stderr (rank 0 only)."""
+    if os.environ.get("RANK", "0") == "0":
+        print(message, file=sys.stderr, flush=True)
+
+
 def warn(message):
     """One line on stderr (only rank 0 under torchrun, so N ranks do not repeat it)."""
     if os.environ.get("RANK", "0") == "0":

@@ -9,21 +9,30 @@ exact match after normalisation (lower case, no punctuation or articles: VQA-RAD
 VQA-Med-2021's strict accuracy), Quilt-VQA's open questions by recall of the reference's words (as LLaVA-Med
 scores them), PMC-VQA as 4-way multiple choice.
 
-  vqa_rad       VQA_RAD Dataset Public.json: [{"qid", "image_name", "question", "answer", "answer_type":
-                "OPEN"|"CLOSED", "phrase_type", "image_organ", ...}]; only test_* phrase types when present
+  vqa_rad       the release, VQA_RAD Dataset Public.json: [{"qid", "qid_linked_id", "image_name", "question",
+                "answer", "answer_type": "OPEN"|"CLOSED", "phrase_type", "image_organ", "evaluation", ...}], of
+                which the test_* phrase types are the test set; or a split file such as MEVF's testset.json
+                (Nguyen et al. 2019; the same items without the release's qid_linked_id/evaluation fields),
+                read whole: the file is the test set
   slake         SLAKE test.json: [{"qid", "img_name", "question", "answer", "answer_type", "q_lang",
                 "modality", "location"}]; English questions only (q_lang "en"), as the paper reports
   pathvqa       PathVQA qas/test/test_qa.pkl ([{"image", "question", "answer"}], read with a loader that
-                accepts only plain lists, dicts and strings), or a JSON/JSONL export with those keys
+                accepts only plain lists, dicts and strings), the authors' repository's QA_pairs_*.json
+                ([{"Image_ID", "Questions", "Answers"}]), or a JSON/JSONL export
   pmc_vqa       PMC-VQA test.csv: Figure_path, Question, Answer, Choice A-D ("A:text"), Answer_label
-  vqa_med_2021  VQA-Med 2021 pipe-separated lines image_id|question|answer[|another accepted answer...]
+  vqa_med_2021  VQA-Med 2021's test release: a questions file (image_id|question lines, or the evaluator's
+                MSCOCO-style questions JSON) and the reference answers (image_id|answer[|alternative...] lines)
+                in one folder, joined by image id; alternatives count as correct, as the official evaluator
+                scores them. Pass the folder or either file; an older image_id|question|answer file loads too
   quilt_vqa     Quilt-VQA JSON/JSONL/CSV export: image, question, answer, answer_type ("open"/"closed")
 Hugging Face Hub parquet exports (image bytes inline, written once to <file stem>_images/ beside the file)
 load too for vqa_rad, pathvqa and quilt_vqa, through pyarrow (an optional extra).
 """
+import json
 import os
 import pickle
 
+from clinic import files
 from clinic.benchitems import choice_task, field, read_rows, saved_image, source_name, task
 
 IMAGE_EXT = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
@@ -36,7 +45,7 @@ class ImageFinder:
 
     def __init__(self, root):
         self.root, self.by = root, {}
-        for d, _, names in os.walk(root):
+        for d, _, names in os.walk(root, followlinks=True):     # an image folder may be a link to the download
             for n in names:
                 if n.lower().endswith(IMAGE_EXT):
                     p = os.path.abspath(os.path.join(d, n))
@@ -53,8 +62,8 @@ class ImageFinder:
             if len(found) == 1:
                 return next(iter(found))
             if len(found) > 1:
-                raise ValueError(f"{where}: image {name!r} fits {len(found)} files under {self.root}")
-        raise ValueError(f"{where}: no image {name!r} under {self.root}")
+                raise files.DataError(f"{where}: image {name!r} fits {len(found)} files under {self.root}")
+        raise files.DataError(f"{where}: no image {name!r} under {self.root}")
 
 
 def vqa_task(source, i, question, answer, image, closed, metric="exact", accept=(), info=None):
@@ -78,14 +87,17 @@ def _closed(r, answer):
 
 
 def load_vqa_rad(path):
+    """The release's test_* items, or every item of a split file (which has no qid_linked_id / evaluation)."""
     rows, find = _rows_and_images(path)
-    if any(str(r.get("phrase_type", "")).startswith("test") for r in rows):
+    release = any("qid_linked_id" in r or "evaluation" in r for r in rows)
+    if release:
         rows = [r for r in rows if str(r.get("phrase_type", "")).startswith("test")]
     src, out = source_name("vqa_rad", path), []
     for i, r in enumerate(rows):
         where = f"{path} item {i + 1}"
         image = saved_image(field(r, "image_name", "image", where=where), path, i)
-        out.append(vqa_task(src, i, r["question"], r["answer"], find(image, where), _closed(r, r["answer"]),
+        answer = field(r, "answer", where=where)
+        out.append(vqa_task(src, i, field(r, "question", where=where), answer, find(image, where), _closed(r, answer),
                             info={"modality": "radiology", "organ": str(r.get("image_organ", "")).lower()}))
     return out
 
@@ -109,17 +121,24 @@ class _PlainUnpickler(pickle.Unpickler):
 
 def load_pathvqa(path):
     if path.endswith(".pkl"):
-        with open(path, "rb") as f:
-            rows = _PlainUnpickler(f).load()
+        try:
+            with open(path, "rb") as f:
+                rows = _PlainUnpickler(f).load()
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
+            raise files.DataError(f"{path}: {e}") from None
         root = os.path.dirname(os.path.abspath(path))       # qas/test/ -> the release root holds images/
         find = ImageFinder(os.path.dirname(os.path.dirname(root)) if os.path.basename(os.path.dirname(root)) ==
                            "qas" else root)
     else:
         rows, find = _rows_and_images(path)
-    src = source_name("pathvqa", path)
-    return [vqa_task(src, i, r["question"], r["answer"], find(saved_image(r["image"], path, i), f"{path} item {i + 1}"),
-                     str(r["answer"]).lower() in ("yes", "no"), info={"modality": "pathology"})
-            for i, r in enumerate(rows)]
+    src, out = source_name("pathvqa", path), []
+    for i, r in enumerate(rows):
+        where = f"{path} item {i + 1}"
+        answer = field(r, "answer", "Answers", where=where)
+        image = saved_image(field(r, "image", "Image_ID", where=where), path, i)
+        out.append(vqa_task(src, i, field(r, "question", "Questions", where=where), answer, find(image, where),
+                            str(answer).strip().lower() in ("yes", "no"), info={"modality": "pathology"}))
+    return out
 
 
 def load_pmc_vqa(path):
@@ -137,18 +156,53 @@ def load_pmc_vqa(path):
     return out
 
 
+def _pipe_lines(path):
+    """[(line number, [fields])] of a pipe-separated file, blank lines left out."""
+    with open(path, encoding="utf-8-sig") as f:
+        return [(n, [p.strip() for p in line.rstrip("\n").split("|")]) for n, line in enumerate(f, 1) if line.strip()]
+
+
+def _vqa_med_parts(folder):
+    """The questions (image -> question) and answers (image -> [answer, alternatives...]) files of a folder, told
+    apart by content: a questions line's text ends with '?', the evaluator's questions JSON has "questions"."""
+    questions, answers = {}, {}
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if name.endswith(".json"):
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+            if isinstance(data, dict) and isinstance(data.get("questions"), list):
+                questions.update({str(q["question_id"]): q["question"] for q in data["questions"]})
+        elif name.endswith(".txt"):
+            lines = _pipe_lines(path)
+            if lines and all(len(p) == 2 and p[1].endswith("?") for _, p in lines):
+                questions.update({p[0]: p[1] for _, p in lines})
+            elif lines and all(len(p) >= 2 and not p[1].endswith("?") for _, p in lines):
+                answers.update({p[0]: p[1:] for _, p in lines})
+    return questions, answers
+
+
 def load_vqa_med_2021(path):
-    find = ImageFinder(os.path.dirname(os.path.abspath(path)))
+    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    find = ImageFinder(folder)
     src, out = source_name("vqa_med_2021", path), []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f):
-            parts = [p.strip() for p in line.rstrip("\n").split("|")]
-            if len(parts) < 3:
-                if line.strip():
-                    raise ValueError(f"{path} line {n + 1}: want image_id|question|answer")
-                continue
-            out.append(vqa_task(src, len(out), parts[1], parts[2], find(parts[0], f"{path} line {n + 1}"), False,
-                                accept=parts[3:], info={"modality": "radiology", "asks": "the main abnormality"}))
+    if not os.path.isdir(path) and all(len(p) >= 3 and p[1].endswith("?") for _, p in _pipe_lines(path)):
+        for n, p in _pipe_lines(path):         # the older single file: image_id|question|answer[|alternative...]
+            out.append(vqa_task(src, len(out), p[1], p[2], find(p[0], f"{path} line {n}"), False, accept=p[3:],
+                                info={"modality": "radiology", "asks": "the main abnormality"}))
+        return out
+    questions, answers = _vqa_med_parts(folder)
+    if not questions or not answers:
+        raise files.DataError(f"{path}: VQA-Med 2021 needs its questions file (image_id|question) and its reference "
+                              f"answers (image_id|answer|...) in one folder; found {len(questions)} questions, "
+                              f"{len(answers)} answers")
+    missing = sorted(set(questions) - set(answers))
+    if missing:
+        raise files.DataError(f"{folder}: {len(missing)} questions have no reference answer (the first: {missing[0]})")
+    for image_id in sorted(questions):
+        refs = answers[image_id]
+        out.append(vqa_task(src, len(out), questions[image_id], refs[0], find(image_id, f"{folder} {image_id}"),
+                            False, accept=refs[1:], info={"modality": "radiology", "asks": "the main abnormality"}))
     return out
 
 

@@ -82,7 +82,7 @@ CASES = [
     ("evaluate.py", ["{cfg}", "--no-bank", "--bench", "medqa={tmp}/missing.jsonl"], "no file or directory at"),
     ("evaluate.py", ["{cfg}", "--no-bank", "--bench", "medqa={tmp}/medqa_corrupt.jsonl"], "medqa_corrupt.jsonl line 2"),
     ("evaluate.py", ["{cfg}", "--no-bank", "--bench", "medqa={tmp}/medqa_fields.jsonl"],
-     "medqa_fields.jsonl: cannot read it as medqa"),
+     "medqa_fields.jsonl row 1: needs one of the fields ['options']"),
     ("evaluate.py", ["taxonomy", "{tmp}/no_run"], "no_run/trajectories.jsonl"),
     ("evaluate.py", ["taxonomy", "{tmp}/bad_log"], "trajectories.jsonl line 1"),
     ("kb.py", ["build", "{tmp}/kb_out", "{tmp}/missing.jsonl"], "No such file or directory: "),

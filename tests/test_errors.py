@@ -152,8 +152,8 @@ def test_a_benchmark_image_that_cannot_be_read_is_reported_and_its_item_left_out
     """The VQA-RAD slice (two items) with one of its images damaged: the item on it is not scored (it would score
     0 as the policy's failure); the other stays; a warning names the file."""
     shutil.copytree(os.path.join(ROOT, "tests", "fixtures", "bench", "vqa_rad"), tmp_path / "vqa_rad")
-    (tmp_path / "vqa_rad" / "VQA_RAD Image Folder" / "synpic100132.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    (tmp_path / "vqa_rad" / "VQA_RAD Image Folder" / "synpic42202.jpg").write_bytes(b"\xff\xd8 not a jpeg")
     tasks = evaluate.benchmark_tasks([f"vqa_rad={tmp_path / 'vqa_rad' / 'VQA_RAD Dataset Public.json'}"])
-    assert [os.path.basename(t["image"]) for t in tasks] == ["synpic52767.jpg"]
+    assert [os.path.basename(t["image"]) for t in tasks] == ["synpic21776.jpg"]
     err = capsys.readouterr().err
-    assert "1 of 2 items have an image that cannot be read" in err and "synpic100132.jpg" in err
+    assert "1 of 2 items have an image that cannot be read" in err and "synpic42202.jpg" in err

@@ -5,7 +5,7 @@ import os
 import pytest
 
 import reward
-from clinic import images, loaders
+from clinic import files, images, loaders
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures")
 BENCH = os.path.join(FIX, "bench")
@@ -25,10 +25,12 @@ def test_all_sixteen_paper_benchmarks_have_a_loader():
 
 def test_visual_qa_tasks_carry_their_images_and_scores():
     rad = load("vqa_rad", "vqa_rad", "VQA_RAD Dataset Public.json")
-    assert [t["answer"]["value"] for t in rad] == ["yes", "right temporal lobe"]      # the test_* questions only
-    assert rad[0]["answer"]["type"] == "yesno" and rad[0]["image_info"]["organ"] == "chest"
-    assert score(rad[0], "Yes, there is a pneumothorax.") == 1.0 and score(rad[0], "No") == 0.0
-    assert score(rad[1], "Right temporal lobe.") == 1.0 and score(rad[1], "left temporal lobe") == 0.0
+    # a verbatim slice of the release (2 freeform, then a test_freeform and a test_para item): the test_* ones only
+    assert [t["question"].split("\n")[0] for t in rad] == ["Is there evidence of an aortic aneurysm?",
+                                                           "Are >12 ribs present in the image?"]
+    assert [t["answer"]["value"] for t in rad] == ["yes", "yes"] and rad[0]["image_info"]["organ"] == "chest"
+    assert rad[0]["answer"]["type"] == "yesno" and rad[0]["image_info"]["closed"]
+    assert score(rad[0], "Yes, there is an aortic aneurysm.") == 1.0 and score(rad[0], "No") == 0.0
     slake = load("slake", "slake", "test.json")
     assert [t["answer"]["value"] for t in slake] == ["Liver", "no"]                    # English questions only
     assert slake[0]["image"].endswith(os.path.join("xmlab1", "source.jpg"))
@@ -54,7 +56,7 @@ def test_visual_qa_tasks_carry_their_images_and_scores():
 def test_pathvqa_pickle_with_code_is_refused(tmp_path):
     import pickle
     (tmp_path / "evil.pkl").write_bytes(pickle.dumps([{"image": os.system, "question": "q", "answer": "a"}]))
-    with pytest.raises(pickle.UnpicklingError, match="refusing"):
+    with pytest.raises(files.DataError, match="evil.pkl: refusing to load posix.system"):
         loaders.LOADERS["pathvqa"](str(tmp_path / "evil.pkl"))
 
 
@@ -64,9 +66,10 @@ def test_ehr_mortality_tasks_use_the_first_24_hours_only():
     assert [t["patient"] for t in mimic] == [{"age": 36, "sex": "m"}, {"age": 90, "sex": "f"}, {"age": 70, "sex": "f"}]
     first = mimic[2]
     assert first["answer"] == {"type": "yesno", "value": "yes"}
-    assert first["record"]["labs"] == {"Creatinine": "2.3 mg/dL (ABNORMAL)", "Lactate": "4.1 mmol/L (ABNORMAL)"}
+    assert first["record"]["labs"] == {"Creatinine (blood)": "2.3 mg/dL (ABNORMAL)",
+                                       "Lactate (blood)": "4.1 mmol/L (ABNORMAL)"}
     assert "SEPSIS" not in first["question"] and "expire" not in str(first).lower()
-    assert mimic[0]["answer"]["value"] == "no" and mimic[0]["record"]["labs"] == {"Creatinine": "0.9 mg/dL"}
+    assert mimic[0]["answer"]["value"] == "no" and mimic[0]["record"]["labs"] == {"Creatinine (blood)": "0.9 mg/dL"}
     eicu = load("eicu", "eicu")
     assert [(t["patient"]["age"], t["answer"]["value"]) for t in eicu] == [(70, "yes"), (90, "no")]
     assert eicu[0]["record"]["labs"] == {"creatinine": "2.1 mg/dL", "lactate": "5.2 mmol/L"}
@@ -105,7 +108,7 @@ def test_hub_parquet_exports(tmp_path):
     """The Hub's parquet exports: MedMCQA with cop 0-3, VQA-RAD with the image bytes inline."""
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
-    jpg = open(os.path.join(BENCH, "vqa_rad", "VQA_RAD Image Folder", "synpic100132.jpg"), "rb").read()
+    jpg = open(os.path.join(BENCH, "vqa_rad", "VQA_RAD Image Folder", "synpic42202.jpg"), "rb").read()
     pq.write_table(pa.Table.from_pylist([
         {"image": {"bytes": jpg, "path": "synpic100132.jpg"}, "question": "is there a pneumothorax?", "answer": "yes"},
         {"image": {"bytes": jpg, "path": None}, "question": "what organ is shown?", "answer": "lung"}]),
