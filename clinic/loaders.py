@@ -100,13 +100,21 @@ def load_medmcqa(path):
 
 
 def load_pubmedqa(path):
+    """PubMedQA (Jin et al. 2019) ori_pqal.json: {pmid: {"QUESTION", "CONTEXTS", "final_decision"}}."""
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
-    src = source_name("pubmedqa", path)
-    return [task(src, i, "Context: " + " ".join(r["CONTEXTS"]) + "\nQuestion: " + r["QUESTION"]
-                 + "\nSubmit one of: yes, no, maybe.",
-                 {"type": "label", "value": r["final_decision"], "options": ["yes", "no", "maybe"]})
-            for i, (pmid, r) in enumerate(sorted(data.items()))]
+    if not isinstance(data, dict):
+        raise files.DataError(f"{path}: PubMedQA's ori_pqal.json maps each PMID to its item")
+    src, out = source_name("pubmedqa", path), []
+    for i, (pmid, r) in enumerate(sorted(data.items())):
+        where = f"{path} PMID {pmid}"
+        decision = str(field(r, "final_decision", where=where))
+        if decision not in ("yes", "no", "maybe"):
+            raise files.DataError(f"{where}: final_decision {decision!r} is not yes, no or maybe")
+        out.append(task(src, i, "Context: " + " ".join(field(r, "CONTEXTS", where=where)) + "\nQuestion: "
+                        + field(r, "QUESTION", where=where) + "\nSubmit one of: yes, no, maybe.",
+                        {"type": "label", "value": decision, "options": ["yes", "no", "maybe"]}))
+    return out
 
 
 def load_mmlu(path):

@@ -105,11 +105,14 @@ def load_vqa_rad(path):
 def load_slake(path):
     rows, find = _rows_and_images(path)
     rows = [r for r in rows if r.get("q_lang", "en") == "en"]
-    src = source_name("slake", path)
-    return [vqa_task(src, i, r["question"], r["answer"], find(r["img_name"], f"{path} qid {r.get('qid')}"),
-                     str(r["answer_type"]).upper() == "CLOSED",
-                     info={"modality": str(r.get("modality", "")), "location": str(r.get("location", ""))})
-            for i, r in enumerate(rows)]
+    src, out = source_name("slake", path), []
+    for i, r in enumerate(rows):
+        where = f"{path} qid {r.get('qid', i + 1)}"
+        out.append(vqa_task(src, i, field(r, "question", where=where), field(r, "answer", where=where),
+                            find(field(r, "img_name", where=where), where),
+                            str(field(r, "answer_type", where=where)).upper() == "CLOSED",
+                            info={"modality": str(r.get("modality", "")), "location": str(r.get("location", ""))}))
+    return out
 
 
 class _PlainUnpickler(pickle.Unpickler):
@@ -149,9 +152,9 @@ def load_pmc_vqa(path):
         options = [str(field(r, f"Choice {x}", where=where)).strip() for x in "ABCD"]
         options = [o[2:].strip() if o[:2] in (f"{x}:" for x in "ABCD") else o for o in options]
         letter = str(field(r, "Answer_label", where=where)).strip().upper()
-        out.append(choice_task(src, i, r["Question"], options, letter,
+        out.append(choice_task(src, i, field(r, "Question", where=where), options, letter,
                                expected=[{"name": "view_image", "arguments": {}}], domain="visual_diagnosis",
-                               image=find(r["Figure_path"], where),
+                               image=find(field(r, "Figure_path", where=where), where),
                                image_info={"closed": True, "modality": "figure from a PubMed Central article"}))
     return out
 
@@ -210,9 +213,10 @@ def load_quilt_vqa(path):
     rows, find = _rows_and_images(path)
     src, out = source_name("quilt_vqa", path), []
     for i, r in enumerate(rows):
-        closed = str(field(r, "answer_type", where=f"{path} item {i + 1}")).lower() == "closed"
-        out.append(vqa_task(src, i, r["question"], r["answer"], find(saved_image(r["image"], path, i),
-                                                                       f"{path} item {i + 1}"), closed,
+        where = f"{path} item {i + 1}"
+        closed = str(field(r, "answer_type", where=where)).lower() == "closed"
+        out.append(vqa_task(src, i, field(r, "question", where=where), field(r, "answer", where=where),
+                            find(saved_image(field(r, "image", where=where), path, i), where), closed,
                             metric="exact" if closed else "recall", info={"modality": "histopathology"}))
     return out
 
