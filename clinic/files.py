@@ -5,6 +5,7 @@ the line), kb.py builds its index into a temporary folder under a lock, grpo.py 
 replace_dir and verifies them against a manifest, and every entry point runs through run_cli.
 
   InputError       base of the errors a user's input causes (config.ConfigError, kb.KBError, DataError, ...)
+  info/warn        one line on stderr, from rank 0 only
   read_jsonl       JSONL -> dicts; a bad line is a DataError "FILE line N: ..."; in logs (tail="skip") a last
                    line cut short by a kill is skipped with a warning instead
   atomic_open      write a file under a temporary name, fsync, rename: readers see the old file or the new one
@@ -48,9 +49,8 @@ def info(message):
 
 
 def warn(message):
-    """One line on stderr (only rank 0 under torchrun, so N ranks do not repeat it)."""
-    if os.environ.get("RANK", "0") == "0":
-        print(f"warning: {message}", file=sys.stderr, flush=True)
+    """One line `warning: ...` on stderr (rank 0 only, so N ranks do not repeat it)."""
+    info(f"warning: {message}")
 
 
 # ---------------------------------------------------------------- JSONL
