@@ -138,6 +138,8 @@ def validate(t, arguments):
         return f"missing required argument(s) {missing}"
     for name, value in arguments.items():
         spec = params["properties"][name]
+        if value is None and name not in params["required"]:
+            continue                            # an optional argument given as null: not measured, as if left out
         if not _type_ok(value, spec["type"]):
             return f"argument {name!r} must be of type {spec['type']}, got {type(value).__name__}"
         if "minimum" in spec:
@@ -167,8 +169,9 @@ def dispatch(case, name, arguments, domain):
     problem = validate(t, arguments)
     if problem:
         return f"{name}: {problem}", "schema"
+    given = {k: v for k, v in arguments.items() if v is not None}
     try:
-        result = t.fn(case, **arguments)
+        result = t.fn(case, **given)
     except Exception as e:      # noqa: BLE001  (a failing tool is the agent's error observation, not a crash)
         return f"{name} failed: {_reason(e)}", "execution"
     case.actions.append((name, arguments))

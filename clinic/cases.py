@@ -15,6 +15,7 @@ import numpy as np
 
 from clinic import knowledge as K
 from clinic import pharmacology as P
+from clinic import physiology
 from clinic import scores as S
 
 LETTERS = "ABCDE"
@@ -93,8 +94,11 @@ REVEAL_TOOL = {"vitals": "get_vitals", "history": "get_history", "exam": "perfor
 
 # ---------------------------------------------------------------- shared pieces
 def patient(r, age=(18, 90), sex=None):
+    """Age, sex and a weight that fits the age (a newborn weighs what a newborn weighs: WHO 2006)."""
     sex = sex or str(r.choice(["female", "male"]))
-    return {"age": int(r.integers(*age)), "sex": sex, "weight_kg": int(r.integers(50, 110))}
+    years = int(r.integers(*age))
+    weight = round(float(r.uniform(*physiology.NEWBORN_WEIGHT_KG)), 1) if years == 0 else int(r.integers(50, 110))
+    return {"age": years, "sex": sex, "weight_kg": weight}
 
 
 def normal_vitals(r):
@@ -105,10 +109,50 @@ def normal_vitals(r):
                 pain_score=int(r.integers(0, 4)))
 
 
+def set_pressure(vit, systolic, diastolic=None):
+    """A blood pressure and the mean arterial pressure that goes with it (MAP = (SBP + 2 DBP) / 3)."""
+    vit["systolic_bp"] = systolic
+    vit["diastolic_bp"] = diastolic if diastolic is not None else round(systolic * 0.6)
+    vit["mean_arterial_pressure"] = round((systolic + 2 * vit["diastolic_bp"]) / 3)
+
+
+def _draw(r, lo, hi):
+    if isinstance(lo, int) and isinstance(hi, int):
+        return int(r.integers(lo, hi + 1))
+    return round(float(r.uniform(lo, hi)), 1)
+
+
+def presentation_vitals(r, disease):
+    """Vital signs drawn from the disease's presentation (knowledge.PRESENTATIONS), normal elsewhere."""
+    vit = normal_vitals(r)
+    ranges = dict(physiology.PRESENTATIONS[disease]["vitals"])
+    vit["consciousness"] = ranges.pop("consciousness", "A")
+    for name, (lo, hi) in ranges.items():
+        vit[name] = _draw(r, lo, hi)
+    if "systolic_bp" in ranges or "diastolic_bp" in ranges:
+        dbp = vit["diastolic_bp"] if "diastolic_bp" in ranges else None
+        set_pressure(vit, vit["systolic_bp"], dbp)
+    return vit
+
+
+def presentation_labs(r, disease):
+    """The key lab results of the disease's presentation: numbers drawn from their ranges, texts as written."""
+    return {name: value if isinstance(value, str) else _draw(r, *value)
+            for name, value in physiology.PRESENTATIONS[disease]["labs"].items()}
+
+
+# Labs whose reference range differs by sex: a "normal" result is drawn where both sexes are normal.
+NORMAL_FOR_BOTH_SEXES = {"hemoglobin": (13.5, 15.5)}       # labs-ref: female 12.0-15.5, male 13.5-17.5 g/dL
+
+
 def normal_lab(r, name):
     _, lo, hi, *_ = K.LABS[name]
     if lo is None:
         return "within normal limits"
+    if name in NORMAL_FOR_BOTH_SEXES:
+        lo, hi = NORMAL_FOR_BOTH_SEXES[name]
+        v = float(r.uniform(lo, hi))
+        return round(v, 1)
     v = float(r.uniform(lo + 0.1 * (hi - lo), hi - 0.1 * (hi - lo)))
     return round(v, 2) if hi < 10 else round(v, 1)
 

@@ -32,13 +32,16 @@ def passages():
             kind, test, abnormal, _ = d["confirm_test"]
             how = (f"The confirmatory investigation is {_h(test)} ({kind}); a typical positive result is: "
                    f"{abnormal}.")
+        elif name in K.NO_SINGLE_TEST:
+            how = "No single test confirms it: the vital signs and organ-function results make the diagnosis."
         else:
             how = "No test is needed to make the diagnosis."
         yield (f"{name}: diagnosis", f"The diagnosis of {name} rests on {d['confirm']}. {how} Source: {src}.",
                "disease")
+        role = f" ({K.treatment_question(name)} {_h(d['treatment'])}.)" if name in K.TREATMENT_QUESTIONS else ""
         also = f" Also acceptable: {', '.join(_h(x) for x in d['alternatives'])}." if d["alternatives"] else ""
         yield (f"{name}: management",
-               f"First-line treatment for {name} is {_h(d['treatment'])}.{also} Refer to {_h(d['specialty'])}."
+               f"First-line treatment for {name} is {_h(d['treatment'])}.{role}{also} Refer to {_h(d['specialty'])}."
                + (f" Activate the {_h(d['protocol'])} protocol." if d["protocol"] else "") + f" Source: {src}.",
                "disease")
         yield (f"{name}: ICD-10-CM", f"The ICD-10-CM code for {name} is {d['icd10']}.", "icd10")

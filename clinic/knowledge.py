@@ -9,6 +9,7 @@ tests/test_content.py fails on a fact without one and pins the hand-checked fact
 import sys
 
 from clinic import pharmacology as P
+from clinic.physiology import FINDING_VITALS, NEWBORN_WEIGHT_KG, PRESENTATIONS
 from clinic import scores as S
 
 SOURCES = {
@@ -97,13 +98,24 @@ SOURCES = {
     "jc-npsg-2019": "The Joint Commission, National Patient Safety Goal 15.01.01 (suicide risk), 2019",
     "backus-2013": "Backus et al., a prospective validation of the HEART score, Int J Cardiol 2013",
     "esi-v4": "Gilboy et al., Emergency Severity Index v4 implementation handbook (AHRQ 2012 / ENA 2020)",
+    "aaaai-2022": "Khan et al., Drug allergy: a 2022 practice parameter update, J Allergy Clin Immunol 2022 "
+                  "(cephalosporins with dissimilar side chains in penicillin allergy, anaphylaxis included)",
+    "gandhi-2013": "Gandhi et al., calcium-channel blocker-clarithromycin drug interactions and acute kidney "
+                   "injury and hypotension in older adults, JAMA 2013",
+    "nice-cg185-2023": "NICE CG185, bipolar disorder: assessment and management (2014, updated 2023): lithium "
+                       "with ACE inhibitors or ARBs, monitor levels more often",
+    "eau-urolithiasis-2024": "EAU guidelines on urolithiasis 2024: NSAIDs are the first-line analgesic for renal "
+                             "colic; alpha-blockers for expulsion of distal ureteric stones over 5 mm",
+    "who-growth-2006": "WHO Child Growth Standards (2006): weight-for-age at birth, 3rd-97th centile about "
+                       "2.4-4.2 kg",
+    "bone-1992": "Bone et al., ACCP/SCCM consensus definitions of sepsis and SIRS, Chest 1992",
     # drug labels (FDA prescribing information)
     **{f"label-{d}": f"FDA prescribing information: {d}" for d in (
         "warfarin", "apixaban", "clopidogrel", "nsaid", "acetaminophen", "lisinopril", "losartan", "kcl", "hctz",
         "metoprolol", "amiodarone", "digoxin", "sildenafil", "nitroglycerin", "simvastatin", "atorvastatin",
         "clarithromycin", "doxycycline", "tizanidine", "methotrexate", "ssri", "phenelzine", "tramadol",
         "linezolid", "lithium", "isotretinoin", "azathioprine", "ondansetron", "haloperidol", "spironolactone",
-        "colchicine")},
+        "colchicine", "tamsulosin", "amoxicillin", "cephalexin", "levothyroxine", "omeprazole")},
 }
 
 # ----------------------------------------------------------------------------
@@ -116,10 +128,10 @@ LABS = {
     "urea": ("mmol/L", 2.5, 7.1, None, None, "blood urea", "labs-ref"),
     "creatinine": ("mg/dL", 0.6, 1.2, None, 10.0, "serum creatinine", "labs-ref"),
     "glucose": ("mg/dL", 70, 99, 40, 500, "plasma glucose (fasting)", "labs-ref"),
-    "hemoglobin": ("g/dL", 12.0, 17.5, 6.0, 20.0, "hemoglobin", "labs-ref"),
+    "hemoglobin": ("g/dL", 12.0, 17.5, 6.0, 20.0, "hemoglobin (female 12.0-15.5, male 13.5-17.5)", "labs-ref"),
     "wbc": ("10^9/L", 4.0, 11.0, 1.0, 30.0, "white cell count", "labs-ref"),
     "platelets": ("10^9/L", 150, 400, 20, 1000, "platelet count", "labs-ref"),
-    "bilirubin": ("mg/dL", 0.1, 1.2, None, 15.0, "total bilirubin", "labs-ref"),
+    "bilirubin": ("mg/dL", 0.1, 1.2, None, None, "total bilirubin", "labs-ref"),    # 15: a neonatal value
     "albumin": ("g/dL", 3.5, 5.0, None, None, "serum albumin", "labs-ref"),
     "inr": ("", 0.8, 1.2, None, 5.0, "international normalized ratio", "labs-ref"),
     "lactate": ("mmol/L", 0.5, 2.0, None, 4.0, "serum lactate", "labs-ref"),
@@ -204,8 +216,8 @@ DISEASES = {
         "tachycardic, clear lungs, left calf swelling",
         ("imaging", "ct_pulmonary_angiogram", "filling defect in the right lower lobe pulmonary artery",
          "no filling defect"),
-        "a filling defect on CT pulmonary angiography", "heparin", "esc-pe-2019",
-        alternatives=["enoxaparin", "apixaban", "warfarin", "alteplase", "oxygen"]),
+        "a filling defect on CT pulmonary angiography", "enoxaparin", "esc-pe-2019",
+        alternatives=["heparin", "apixaban", "warfarin", "alteplase", "oxygen"]),
     "pneumothorax": _disease(
         "J93.9", "chest pain", "pulmonology", ["sudden one-sided chest pain", "dyspnea", "tall thin smoker"],
         "reduced breath sounds and hyperresonance on the left",
@@ -228,9 +240,9 @@ DISEASES = {
     "copd exacerbation": _disease(
         "J44.1", "dyspnea", "pulmonology",
         ["increased dyspnea", "increased sputum purulence", "40 pack-year smoking history"],
-        "prolonged expiration, diffuse wheeze",
-        ("lab", "spirometry", "post-bronchodilator FEV1/FVC 0.52 (obstruction)", "FEV1/FVC 0.81"),
-        "a clinical worsening in COPD confirmed by spirometry (post-bronchodilator FEV1/FVC < 0.7)", "prednisone",
+        "prolonged expiration, diffuse wheeze", None,
+        "clinical diagnosis: worsening dyspnoea, cough or sputum within 14 days in known COPD; spirometry is not "
+        "done during an exacerbation (GOLD 2024)", "prednisone",
         "gold-2024", alternatives=["albuterol", "oxygen", "amoxicillin", "doxycycline", "azithromycin",
                                    "clarithromycin", "levofloxacin"]),
     "asthma exacerbation": _disease(
@@ -259,13 +271,13 @@ DISEASES = {
          "normal gallbladder"),
         "gallbladder wall thickening with stones on ultrasound", "ceftriaxone", "tokyo-2018",
         alternatives=["piperacillin_tazobactam", "metronidazole", "acetaminophen", "ibuprofen", "naproxen"]),
-    "kidney stone": _disease(
+    "ureteric stone": _disease(
         "N20.1", "abdominal pain", "urology", ["colicky flank pain radiating to the groin", "hematuria",
                                                "restlessness"],
         "costovertebral angle tenderness, writhing in pain",
         ("imaging", "ct_kub", "6 mm calculus at the left vesicoureteric junction", "no calculus"),
-        "a ureteric calculus on non-contrast CT", "tamsulosin", "aua-stones-2016",
-        alternatives=["ibuprofen", "naproxen", "acetaminophen"]),
+        "a ureteric calculus on non-contrast CT", "ibuprofen", "eau-urolithiasis-2024",
+        alternatives=["naproxen", "acetaminophen", "tamsulosin"]),
     "acute pyelonephritis": _disease(
         "N10", "abdominal pain", "urology", ["fever with rigors", "dysuria", "flank pain"],
         "costovertebral angle tenderness, febrile",
@@ -339,17 +351,46 @@ DISEASES = {
         "a bleeding lesion on upper endoscopy", "omeprazole", "acg-ugib-2021", alternatives=["pantoprazole"]),
     "sepsis": _disease(
         "A41.9", "cough and fever", "critical_care", ["fever with rigors", "confusion", "reduced urine output"],
-        "warm peripheries, hypotension, tachycardia", ("lab", "lactate", "4.6 mmol/L (HIGH)", "1.1 mmol/L"),
-        "suspected infection with organ dysfunction (SOFA rise of 2 or more)", "piperacillin_tazobactam",
+        "warm peripheries, hypotension, tachycardia", None,
+        "clinical diagnosis (Sepsis-3): suspected infection with an acute SOFA rise of 2 or more; no single test "
+        "confirms it (a lactate above 2 mmol/L with vasopressors defines septic shock)", "piperacillin_tazobactam",
         "ssc-2021", "sepsis", ["ceftriaxone", "vancomycin", "levofloxacin", "ciprofloxacin", "metronidazole",
                                "lactated_ringers"]),
     "anaphylaxis": _disease(
-        "T78.01XA", "vomiting and weakness", "critical_care",
+        "T78.2XXA", "vomiting and weakness", "critical_care",
         ["generalised urticaria after a peanut snack", "throat tightness", "lightheadedness"],
         "stridor, wheeze, hypotension", None,
         "clinical diagnosis (WAO 2020 criteria); a raised serum tryptase may support it", "epinephrine",
         "wao-2020", "anaphylaxis", ["prednisone", "albuterol", "oxygen", "lactated_ringers"]),
 }
+
+# Sepsis has no confirmatory test and is not a bedside diagnosis either: the work-up (vital signs, organ
+# function) makes it. The "how is it confirmed?" question is not asked of it.
+NO_SINGLE_TEST = frozenset({"sepsis"})
+
+# The first-line question each key answers, where "the usual first-line treatment" would be debatable: the
+# stem names the role of the keyed drug (disease -> question).
+TREATMENT_QUESTIONS = {
+    "pneumothorax": "Which treatment is given to a hypoxaemic patient with a pneumothorax while drainage is "
+                    "arranged?",                                            # BTS 2023
+    "copd exacerbation": "Which systemic drug does GOLD recommend, for 5 days, in a COPD exacerbation?",
+    "ureteric stone": "Which drug is the first-line analgesic for ureteric colic?",          # EAU 2024
+    "diabetic ketoacidosis": "Which drug, started once fluid resuscitation is under way, resolves the "
+                             "ketoacidosis of DKA?",                      # ADA 2024: fluids come first
+    "acute cholecystitis": "Which antibiotic is a first-line choice for mild to moderate acute cholecystitis, "
+                           "alongside early cholecystectomy?",           # Tokyo 2018
+    "bacterial meningitis": "Which beta-lactam is the backbone of empiric therapy (given with vancomycin) for "
+                            "adult community-acquired bacterial meningitis?",   # IDSA 2004
+    "ischemic stroke": "Which intravenous thrombolytic does the AHA/ASA 2019 guideline recommend within 4.5 "
+                       "hours of onset?",
+    "pulmonary embolism": "Which anticoagulant is preferred to start in a haemodynamically stable patient with "
+                          "pulmonary embolism?",                          # ESC 2019: LMWH over UFH
+}
+
+
+def treatment_question(disease):
+    return TREATMENT_QUESTIONS.get(disease, f"Which drug is the usual first-line treatment for {disease}?")
+
 
 # Imaging findings for the radiology report domain: finding -> (modality, critical, report sentence, source).
 # Critical = needs direct, timely communication to the treating clinician (ACR practice parameter 2020).
@@ -406,10 +447,13 @@ RULES = {
     "pregnancy_nsaid": ("NSAIDs are avoided from 20 weeks' gestation", "fda-nsaid-2020"),
     "pregnancy_anticoagulant": ("LMWH is the anticoagulant of choice in pregnancy; warfarin is contraindicated and "
                                 "DOACs avoided", "ash-vte-2018"),
-    "critical_imaging": ("critical imaging findings (including acute infarct) need direct communication",
+    "critical_imaging": ("new or unexpected critical imaging findings (including acute infarct) need direct "
+                         "communication; a finding unchanged from a prior study already communicated does not",
                          "acr-communication-2020"),
-    "sepsis_antibiotic": ("broad-spectrum antibiotic within 1 h of recognising septic shock or likely sepsis; "
-                          "a non-beta-lactam regimen in anaphylactic penicillin allergy", "ssc-2021"),
+    "sepsis_antibiotic": ("broad-spectrum antibiotic within 1 h of recognising septic shock or likely sepsis "
+                          "(SSC 2021); in penicillin allergy, anaphylaxis included, a cephalosporin with a "
+                          "dissimilar side chain such as ceftriaxone is acceptable without testing (AAAAI/ACAAI "
+                          "2022)", "aaaai-2022"),
     "severe_preeclampsia": ("magnesium sulfate and antihypertensives (labetalol, nifedipine or hydralazine) for "
                             "severe features", "acog-pb222-2020"),
     "trimesters": ("first trimester to 13+6 weeks, second 14+0 to 27+6, third from 28+0 (the 'third trimester' "
@@ -441,6 +485,17 @@ def facts():
     for a, b in P.pairs():          # what the rules decide for every pair of drugs that interacts
         hit = P.interaction(a, b)
         yield "interaction", f"{a} + {b}", f"{hit.severity}: {hit.mechanism}", hit.source
+    for name, p in PRESENTATIONS.items():
+        ranges = "; ".join(f"{k} {v if isinstance(v, str) else f'{v[0]}-{v[1]}'}"
+                           for k, v in {**p["vitals"], **p["labs"]}.items())
+        beside = f"; never beside an option confirmed by {', '.join(p['mimics'])}" if p["mimics"] else ""
+        yield "presentation", name, (ranges or "normal vital signs") + beside, p["source"]
+    for name, question in TREATMENT_QUESTIONS.items():
+        yield "first-line question", name, f"{question} -> {DISEASES[name]['treatment']}", DISEASES[name]["source"]
+    for word, (vital, _, meaning, src) in FINDING_VITALS.items():
+        yield "stated finding", word, f"charted as a {meaning} ({vital})", src
+    lo, hi = NEWBORN_WEIGHT_KG
+    yield "newborn", "weight at birth", f"{lo}-{hi} kg", "who-growth-2006"
     for name, (text, src) in PROTOCOLS.items():
         yield "protocol", name, text, src
     for name, (mod, critical, sentence, src) in RADIOLOGY_FINDINGS.items():

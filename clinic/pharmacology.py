@@ -55,28 +55,28 @@ DRUGS = {
     "metoprolol": _d("beta-blocker", "beta_blocker", "rate control and hypertension", "label-metoprolol"),
     "labetalol": _d("combined alpha- and beta-blocker", "beta_blocker", "hypertension in pregnancy",
                     "acog-pb203-2019"),
-    "nifedipine": _d("dihydropyridine calcium channel blocker", "", "hypertension", "acog-pb203-2019"),
+    "nifedipine": _d("dihydropyridine calcium channel blocker", "dhp_ccb", "hypertension", "acog-pb203-2019"),
     "amiodarone": _d("class III antiarrhythmic", "qt cyp2c9_inhibitor", "arrhythmia", "label-amiodarone"),
     "digoxin": _d("cardiac glycoside", "", "rate control", "label-digoxin"),
     "nitroglycerin": _d("nitrate", "nitrate", "angina", "label-sildenafil"),
     "sildenafil": _d("PDE5 inhibitor", "pde5", "erectile dysfunction", "label-sildenafil"),
     "simvastatin": _d("HMG-CoA reductase inhibitor (statin)", "statin", "hyperlipidemia", "label-simvastatin"),
     "atorvastatin": _d("HMG-CoA reductase inhibitor (statin)", "statin", "hyperlipidemia", "label-atorvastatin"),
-    "clarithromycin": _d("macrolide antibiotic", "qt strong_cyp3a4_inhibitor", "respiratory infection",
+    "clarithromycin": _d("macrolide antibiotic", "qt macrolide strong_cyp3a4_inhibitor", "respiratory infection",
                          "label-clarithromycin"),
-    "azithromycin": _d("macrolide antibiotic", "qt", "atypical pneumonia", "ats-idsa-2019"),
-    "amoxicillin": _d("aminopenicillin antibiotic", "", "community-acquired pneumonia", "ats-idsa-2019",
+    "azithromycin": _d("macrolide antibiotic", "qt macrolide", "atypical pneumonia", "ats-idsa-2019"),
+    "amoxicillin": _d("aminopenicillin antibiotic", "penicillin", "community-acquired pneumonia", "ats-idsa-2019",
                       allergy="penicillin"),
-    "piperacillin_tazobactam": _d("penicillin + beta-lactamase inhibitor", "", "sepsis", "ssc-2021",
+    "piperacillin_tazobactam": _d("penicillin + beta-lactamase inhibitor", "penicillin", "sepsis", "ssc-2021",
                                   allergy="penicillin"),
-    "ceftriaxone": _d("third-generation cephalosporin", "", "pyelonephritis and meningitis", "idsa-meningitis-2004",
+    "ceftriaxone": _d("third-generation cephalosporin", "cephalosporin", "pyelonephritis and meningitis", "idsa-meningitis-2004",
                       allergy="cephalosporin"),
-    "cephalexin": _d("first-generation cephalosporin", "", "cellulitis", "idsa-ssti-2014", allergy="cephalosporin"),
-    "doxycycline": _d("tetracycline antibiotic", "tetracycline", "atypical infection", "label-doxycycline"),
+    "cephalexin": _d("first-generation cephalosporin", "cephalosporin", "cellulitis", "idsa-ssti-2014", allergy="cephalosporin"),
+    "doxycycline": _d("tetracycline antibiotic", "tetracycline chelated", "atypical infection", "label-doxycycline"),
     "vancomycin": _d("glycopeptide antibiotic", "", "MRSA infection", "idsa-ssti-2014"),
-    "levofloxacin": _d("fluoroquinolone antibiotic", "qt", "pneumonia", "ats-idsa-2019"),
-    "ciprofloxacin": _d("fluoroquinolone antibiotic", "qt strong_cyp1a2_inhibitor", "urinary tract infection",
-                        "idsa-uti-2010"),
+    "levofloxacin": _d("fluoroquinolone antibiotic", "qt fluoroquinolone chelated", "pneumonia", "ats-idsa-2019"),
+    "ciprofloxacin": _d("fluoroquinolone antibiotic", "qt fluoroquinolone chelated strong_cyp1a2_inhibitor",
+                        "urinary tract infection", "idsa-uti-2010"),
     "tizanidine": _d("alpha-2 agonist muscle relaxant", "cyp1a2_sensitive_substrate", "spasticity",
                      "label-tizanidine"),
     "trimethoprim_sulfamethoxazole": _d("sulfonamide antibiotic", "cyp2c9_inhibitor antifolate", "urinary tract "
@@ -96,11 +96,11 @@ DRUGS = {
     "metformin": _d("biguanide", "", "type 2 diabetes", "ada-2024"),
     "insulin": _d("insulin", "", "diabetes and ketoacidosis", "ada-2024"),
     "levothyroxine": _d("thyroid hormone", "", "hypothyroidism", "ata-hypothyroid-2014"),
-    "methimazole": _d("thionamide", "", "hyperthyroidism", "ata-2016"),
-    "propylthiouracil": _d("thionamide", "", "hyperthyroidism in the first trimester", "ata-pregnancy-2017"),
-    "ferrous_sulfate": _d("oral iron", "", "iron deficiency anemia", "bsg-iron-2021"),
-    "omeprazole": _d("proton pump inhibitor", "cyp2c19_inhibitor", "upper GI bleeding and reflux", "acg-ugib-2021"),
-    "pantoprazole": _d("proton pump inhibitor", "", "upper GI bleeding and reflux", "acg-ugib-2021"),
+    "methimazole": _d("thionamide", "thionamide", "hyperthyroidism", "ata-2016"),
+    "propylthiouracil": _d("thionamide", "thionamide", "hyperthyroidism in the first trimester", "ata-pregnancy-2017"),
+    "ferrous_sulfate": _d("oral iron", "iron", "iron deficiency anemia", "bsg-iron-2021"),
+    "omeprazole": _d("proton pump inhibitor", "ppi cyp2c19_inhibitor", "upper GI bleeding and reflux", "acg-ugib-2021"),
+    "pantoprazole": _d("proton pump inhibitor", "ppi", "upper GI bleeding and reflux", "acg-ugib-2021"),
     "prednisone": _d("corticosteroid", "", "COPD and asthma exacerbation", "gold-2024"),
     "albuterol": _d("short-acting beta agonist", "", "bronchospasm", "gina-2024"),
     "colchicine": _d("antimitotic anti-inflammatory", "", "acute gout", "acr-gout-2020"),
@@ -115,7 +115,7 @@ DRUGS = {
     "alteplase": _d("thrombolytic", "thrombolytic", "acute ischemic stroke", "aha-asa-2019"),
     "oxygen": _d("medical gas", "", "hypoxemia", "bts-oxygen-2017"),
     "ondansetron": _d("5-HT3 antagonist", "qt", "nausea", "label-ondansetron"),
-    "haloperidol": _d("typical antipsychotic", "qt", "agitation and delirium", "crediblemeds-2024"),
+    "haloperidol": _d("typical antipsychotic", "qt antipsychotic", "agitation and delirium", "crediblemeds-2024"),
     "lactated_ringers": _d("isotonic crystalloid", "", "fluid resuscitation", "acg-pancreatitis-2024"),
 }
 for _name, _drug in DRUGS.items():              # a drug's own name is one of its tags (pair-specific rules)
@@ -251,10 +251,30 @@ def unsafe_in_pregnancy(weeks):
 
 
 # ------------------------------------------------------------------------------------------------ interactions
+# Therapeutic duplication: two drugs sharing one of these tags are one class given twice (avoid: use one).
+# tag -> (what the second drug adds, source). Same-class pairs are caught here before any looser rule.
+DUPLICATES = {
+    "anticoagulant": ("duplicate anticoagulation: bleeding", "label-apixaban"),
+    "nsaid": ("two NSAIDs: additive GI bleeding and kidney injury, no added analgesia", "label-nsaid"),
+    "ssri": ("two SSRIs: serotonin syndrome", "label-ssri"),
+    "statin": ("two statins: myopathy, no added lipid lowering", "label-atorvastatin"),
+    "macrolide": ("two macrolides: additive QT prolongation, no added cover", "crediblemeds-2024"),
+    "fluoroquinolone": ("two fluoroquinolones: additive QT prolongation, tendon and CNS toxicity",
+                        "crediblemeds-2024"),
+    "penicillin": ("two penicillins: no added cover", "ats-idsa-2019"),
+    "cephalosporin": ("two cephalosporins: no added cover", "idsa-ssti-2014"),
+    "ppi": ("two proton pump inhibitors: no added acid suppression", "acg-gerd-2022"),
+    "thionamide": ("two thionamides: additive agranulocytosis and hepatotoxicity", "ata-2016"),
+    "beta_blocker": ("two beta-blockers: bradycardia, heart block and hypotension", "label-metoprolol"),
+}
+
 RULES = [
     # exceptions first: the first matching rule decides a pair
     ("parenteral_anticoagulant", "vka", "monitor", "planned overlap while warfarin takes effect",
      "continue heparin for at least 5 days and until the INR is 2 or more for 24 h, then stop it", "chest-2012"),
+    ("parenteral_anticoagulant", "antiplatelet", "monitor", "additive bleeding risk",
+     "standard in acute coronary syndrome (heparin or enoxaparin with aspirin and a P2Y12 inhibitor): watch "
+     "for bleeding and check the platelet count", "acc-aha-2013"),
     ("warfarin", "amiodarone", "monitor", "CYP2C9 inhibition raises the INR",
      "reduce the warfarin dose by 30-50% and check the INR weekly", "label-amiodarone"),
     ("amiodarone", "digoxin", "monitor", "P-glycoprotein inhibition raises digoxin levels",
@@ -262,6 +282,9 @@ RULES = [
     ("amiodarone", "simvastatin", "monitor", "myopathy", "limit simvastatin to 20 mg daily", "label-simvastatin"),
     ("amiodarone", "qt", "avoid", "additive QT prolongation: torsades de pointes",
      "choose a drug that does not prolong the QT", "label-amiodarone"),
+    # one class twice
+    *[(tag, tag, "avoid", f"therapeutic duplication, {harm}", "use one of them", source)
+      for tag, (harm, source) in DUPLICATES.items()],
     # contraindicated
     ("maoi", "serotonergic", "contraindicated", "serotonin syndrome and hypertensive crisis",
      "do not combine; allow a 14-day washout (5 weeks after fluoxetine)", "label-phenelzine"),
@@ -273,8 +296,6 @@ RULES = [
     ("strong_cyp3a4_inhibitor", "simvastatin", "contraindicated", "CYP3A4 inhibition: rhabdomyolysis",
      "stop simvastatin during the course", "label-simvastatin"),
     # avoid
-    ("anticoagulant", "anticoagulant", "avoid", "duplicate anticoagulation: bleeding",
-     "use one anticoagulant; overlap only when switching as the labels direct", "label-apixaban"),
     ("anticoagulant", "antiplatelet", "avoid", "additive bleeding risk",
      "combine only for a specific indication such as a recent coronary stent, for the shortest time",
      "acc-aha-af-2023"),
@@ -287,8 +308,6 @@ RULES = [
      "label-warfarin"),
     ("weak_maoi", "serotonergic", "avoid", "serotonin syndrome",
      "stop the serotonergic drug first, or observe closely for serotonin syndrome", "fda-linezolid-2011"),
-    ("ssri", "ssri", "avoid", "duplicate serotonergic therapy: serotonin syndrome", "use one SSRI",
-     "label-ssri"),
     ("ssri", "tramadol", "avoid", "serotonin syndrome and seizures; fluoxetine also blocks tramadol activation",
      "choose another analgesic", "label-tramadol"),
     ("acei", "arb", "avoid", "dual RAAS blockade: hyperkalaemia and acute kidney injury without benefit",
@@ -299,19 +318,18 @@ RULES = [
      "sudden death in older adults", "choose another antibiotic", "antoniou-2015"),
     ("lithium", "nsaid", "avoid", "reduced renal lithium clearance: toxicity",
      "use acetaminophen; if unavoidable, check lithium levels within 5-7 days", "label-lithium"),
-    ("lithium", "raas", "avoid", "reduced renal lithium clearance: toxicity",
+    ("lithium", "thiazide", "avoid", "thiazides cut renal lithium clearance by about a quarter: toxicity",
      "use an alternative; if unavoidable, reduce the lithium dose and check levels within 5-7 days",
      "label-lithium"),
-    ("lithium", "thiazide", "avoid", "reduced renal lithium clearance: toxicity",
-     "use an alternative; if unavoidable, reduce the lithium dose and check levels within 5-7 days",
-     "label-lithium"),
-    ("strong_cyp3a4_inhibitor", "atorvastatin", "avoid", "CYP3A4 inhibition: myopathy",
-     "hold the statin during the course (or at most 20 mg daily)", "label-atorvastatin"),
     ("strong_cyp3a4_inhibitor", "colchicine", "avoid", "CYP3A4 and P-gp inhibition: fatal colchicine toxicity",
      "choose another antibiotic or reduce the colchicine dose; never with renal or hepatic impairment",
      "label-colchicine"),
-    ("antifolate", "antifolate", "avoid", "additive antifolate marrow suppression", "choose another antibiotic",
-     "label-methotrexate"),
+    ("strong_cyp3a4_inhibitor", "dhp_ccb", "avoid", "CYP3A4 inhibition raises nifedipine levels: hypotension "
+     "and acute kidney injury in older adults", "prefer azithromycin", "gandhi-2013"),
+    ("strong_cyp3a4_inhibitor", "tamsulosin", "avoid", "CYP3A4 inhibition raises tamsulosin levels: hypotension",
+     "do not combine with a strong CYP3A4 inhibitor", "label-tamsulosin"),
+    ("methotrexate", "trimethoprim_sulfamethoxazole", "avoid", "additive antifolate marrow suppression",
+     "choose another antibiotic", "label-methotrexate"),
     ("xanthine_oxidase_inhibitor", "thiopurine", "avoid", "xanthine oxidase inhibition: azathioprine toxicity",
      "avoid, or reduce azathioprine to a quarter with blood-count monitoring", "label-azathioprine"),
     ("cyp2c19_prodrug", "cyp2c19_inhibitor", "avoid", "CYP2C19 inhibition reduces clopidogrel activation",
@@ -319,20 +337,63 @@ RULES = [
     ("retinoid", "tetracycline", "avoid", "intracranial hypertension (pseudotumor cerebri)",
      "do not combine", "label-isotretinoin"),
     # monitor
+    ("strong_cyp3a4_inhibitor", "atorvastatin", "monitor", "CYP3A4 inhibition: myopathy",
+     "limit atorvastatin to 20 mg daily during the course", "label-atorvastatin"),
     ("raas", "k_sparing", "monitor", "hyperkalaemia",
      "recommended together in HFrEF: check potassium and creatinine within 1 week", "aha-acc-hfsa-2022"),
     ("raas", "k_supplement", "monitor", "hyperkalaemia", "check potassium", "label-lisinopril"),
     ("raas", "nsaid", "monitor", "reduced antihypertensive effect and renal function",
      "check creatinine; avoid adding a diuretic as well", "label-lisinopril"),
+    ("lithium", "raas", "monitor", "reduced renal lithium clearance",
+     "check the lithium level within 5-7 days and reduce the dose if it rises", "nice-cg185-2023"),
+    ("lithium", "metronidazole", "monitor", "raised lithium levels: toxicity",
+     "check the lithium level and creatinine within a week", "label-lithium"),
+    ("lithium", "antipsychotic", "monitor", "neurotoxicity (an encephalopathic syndrome) with haloperidol",
+     "watch for neurological toxicity; check the lithium level", "label-lithium"),
+    ("k_sparing", "nsaid", "monitor", "hyperkalaemia and a weaker diuretic effect",
+     "check potassium and creatinine within 1 week", "label-spironolactone"),
     ("trimethoprim_sulfamethoxazole", "raas", "monitor", "hyperkalaemia", "check potassium within 3 days",
      "antoniou-2015"),
+    ("vka", "fluoroquinolone", "monitor", "the INR rises during the course: bleeding",
+     "check the INR within 3-5 days of starting and of stopping", "label-warfarin"),
+    ("vka", "clarithromycin", "monitor", "CYP3A4 inhibition raises the INR: bleeding",
+     "check the INR within 3-5 days of starting and of stopping", "label-warfarin"),
+    ("vka", "amoxicillin", "monitor", "the INR can rise during a course of amoxicillin",
+     "check the INR", "label-amoxicillin"),
+    ("vka", "acetaminophen", "monitor", "regular acetaminophen above 2 g a day raises the INR",
+     "check the INR when it is taken regularly", "label-warfarin"),
+    ("vka", "levothyroxine", "monitor", "thyroid hormone increases the warfarin effect",
+     "check the INR when the levothyroxine dose changes", "label-levothyroxine"),
+    ("vka", "ppi", "monitor", "raised INR reported", "check the INR", "label-omeprazole"),
+    ("digoxin", "clarithromycin", "monitor", "P-glycoprotein inhibition raises digoxin levels: toxicity",
+     "check the digoxin level and reduce the dose", "label-digoxin"),
+    ("iron", "levothyroxine", "monitor", "iron binds levothyroxine in the gut: less is absorbed",
+     "take levothyroxine at least 4 hours apart from iron; check the TSH", "ata-hypothyroid-2014"),
+    ("iron", "chelated", "monitor", "chelation with iron: the antibiotic is poorly absorbed",
+     "take the antibiotic 2 hours before or 4-6 hours after iron", "label-doxycycline"),
+    ("ppi", "iron", "monitor", "less gastric acid: less oral iron absorbed", "check the haemoglobin response",
+     "bsg-iron-2021"),
+    ("ppi", "levothyroxine", "monitor", "less gastric acid: less levothyroxine absorbed",
+     "check the TSH 6-8 weeks after starting", "label-levothyroxine"),
+    ("ppi", "methotrexate", "monitor", "PPIs can raise methotrexate levels (at high doses)",
+     "consider pausing the PPI around high-dose methotrexate", "label-methotrexate"),
+    ("methotrexate", "penicillin", "monitor", "penicillins reduce methotrexate clearance",
+     "check blood counts and creatinine", "label-methotrexate"),
+    ("allopurinol", "amoxicillin", "monitor", "more skin rashes with the combination", "watch for rash",
+     "label-amoxicillin"),
+    ("cephalexin", "metformin", "monitor", "cephalexin raises metformin levels", "watch glucose and adjust "
+     "metformin", "label-cephalexin"),
+    ("tamsulosin", "pde5", "monitor", "additive hypotension", "start the PDE5 inhibitor at its lowest dose",
+     "label-tamsulosin"),
     ("qt", "qt", "monitor", "additive QT prolongation", "ECG for the QTc; keep potassium and magnesium normal",
      "crediblemeds-2024"),
     ("antiplatelet", "antiplatelet", "monitor", "bleeding on dual antiplatelet therapy",
      "recommended after ACS or PCI; add a PPI when GI risk is high", "acc-aha-dapt-2016"),
-    ("antiplatelet", "nsaid", "monitor", "GI bleeding; ibuprofen can blunt low-dose aspirin",
+    ("aspirin", "nsaid", "monitor", "GI bleeding; ibuprofen can blunt low-dose aspirin's antiplatelet effect",
      "take aspirin 30 minutes before ibuprofen; consider a PPI", "fda-ibuprofen-aspirin-2006"),
-    ("antifolate", "nsaid", "monitor", "reduced methotrexate clearance",
+    ("antiplatelet", "nsaid", "monitor", "additive GI bleeding", "prefer acetaminophen; consider a PPI",
+     "acc-aha-dapt-2016"),
+    ("methotrexate", "nsaid", "monitor", "reduced methotrexate clearance",
      "with low-dose methotrexate: check blood counts and creatinine", "label-methotrexate"),
     ("ssri", "anticoagulant", "monitor", "bleeding (platelet serotonin depletion)", "watch for bleeding",
      "label-ssri"),
@@ -342,6 +403,12 @@ RULES = [
     ("serotonergic", "serotonergic", "monitor", "serotonin syndrome (rare)",
      "counsel on symptoms of serotonin syndrome", "orlova-2018"),
 ]
+
+# Drugs whose label interaction sections were read against every drug of the table, with each interaction
+# found written as a rule above: for these, "no rule" is a checked "no interaction". Only they are offered as
+# a quiet option ("which medication interacts?") or a quiet filler of a regimen.
+REVIEWED = frozenset({"amoxicillin", "cephalexin", "pantoprazole", "metformin", "levothyroxine", "acetaminophen",
+                      "tamsulosin"})
 
 
 def _matches(rule, a, b):
@@ -365,9 +432,14 @@ def pairs(severities=SEVERITIES):
             if (hit := interaction(a, b)) and hit.severity in severities]
 
 
+def checked_quiet(a, b):
+    """True when the model has positively checked that a and b do not interact (one of them REVIEWED)."""
+    return a != b and bool({a, b} & REVIEWED) and interaction(a, b) is None
+
+
 def quiet_drugs(new, exclude=()):
-    """Regular drugs with no interaction of any severity with `new` (safe distractors and regimen fillers)."""
-    return [d for d in REGULAR if d != new and d not in exclude and interaction(d, new) is None]
+    """Regular drugs checked as not interacting with `new` (safe distractors and regimen fillers)."""
+    return [d for d in REGULAR if d not in exclude and checked_quiet(d, new)]
 
 
 def distinct_classes(cls):

@@ -46,6 +46,7 @@ def score(fn):
     SCORE_INPUTS[fn.__name__] = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
     sig = inspect.signature(fn)
     bounded = [n for n, p in sig.parameters.items() if p.annotation in (int, float)]
+    optional = {n for n, p in sig.parameters.items() if p.default is None}     # None = not measured
     missing = [n for n in bounded if n not in RANGES]
     if missing:
         raise ValueError(f"{fn.__name__}: numeric inputs {missing} have no entry in RANGES")
@@ -53,7 +54,7 @@ def score(fn):
     @functools.wraps(fn)
     def checked(*args, **kwargs):
         for name, value in sig.bind(*args, **kwargs).arguments.items():
-            if name in bounded:
+            if name in bounded and not (value is None and name in optional):
                 check_number(name, value, *RANGES[name])
         return fn(*args, **kwargs)
     return checked

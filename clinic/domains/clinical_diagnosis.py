@@ -1,6 +1,8 @@
 """The clinical diagnosis domain: its task generator and its declaration (see clinic/domains/__init__.py)."""
 from clinic import knowledge as K
-from clinic.cases import allergy_constraint, call, choice_answer, normal_vitals, options_text, order_call, patient, task
+from clinic import physiology
+from clinic.cases import (allergy_constraint, call, choice_answer, options_text, order_call, patient,
+                          presentation_labs, presentation_vitals, task)
 from clinic.domains import Domain
 
 
@@ -10,13 +12,15 @@ def generate(r, i):
     d = K.DISEASES[name]
     sex = "female" if name == "iron deficiency anemia" else None
     pat = patient(r, age=(20, 85), sex=sex)
-    same = [n for n in names if n != name and K.DISEASES[n]["group"] == d["group"]]
-    other = [n for n in names if n != name and n not in same]
+    mimics = physiology.PRESENTATIONS[name]["mimics"]      # never a distractor whose own test this disease turns abnormal
+    fair = [n for n in names if n != name and (K.DISEASES[n]["confirm_test"] or (0, None))[1] not in mimics]
+    same = [n for n in fair if K.DISEASES[n]["group"] == d["group"]]
+    other = [n for n in fair if n not in same]
     distract = list(r.permutation(same))[:3]
     distract += list(r.permutation(other))[:3 - len(distract)]
     opts, letter = choice_answer(r, name, distract)
-    record = {"vitals": normal_vitals(r), "history": {"symptoms": d["symptoms"][1:]}, "exam": {"findings": d["exam"]},
-           "medications": [], "labs": {}, "imaging": {}}
+    record = {"vitals": presentation_vitals(r, name), "history": {"symptoms": d["symptoms"][1:]},
+              "exam": {"findings": d["exam"]}, "medications": [], "labs": presentation_labs(r, name), "imaging": {}}
     for n in opts:   # every option's confirmatory test has a result: abnormal for the true disease only
         if K.DISEASES[n]["confirm_test"] is None:
             continue
@@ -27,7 +31,7 @@ def generate(r, i):
     safety = allergy_constraint(r, record)
     q = (f"A {pat['age']}-year-old {pat['sex']} presents with {d['symptoms'][0]}. Work up the case and give "
          f"the most likely diagnosis.\n{options_text(opts)}\nSubmit the letter of the correct option.")
-    tools = [call("get_history"), call("perform_physical_exam")]
+    tools = [call("get_history"), call("perform_physical_exam"), call("get_vitals")]
     if d["confirm_test"]:    # a clinical diagnosis (migraine, cellulitis, anaphylaxis) needs no test
         tools.append(order_call(d["confirm_test"]))
     return task("clinical_diagnosis", q, pat, record, dict(type="choice", value=letter, options=opts), tools, safety)

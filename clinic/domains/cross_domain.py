@@ -2,7 +2,7 @@
 from clinic import knowledge as K
 from clinic import scores as S
 from clinic.cases import (LETTERS, call, choice_answer, no_discharge, no_prescribe, normal_vitals,
-                          options_text, patient, score_inputs, score_task, task)
+                          options_text, patient, score_inputs, score_task, set_pressure, task)
 from clinic.domains import Domain
 
 
@@ -11,14 +11,17 @@ def generate(r, i):
     if v == 0:   # sepsis pathway
         pat = patient(r, age=(40, 90))
         vit = normal_vitals(r)
-        vit.update(respiratory_rate=int(r.integers(22, 32)), systolic_bp=int(r.integers(80, 100)),
-                   heart_rate=int(r.integers(105, 135)), temperature=round(float(r.uniform(38.4, 39.8)), 1))
+        vit.update(respiratory_rate=int(r.integers(22, 32)), heart_rate=int(r.integers(105, 135)),
+                   temperature=round(float(r.uniform(38.4, 39.8)), 1))
+        set_pressure(vit, int(r.integers(80, 100)))
         gcs = int(r.choice([15, 14, 13]))
+        vit["consciousness"] = "A" if gcs == 15 else "C"       # GCS below 15 is new confusion on ACVPU
         record = {"vitals": vit, "exam": {"gcs": gcs, "findings": "warm peripheries, source: urinary"},
                "labs": {"lactate": round(float(r.uniform(2.5, 6.0)), 1)}}
         allergic = r.random() < 0.5
         record["allergies"] = ["penicillin (anaphylaxis)"] if allergic else []
-        correct = "levofloxacin" if allergic else "piperacillin_tazobactam"
+        # K.RULES["sepsis_antibiotic"]: ceftriaxone's side chain differs from the penicillins' (AAAAI/ACAAI 2022)
+        correct = "ceftriaxone" if allergic else "piperacillin_tazobactam"
         distract = ["piperacillin_tazobactam", "amoxicillin", "fluconazole"] if allergic else \
             ["fluconazole", "metronidazole", "azithromycin"]
         opts, letter = choice_answer(r, correct, distract)

@@ -8,7 +8,7 @@ from clinic.domains import Domain
 UNSAFE_PAIRS = [p for p in P.pairs(P.UNSAFE) if set(p) & set(P.REGULAR)]
 MONITOR_PAIRS = [p for p in P.pairs(("monitor",)) if set(p) & set(P.REGULAR)]
 NO_INTERACTION_PAIRS = [(a, b) for j, a in enumerate(P.REGULAR) for b in P.REGULAR[j + 1:]
-                        if P.interaction(a, b) is None]
+                        if P.checked_quiet(a, b)]
 
 
 def new_and_current(r, pair):

@@ -14,8 +14,10 @@ def generate(r, i):
     drugs = [d for d in P.DRUGS if d != "oxygen"]
     dis = dnames[(i // 5) % len(dnames)]
     d = K.DISEASES[dis]
+    if v == 3 and dis in K.NO_SINGLE_TEST:       # no test confirms it: ask its code instead
+        v = 1
     if v == 0 and d["treatment"] in P.DRUGS:
-        q, correct = f"Which drug is the usual first-line treatment for {dis}?", d["treatment"]
+        q, correct = K.treatment_question(dis), d["treatment"]
         pool = [x for x in drugs if x != correct and x not in d["alternatives"]]
     elif v == 1:
         q, correct = f"What is the ICD-10-CM code for {dis}?", d["icd10"]

@@ -15,8 +15,9 @@ def generate(r, i):
     same_mod = [n for n in names if K.RADIOLOGY_FINDINGS[n][0] == modality and n != finding]
     opts, letter = choice_answer(r, finding, same_mod[:3] if len(same_mod) >= 3 else same_mod)
     text = sentence + (f", {side} side" if side else "") + "."
-    record = {"imaging": {modality: text},
-           "prior_imaging": "no prior study" if new else f"unchanged from prior {modality.replace('_', ' ')}"}
+    prior = (f"unchanged from prior {modality.replace('_', ' ')} 2 days ago" +
+             (", already communicated to the treating team" if critical else ""))
+    record = {"imaging": {modality: text}, "prior_imaging": "no prior study" if new else prior}
     q = (f"Report the {modality.replace('_', ' ')} of a {pat['age']}-year-old {pat['sex']}. Give the primary "
          f"finding and write the report in the rationale.\n{options_text(opts)}\nSubmit the letter of the "
          f"correct option.")
@@ -25,7 +26,7 @@ def generate(r, i):
     safety, assertions = [], [dict(kind="mentions", text=finding, rivals=rivals)]
     if side:
         assertions.append(dict(kind="mentions", text=side, rivals=["right" if side == "left" else "left"]))
-    if critical:
+    if critical and new:     # K.RULES["critical_imaging"]: a new critical finding is called; a known one is not
         tools.append(call("flag_critical_result", test=modality))
         names_of_study = [modality, finding] + MODALITY_NAMES.get(modality, [])
         others = [o for o in opts if o != finding]

@@ -1,6 +1,6 @@
 """The triage emergency domain: its task generator and its declaration (see clinic/domains/__init__.py)."""
 from clinic import scores as S
-from clinic.cases import call, no_discharge, normal_vitals, patient, score_task, task
+from clinic.cases import call, no_discharge, normal_vitals, patient, score_task, set_pressure, task
 from clinic.domains import Domain
 
 
@@ -10,6 +10,21 @@ ESI_SCENARIOS = {
     2: ["chest pain suggestive of acute coronary syndrome", "sudden facial droop and arm weakness",
         "active suicidal ideation with a plan", "new confusion in an elderly patient", "severe pain 9/10 from a fracture"],
 }
+
+
+def level_one_vitals(r, vit, scenario):
+    """The chart of an ESI-1 patient says what the scenario says (a pulseless patient has no pulse rate)."""
+    if "pulseless" in scenario:
+        vit.update(heart_rate=0, respiratory_rate=0, spo2=0, consciousness="U", pain_score=0)
+        set_pressure(vit, 0, 0)
+    elif "BP 70/40" in scenario:
+        vit.update(heart_rate=int(r.integers(120, 140)), respiratory_rate=int(r.integers(26, 32)),
+                   spo2=int(r.integers(88, 93)))
+        set_pressure(vit, 70, 40)
+    elif "SpO2 82%" in scenario:
+        vit.update(spo2=82, heart_rate=int(r.integers(120, 140)), respiratory_rate=int(r.integers(32, 40)))
+    else:                          # unresponsive hypoglycaemia
+        vit.update(consciousness="U", heart_rate=int(r.integers(95, 115)))
 
 
 def generate(r, i):
@@ -25,15 +40,17 @@ def generate(r, i):
                resources_needed=int(r.integers(2, 5)) if level <= 3 else 5 - level)
     if level == 1:
         scenario = str(r.choice(ESI_SCENARIOS[1]))
-        vit.update(spo2=int(r.integers(78, 89)), heart_rate=int(r.integers(125, 150)),
-                   respiratory_rate=int(r.integers(28, 37)))
+        level_one_vitals(r, vit, scenario)
     elif level == 2:
         scenario = str(r.choice(ESI_SCENARIOS[2]))
         tri["high_risk_situation"] = "confusion" not in scenario and "pain 9" not in scenario
         tri["new_confusion"] = "confusion" in scenario
         vit["pain_score"] = 9 if "pain 9" in scenario else vit["pain_score"]
+        vit["consciousness"] = "C" if "confusion" in scenario else "A"
     elif level == 3:
         scenario = str(r.choice(["abdominal pain needing labs and CT", "fever and cough needing labs and x-ray"]))
+        if "fever" in scenario:     # a fever is charted as one; no danger-zone vital (ESI 'consider' step)
+            vit["temperature"] = round(float(r.uniform(38.1, 38.9)), 1)
     else:
         scenario = "sprained ankle needing an x-ray" if level == 4 else "prescription refill"
     values = dict(**tri, pain_score=vit["pain_score"], heart_rate=vit["heart_rate"],
