@@ -43,6 +43,7 @@ CONFIG_T = ["tests/test_config.py", "tests/test_errors.py"]
 EVAL_T = ["tests/test_evaluate.py"]
 HINTS_T = ["tests/test_hints.py"]
 FILES_T = ["tests/test_files.py"]
+CONTENT_T = ["tests/test_clinical_review.py", "tests/test_content.py", "tests/test_taskgen.py"]
 
 
 @dataclass
@@ -240,6 +241,24 @@ MUTANTS = [
       "'The correct one is {{\"answer\": \"{answer}\"}}.')", "'')", HINTS_T + TTOPD_T),
     M("a torn log line in the middle is skipped too", "clinic/files.py",
       'if tail == "skip" and not line.endswith("\\n"):', 'if tail == "skip":', FILES_T),
+    # ---- clinical content (issue 33): the interaction model, the physiology, the audit
+    M("heparin + antiplatelet avoided again", "clinic/pharmacology.py",
+      '("parenteral_anticoagulant", "antiplatelet", "monitor"', '("parenteral_anticoagulant", "antiplatelet", "avoid"',
+      CONTENT_T),
+    M("no duplicate-therapy rules", "clinic/pharmacology.py", "for tag, (harm, source) in DUPLICATES.items()]",
+      "for tag, (harm, source) in {}.items()]", CONTENT_T),
+    M("the methotrexate rule matches TMP-SMX", "clinic/pharmacology.py",
+      '("methotrexate", "nsaid", "monitor"', '("trimethoprim_sulfamethoxazole", "nsaid", "monitor"', CONTENT_T),
+    M("quiet drugs need no check", "clinic/pharmacology.py", "return a != b and bool({a, b} & REVIEWED) and",
+      "return a != b and", CONTENT_T),
+    M("fever from 37.0 C", "clinic/physiology.py", '"fever": ("temperature", lambda v: v >= 38.0,',
+      '"fever": ("temperature", lambda v: v >= 37.0,', CONTENT_T),
+    M("an unchanged critical finding must be called", "clinic/domains/radiology_report.py",
+      "    if critical and new:", "    if critical:", CONTENT_T),
+    M("a newborn weighs what an adult weighs", "clinic/cases.py", "if years == 0 else", "if years < 0 else",
+      CONTENT_T),
+    M("an unmeasured score input must be a number", "clinic/scores.py",
+      "if name in bounded and not (value is None and name in optional):", "if name in bounded:", CONTENT_T),
 ]
 
 

@@ -236,32 +236,37 @@ def _vital(t, **changes):
     return t
 
 
-PATTERNS = {
-    "febrile at 37.2": lambda ts: _vital(one(ts, "clinical_diagnosis", lambda t: "fever" in str(
-        t["record"]["history"])), temperature=37.2),
-    "tachycardic at 88": lambda ts: _vital(one(ts, "clinical_diagnosis", lambda t: "tachycardic" in str(
-        t["record"]["exam"])), heart_rate=88),
-    "anaphylaxis at 124 systolic": lambda ts: _vital(one(ts, "clinical_diagnosis", lambda t: "hypotension" in str(
-        t["record"]["exam"])), systolic_bp=124, diastolic_bp=80, mean_arterial_pressure=95),
-    "Kussmaul at 16": lambda ts: _vital(one(ts, "clinical_diagnosis", lambda t: "Kussmaul" in str(
-        t["record"]["exam"])), respiratory_rate=16),
-    "pulseless with a rate": lambda ts: _vital(one(ts, "triage_emergency", lambda t: "pulseless" in t["question"]),
-                                               heart_rate=131, respiratory_rate=30),
-    "GCS 14 charted Alert": lambda ts: _vital(one(ts, "cross_domain", lambda t: t["record"].get("exam", {}).get(
-        "gcs", 15) < 15), consciousness="A"),
-    "a 70 kg newborn": lambda ts: _newborn(one(ts, "obstetrics", lambda t: "Apgar" in t["question"])),
-    "a call for an unchanged finding": lambda ts: _unchanged(one(ts, "radiology_report", lambda t: any(
-        c["kind"] == "must_call" for c in t["safety"]))),
-    "BP 70/40 charted normal": lambda ts: _vital(_says(one(ts, "triage_emergency", lambda t: "triage" in t[
+PATTERNS = {  # name -> (a real task with the pattern put back, words the audit's problem must carry)
+    "febrile at 37.2": (lambda ts: _vital(one(ts, "clinical_diagnosis", lambda t: "fever" in str(
+        t["record"]["history"])), temperature=37.2), "'fever' stated"),
+    "tachycardic at 88": (lambda ts: _vital(one(ts, "clinical_diagnosis", lambda t: "tachycardic" in str(
+        t["record"]["exam"])), heart_rate=88), "'tachycardi' stated"),
+    "anaphylaxis at 124 systolic": (lambda ts: _vital(one(ts, "clinical_diagnosis", lambda t: "hypotension" in str(
+        t["record"]["exam"])), systolic_bp=124, diastolic_bp=80, mean_arterial_pressure=95), "'hypotension' stated"),
+    "Kussmaul at 16": (lambda ts: _vital(one(ts, "clinical_diagnosis", lambda t: "Kussmaul" in str(
+        t["record"]["exam"])), respiratory_rate=16), "'kussmaul' stated"),
+    "pulseless with a rate": (lambda ts: _vital(one(ts, "triage_emergency", lambda t: "pulseless" in t["question"]),
+                                                heart_rate=131, respiratory_rate=30), "'pulseless' stated"),
+    "GCS 14 charted Alert": (lambda ts: _vital(one(ts, "cross_domain", lambda t: t["record"].get("exam", {}).get(
+        "gcs", 15) < 15), consciousness="A"), "charted Alert"),
+    "a 70 kg newborn": (lambda ts: _newborn(one(ts, "obstetrics", lambda t: "Apgar" in t["question"])),
+                        "weight 70 kg at age 0"),
+    "a call for an unchanged finding": (lambda ts: _unchanged(one(ts, "radiology_report", lambda t: any(
+        c["kind"] == "must_call" for c in t["safety"]))), "unchanged from prior True"),
+    "BP 70/40 charted normal": (lambda ts: _vital(_says(one(ts, "triage_emergency", lambda t: "triage" in t[
         "record"]), "anaphylaxis with stridor and BP 70/40"), systolic_bp=128, diastolic_bp=80,
-        mean_arterial_pressure=96),
-    "a distractor its record does not rule out": lambda ts: _unruled(one(ts, "clinical_diagnosis", lambda t: any(
-        D[o]["confirm_test"] and o != content_audit._key(t) for o in t["answer"]["options"]))),
-    "sepsis with normal vital signs": lambda ts: _vital(one(ts, "clinical_diagnosis", lambda t: content_audit._key(
+        mean_arterial_pressure=96), "BP 70/40 stated"),
+    "a MAP that does not fit": (lambda ts: _vital(one(ts, "cross_domain", lambda t: "sepsis" in t["question"]),
+                                                  mean_arterial_pressure=100), "does not fit"),
+    "a distractor its record does not rule out": (lambda ts: _unruled(one(ts, "clinical_diagnosis", lambda t: any(
+        D[o]["confirm_test"] and o != content_audit._key(t) for o in t["answer"]["options"]))), "not ruled out"),
+    "sepsis with normal vital signs": (lambda ts: _vital(one(ts, "clinical_diagnosis", lambda t: content_audit._key(
         t) == "sepsis"), temperature=37.0, heart_rate=80, respiratory_rate=16, systolic_bp=125, diastolic_bp=80,
-        mean_arterial_pressure=95, consciousness="A"),
-    "a quiet option never checked": lambda ts: _unchecked(one(ts, "drug_interaction", lambda t: t["answer"][
-        "type"] == "choice")),
+        mean_arterial_pressure=95, consciousness="A"), "qSOFA"),
+    "a quiet option never checked": (lambda ts: _unchecked(one(ts, "drug_interaction", lambda t: t["answer"][
+        "type"] == "choice")), "never checked"),
+    "an ESI key on a 'consider' step": (lambda ts: _consider(one(ts, "triage_emergency", lambda t: t["answer"][
+        "value"] == 3 and "triage" in t["record"])), "'consider' step"),
 }
 
 
@@ -302,7 +307,14 @@ def _unchecked(t):
     return t
 
 
+def _consider(t):
+    t["record"]["vitals"]["heart_rate"] = 118          # a danger-zone vital: step D would 'consider' ESI 2
+    t["answer"] = dict(t["answer"], value=2)
+    return t
+
+
 @pytest.mark.parametrize("pattern", sorted(PATTERNS))
 def test_the_audit_flags_each_pattern_put_back(tasks, pattern):
-    bad = PATTERNS[pattern](tasks)
-    assert content_audit.problems(bad), pattern
+    build, words = PATTERNS[pattern]
+    found = content_audit.problems(build(tasks))
+    assert any(words in p for p in found), (pattern, found)
