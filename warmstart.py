@@ -68,17 +68,22 @@ def train_tokenizer(out_dir=agent.TOKENIZER_DIR, vocab_size=3072):
 
 
 # ---------------------------------------------------------------- behaviour cloning
-def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None, hint=""):
+def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None, hint="", hint_before_submit=False):
     """The scripted expert's episode as a Trajectory (mask 1 on its turns, log-probs 0); its calls are
     grouped into at most expert_turns turns (default: the rollout's max_turns); `hint` text, if any,
-    sits between the prompt and the first turn (mask 0)."""
+    sits between the prompt and the first turn (mask 0), where TT-OPD's teacher reads it, or right before
+    the last (submit) turn with hint_before_submit (a diagnostic of benchmarks/hint_probe.py only)."""
     expert_turns = expert_turns or rcfg.max_turns
     e = agent.episode_env(task, rcfg, kb, max_turns=max(expert_turns, rcfg.max_turns))
     info = e.reset(seed=0)[1]
     ids, vision = agent.episode_prompt(tok, info, rcfg.tool_specs)
-    tr = agent.Trajectory.start(task, ids + agent.hint_ids(tok, hint), vision)
+    early, late = ("", hint) if hint_before_submit else (hint, "")
+    tr = agent.Trajectory.start(task, ids + agent.hint_ids(tok, early), vision)
     end_id = tok.convert_tokens_to_ids("<|im_end|>")
-    for action in envmod.expert_actions(task, expert_turns):
+    actions = envmod.expert_actions(task, expert_turns)
+    for i, action in enumerate(actions):
+        if late and i == len(actions) - 1:
+            tr.add_context(agent.hint_ids(tok, late))
         turn = tok.encode(action, add_special_tokens=False) + [end_id]
         tr.add_turn(turn, [0.0] * len(turn))
         obs, rew, term, trunc, info = e.step(action)

@@ -1,0 +1,154 @@
+"""Why does the warm-started teacher not read its hints? One hypothesis at a time, on a small fast setup.
+
+  python benchmarks/hint_probe.py [--cases 120] [--held-out 60] [--probes NAME ...] [--out FILE.json]
+
+Each probe warm-starts a model from the same initial weights on the same multiple-choice train cases (the
+embedded default's warm start, shortened, with one thing changed) and then scores held-out validation cases
+teacher-forced, as TT-OPD's teacher scores a student's episode:
+  follow   share of cases whose submit turn is more likely with the wrong answer a misleading hint names than
+           with the right one (the hint is a confirmatory cue naming a wrong option);
+  pull     how much that hint raises the log-probability of the hinted wrong submit turn (nats, mean);
+  right    share of cases whose right submit turn is the more likely with no hint (the model's own accuracy,
+           teacher-forced over the right and the one wrong option).
+A teacher that reads hints has follow near 1 and a pull of several nats; one that ignores them has follow near
+1 - right and a pull near 0. The probes:
+  baseline       hint_share 0.5 and the tiny model, as configs/tiny.yaml but on the probe's cases;
+  all_hinted     every demonstration hinted (hint_share 1.0);
+  no_hints       no demonstration hinted (the reference the others are read against);
+  hint_only      hinted demonstrations carry no work-up: the expert submits straight after the hint, so the
+                 answer can only come from the hint (tests "the evidence makes the hint redundant");
+  wider, deeper  the model's width or depth doubled (tests "too small to copy across the episode");
+  longer         three times the epochs (tests "not trained long enough");
+  adjacent       the hint sits right before the submit turn instead of between the prompt and the first turn,
+                 in training and in scoring (tests "too far from the answer it names").
+"""
+import argparse
+import copy
+import functools
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch  # noqa: E402
+
+import agent  # noqa: E402
+import config  # noqa: E402
+import env as envmod  # noqa: E402
+import warmstart  # noqa: E402
+from benchmarks import hint_reading  # noqa: E402
+from clinic import bank, hints  # noqa: E402
+
+DOMAINS = ("medical_qa", "clinical_diagnosis", "radiology_report")       # choice answers: a hint names a letter
+PROBES = {  # name -> (config overrides, model shape changes, demonstration change)
+    "baseline": ([], {}, None),
+    "all_hinted": (["warm_start.hint_share=1.0"], {}, None),
+    "no_hints": (["warm_start.hint_share=0.0"], {}, None),
+    "hint_only": (["warm_start.hint_share=1.0"], {}, "hint_only"),
+    "wider": ([], {"hidden_size": 384, "intermediate_size": 1024, "head_dim": 96}, None),
+    "deeper": ([], {"num_hidden_layers": 8}, None),
+    "longer": (["warm_start.epochs=18"], {}, None),
+    "adjacent": ([], {}, "adjacent"),
+}
+
+
+def choice_cases(split, n, seed):
+    tasks = [t for t in bank.load_tasks(split=split) if t["domain"] in DOMAINS and t["answer"]["type"] == "choice"]
+    return random.Random(seed).sample(tasks, n)
+
+
+def demonstration_with(change):
+    """warmstart.demonstration, with a probe's change to the hinted demonstrations."""
+    plain = warmstart.demonstration
+
+    def demo(task, rng, ws):
+        task, hint = plain(task, rng, ws)
+        if hint and change == "hint_only":
+            task = {**task, "_submit_only": True}          # the expert submits at once: the hint is the only way
+        return task, hint
+    return demo
+
+
+def expert_actions_with(change):
+    """env.expert_actions, with the work-up left out of a hint_only demonstration."""
+    plain = envmod.expert_actions
+
+    def actions(task, max_turns=8):
+        out = plain(task, max_turns)
+        return out[-1:] if task.get("_submit_only") else out
+    return actions
+
+
+@torch.no_grad()
+def score(model, tok, cfg, held_out, late, seed=5):
+    rng = random.Random(seed)
+    follow, pull, right = [], [], []
+    for t in held_out:
+        wrong = hint_reading.misled(t, rng)
+        h = hints.render(wrong, hints.expert_outcome(wrong))
+        lp_wrong_hinted = hint_reading.submit_logprob(model, tok, cfg, wrong, h, late)
+        lp_right_hinted = hint_reading.submit_logprob(model, tok, cfg, t, h, late)
+        lp_wrong_plain = hint_reading.submit_logprob(model, tok, cfg, wrong, "")
+        lp_right_plain = hint_reading.submit_logprob(model, tok, cfg, t, "")
+        follow.append(lp_wrong_hinted > lp_right_hinted)
+        pull.append(lp_wrong_hinted - lp_wrong_plain)
+        right.append(lp_right_plain > lp_wrong_plain)
+    return {"follow": statistics.mean(follow), "pull": statistics.mean(pull), "right": statistics.mean(right)}
+
+
+def run_probe(name, train, held_out, base_overrides, shape, tmp):
+    overrides, widen, change = PROBES[name]
+    model_json = os.path.join(tmp, f"{name}_model.json")
+    with open(model_json, "w") as f:
+        json.dump({**shape, **widen}, f)
+    cfg = config.load("configs/tiny.yaml", config.Config, base_overrides + overrides + [
+        f"warm_start.out_dir={os.path.join(tmp, name)}", f"model.tiny_config={model_json}"])
+    saved = bank.load_tasks, warmstart.demonstration, warmstart.expert_trajectory, envmod.expert_actions
+    bank.load_tasks = lambda split=None, **kw: copy.deepcopy(train)
+    warmstart.demonstration = demonstration_with(change)
+    warmstart.expert_trajectory = functools.partial(saved[2], hint_before_submit=change == "adjacent")
+    envmod.expert_actions = expert_actions_with(change)
+    try:
+        torch.manual_seed(0)
+        t0 = time.time()
+        model, tok, summary = warmstart.warm_start(cfg)
+    finally:
+        bank.load_tasks, warmstart.demonstration, warmstart.expert_trajectory, envmod.expert_actions = saved
+    model.eval()
+    row = score(model, tok, cfg, held_out, change == "adjacent")
+    row.update(final_loss=round(summary["final_loss"], 4), steps=summary["steps"], hinted=summary["hinted"],
+               wall_s=round(time.time() - t0, 1), overrides=overrides, shape=widen, change=change)
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", type=int, default=120, help="train cases the warm start clones")
+    ap.add_argument("--held-out", type=int, default=60, help="validation cases scored")
+    ap.add_argument("--epochs", type=float, default=6)
+    ap.add_argument("--probes", nargs="*", default=list(PROBES), choices=list(PROBES))
+    ap.add_argument("--out", default="")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    train, held_out = choice_cases("train", a.cases, 0), choice_cases("validation", a.held_out, 1)
+    shape = json.load(open(os.path.join(agent.ROOT, "configs", "tiny_model.json")))
+    base = [f"warm_start.epochs={a.epochs}", "warm_start.hint_share=0.5", "warm_start.lr=0.003",
+            "warm_start.tokens_per_batch=2048"]
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in a.probes:
+            rows[name] = run_probe(name, train, held_out, base, shape, tmp)
+            r = rows[name]
+            print(f"{name:11s} follow {r['follow']:.2f}  pull {r['pull']:+.2f} nats  right {r['right']:.2f}  "
+                  f"loss {r['final_loss']:.3f}  {r['wall_s']:.0f} s", flush=True)
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump({"cases": a.cases, "held_out": a.held_out, "base": base, "probes": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
