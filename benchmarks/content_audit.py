@@ -249,9 +249,14 @@ def consistency(task):
             out.append(f"MAP {vitals['mean_arterial_pressure']} does not fit {vitals['systolic_bp']}/"
                        f"{vitals['diastolic_bp']}")
     if "weight_kg" in pat:
-        lo, hi = physiology.NEWBORN_WEIGHT_KG if pat["age"] == 0 else (35, 200)
+        lo, hi = physiology.NEWBORN_WEIGHT_KG if pat["age"] == 0 else physiology.ADULT_WEIGHT_KG
         if not lo <= pat["weight_kg"] <= hi:
             out.append(f"weight {pat['weight_kg']} kg at age {pat['age']}")
+    band = "newborn" if pat.get("age") == 0 else "adult"
+    for vital, (lo, hi) in physiology.VITAL_LIMITS[band].items():
+        value = vitals.get(vital)
+        if isinstance(value, (int, float)) and not lo <= value <= hi:
+            out.append(f"{vital} {value} is impossible at age {pat['age']}")
     return out
 
 
@@ -267,6 +272,7 @@ def audit(tasks):
 
 # A problem's kind, for the per-kind counts: (kind, pattern in the problem's text), first match wins.
 KINDS = [("stated finding vs vital sign", r"stated but|^BP |^SpO2 "), ("GCS below 15 charted Alert", r"^GCS"),
+         ("impossible vital sign for the age", r"impossible"),
          ("MAP does not fit the pressure", r"^MAP"), ("weight does not fit the age", r"^weight"),
          ("vital sign outside the presentation", r"outside its presentation"),
          ("septic patient below qSOFA/SIRS 2", r"sepsis charted"), ("distractor not ruled out", r"^distractor"),

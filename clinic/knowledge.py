@@ -511,17 +511,33 @@ def facts():
         yield "score", name, " ".join(getattr(S, name).__doc__.split())[:160], "scores.py docstring"
 
 
-def review(out=sys.stdout):
-    """Print every fact with its source as one markdown table."""
-    out.write("| kind | subject | fact | source |\n|---|---|---|---|\n")
-    n = 0
+def review(out=sys.stdout, since=None):
+    """Print every fact with its source as one markdown table; with `since` (the path of an earlier review
+    table), a last column says which rows are new or changed since then, and the rows gone are listed."""
+    before = {}
+    if since:
+        for line in open(since):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if line.startswith("| ") and len(cells) >= 4 and cells[0] != "kind":
+                before[(cells[0], cells[1])] = cells[2]
+    out.write("| kind | subject | fact | source |" + (" since |\n|---|---|---|---|---|\n" if since else
+                                                      "\n|---|---|---|---|\n"))
+    n, seen = 0, set()
     for kind, subject, statement, src in facts():
-        out.write(f"| {kind} | {subject} | {statement} | {SOURCES.get(src, src)} |\n")
+        mark = ""
+        if since:
+            old = before.get((kind, subject))
+            mark = " new |" if old is None else (" changed |" if old != statement else " |")
+        out.write(f"| {kind} | {subject} | {statement} | {SOURCES.get(src, src)} |{mark}\n")
+        seen.add((kind, subject))
         n += 1
     out.write(f"\n{n} facts\n")
+    gone = sorted(set(before) - seen)
+    if since:
+        out.write(f"{len(gone)} rows of {since} are gone: " + "; ".join(f"{k} {s}" for k, s in gone) + "\n")
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["review"]:
-        sys.exit("usage: python -m clinic.knowledge review")
-    review()
+    if sys.argv[1:2] != ["review"] or len(sys.argv) not in (2, 4) or sys.argv[2:3] not in ([], ["--since"]):
+        sys.exit("usage: python -m clinic.knowledge review [--since EARLIER_REVIEW.md]")
+    review(since=sys.argv[3] if len(sys.argv) == 4 else None)

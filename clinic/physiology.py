@@ -85,3 +85,11 @@ FINDING_VITALS = {
     "unresponsive": ("consciousness", lambda v: v == "U", "Unresponsive on ACVPU", "esi-v4"),
 }
 NEWBORN_WEIGHT_KG = (2.4, 4.2)         # who-growth-2006, 3rd-97th centile at birth
+ADULT_WEIGHT_KG = (35, 200)
+# What a living (or just arrested: 0) patient of each age can be charted with: limits of the possible, not of
+# the normal; a chart outside them is a generator bug. age band -> {vital: (low, high)}.
+VITAL_LIMITS = {
+    "newborn": {"heart_rate": (0, 220), "respiratory_rate": (0, 80)},
+    "adult": {"heart_rate": (0, 220), "respiratory_rate": (0, 60), "systolic_bp": (0, 260),
+              "diastolic_bp": (0, 160), "temperature": (30.0, 43.0), "spo2": (0, 100)},
+}

@@ -249,6 +249,7 @@ PATTERNS = {  # name -> (a real task with the pattern put back, words the audit'
                                                 heart_rate=131, respiratory_rate=30), "'pulseless' stated"),
     "GCS 14 charted Alert": (lambda ts: _vital(one(ts, "cross_domain", lambda t: t["record"].get("exam", {}).get(
         "gcs", 15) < 15), consciousness="A"), "charted Alert"),
+    "a heart rate of 300": (lambda ts: _vital(one(ts, "clinical_diagnosis"), heart_rate=300), "impossible"),
     "a 70 kg newborn": (lambda ts: _newborn(one(ts, "obstetrics", lambda t: "Apgar" in t["question"])),
                         "weight 70 kg at age 0"),
     "a call for an unchanged finding": (lambda ts: _unchanged(one(ts, "radiology_report", lambda t: any(
@@ -318,3 +319,16 @@ def test_the_audit_flags_each_pattern_put_back(tasks, pattern):
     build, words = PATTERNS[pattern]
     found = content_audit.problems(build(tasks))
     assert any(words in p for p in found), (pattern, found)
+
+
+def test_the_review_table_says_which_rows_changed_since_the_last_review():
+    import io
+    import os
+    out = io.StringIO()
+    K.review(out, since=os.path.join(os.path.dirname(K.__file__), "..", "docs", "review_before_issue33.md"))
+    text = out.getvalue()
+    assert "| icd10 | anaphylaxis | T78.2XXA | ICD-10-CM Tabular List, FY2024 (CDC/CMS) | changed |" in text
+    assert "| interaction | ciprofloxacin + levofloxacin |" in text and "| presentation | sepsis |" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| kind")]
+    assert sum(line.endswith(" changed |") for line in rows) >= 20 and sum(line.endswith(" new |") for line in rows) > 50
+    assert "disease kidney stone" in text.splitlines()[-1]                     # renamed: listed as gone
