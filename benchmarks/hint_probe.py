@@ -20,7 +20,17 @@ A teacher that reads hints has follow near 1 and a pull of several nats; one tha
   wider, deeper  the model's width or depth doubled (tests "too small to copy across the episode");
   longer         three times the epochs (tests "not trained long enough");
   adjacent       the hint sits right before the submit turn instead of between the prompt and the first turn,
-                 in training and in scoring (tests "too far from the answer it names").
+                 in training and in scoring (tests "too far from the answer it names");
+  arbitrary      half the hinted demonstrations name a random option, and the expert submits that option: the
+                 hint is then the only thing that predicts the submitted letter (tests "the case already gives
+                 the answer away, so the hint is never needed": a model that memorised its train cases can
+                 answer them from the question and the options, hint or no hint).
+  redrawn, arbitrary_redrawn   as baseline and arbitrary, but each epoch draws its demonstrations afresh (hint,
+                 option order, named option), so that no (question, hint) text is seen twice and memorising
+                 a demonstration's letter from its question text is no longer possible (tests "every epoch
+                 shows the same hinted texts, which can be learned by heart without reading the hint").
+Each probe is also scored on its own train cases (follow_train, right_train): a model that reads hints only
+where it cannot answer otherwise follows them on held-out cases but not on memorised ones.
 """
 import argparse
 import copy
@@ -53,6 +63,9 @@ PROBES = {  # name -> (config overrides, model shape changes, demonstration chan
     "deeper": ([], {"num_hidden_layers": 8}, None),
     "longer": (["warm_start.epochs=18"], {}, None),
     "adjacent": ([], {}, "adjacent"),
+    "arbitrary": ([], {}, "arbitrary"),
+    "redrawn": ([], {}, "redrawn"),
+    "arbitrary_redrawn": ([], {}, "arbitrary redrawn"),
 }
 
 
@@ -65,10 +78,15 @@ def demonstration_with(change):
     """warmstart.demonstration, with a probe's change to the hinted demonstrations."""
     plain = warmstart.demonstration
 
+    change = change or ""
+
     def demo(task, rng, ws):
         task, hint = plain(task, rng, ws)
         if hint and change == "hint_only":
             task = {**task, "_submit_only": True}          # the expert submits at once: the hint is the only way
+        if hint and change.startswith("arbitrary") and rng.random() < 0.5:
+            task = hint_reading.misled(task, rng)           # the note names another option; the expert obeys it
+            hint = hints.render(task, hints.expert_outcome(task))
         return task, hint
     return demo
 
@@ -108,7 +126,11 @@ def run_probe(name, train, held_out, base_overrides, shape, tmp):
     cfg = config.load("configs/tiny.yaml", config.Config, base_overrides + overrides + [
         f"warm_start.out_dir={os.path.join(tmp, name)}", f"model.tiny_config={model_json}"])
     saved = bank.load_tasks, warmstart.demonstration, warmstart.expert_trajectory, envmod.expert_actions
-    bank.load_tasks = lambda split=None, **kw: copy.deepcopy(train)
+    copies = 1
+    if change and change.endswith("redrawn"):      # the epochs as fresh copies of the cases, one pass over them
+        copies = int(round(cfg.warm_start.epochs))
+        cfg.warm_start.epochs = 1.0
+    bank.load_tasks = lambda split=None, **kw: copy.deepcopy(train * copies)
     warmstart.demonstration = demonstration_with(change)
     warmstart.expert_trajectory = functools.partial(saved[2], hint_before_submit=change == "adjacent")
     envmod.expert_actions = expert_actions_with(change)
@@ -120,6 +142,7 @@ def run_probe(name, train, held_out, base_overrides, shape, tmp):
         bank.load_tasks, warmstart.demonstration, warmstart.expert_trajectory, envmod.expert_actions = saved
     model.eval()
     row = score(model, tok, cfg, held_out, change == "adjacent")
+    row.update({f"{k}_train": v for k, v in score(model, tok, cfg, train[:len(held_out)], change == "adjacent").items()})
     row.update(final_loss=round(summary["final_loss"], 4), steps=summary["steps"], hinted=summary["hinted"],
                wall_s=round(time.time() - t0, 1), overrides=overrides, shape=widen, change=change)
     return row
@@ -144,6 +167,7 @@ def main():
             rows[name] = run_probe(name, train, held_out, base, shape, tmp)
             r = rows[name]
             print(f"{name:11s} follow {r['follow']:.2f}  pull {r['pull']:+.2f} nats  right {r['right']:.2f}  "
+                  f"(train cases: {r['follow_train']:.2f} / {r['pull_train']:+.2f} / {r['right_train']:.2f})  "
                   f"loss {r['final_loss']:.3f}  {r['wall_s']:.0f} s", flush=True)
     if a.out:
         with open(a.out, "w") as f:
