@@ -29,6 +29,8 @@ A teacher that reads hints has follow near 1 and a pull of several nats; one tha
                  option order, named option), so that no (question, hint) text is seen twice and memorising
                  a demonstration's letter from its question text is no longer possible (tests "every epoch
                  shows the same hinted texts, which can be learned by heart without reading the hint").
+  copy_only      all three at once, every demonstration hinted: the demonstration is the prompt, the note and
+                 the submit, and half the notes name a random option (can the model copy a letter at all?).
 Each probe is also scored on its own train cases (follow_train, right_train): a model that reads hints only
 where it cannot answer otherwise follows them on held-out cases but not on memorised ones.
 """
@@ -66,6 +68,7 @@ PROBES = {  # name -> (config overrides, model shape changes, demonstration chan
     "arbitrary": ([], {}, "arbitrary"),
     "redrawn": ([], {}, "redrawn"),
     "arbitrary_redrawn": ([], {}, "arbitrary redrawn"),
+    "copy_only": (["warm_start.hint_share=1.0"], {}, "hint_only arbitrary redrawn"),
 }
 
 
@@ -82,9 +85,9 @@ def demonstration_with(change):
 
     def demo(task, rng, ws):
         task, hint = plain(task, rng, ws)
-        if hint and change == "hint_only":
+        if hint and "hint_only" in change.split():
             task = {**task, "_submit_only": True}          # the expert submits at once: the hint is the only way
-        if hint and change.startswith("arbitrary") and rng.random() < 0.5:
+        if hint and "arbitrary" in change.split() and rng.random() < 0.5:
             task = hint_reading.misled(task, rng)           # the note names another option; the expert obeys it
             hint = hints.render(task, hints.expert_outcome(task))
         return task, hint
@@ -127,7 +130,7 @@ def run_probe(name, train, held_out, base_overrides, shape, tmp):
         f"warm_start.out_dir={os.path.join(tmp, name)}", f"model.tiny_config={model_json}"])
     saved = bank.load_tasks, warmstart.demonstration, warmstart.expert_trajectory, envmod.expert_actions
     copies = 1
-    if change and change.endswith("redrawn"):      # the epochs as fresh copies of the cases, one pass over them
+    if change and "redrawn" in change.split():      # the epochs as fresh copies of the cases, one pass over them
         copies = int(round(cfg.warm_start.epochs))
         cfg.warm_start.epochs = 1.0
     bank.load_tasks = lambda split=None, **kw: copy.deepcopy(train * copies)
@@ -141,8 +144,10 @@ def run_probe(name, train, held_out, base_overrides, shape, tmp):
     finally:
         bank.load_tasks, warmstart.demonstration, warmstart.expert_trajectory, envmod.expert_actions = saved
     model.eval()
-    row = score(model, tok, cfg, held_out, change == "adjacent")
-    row.update({f"{k}_train": v for k, v in score(model, tok, cfg, train[:len(held_out)], change == "adjacent").items()})
+    late = change == "adjacent"
+    row = score(model, tok, cfg, held_out, late)
+    seen = score(model, tok, cfg, train[:len(held_out)], late)
+    row.update({f"{k}_train": v for k, v in seen.items()})
     row.update(final_loss=round(summary["final_loss"], 4), steps=summary["steps"], hinted=summary["hinted"],
                wall_s=round(time.time() - t0, 1), overrides=overrides, shape=widen, change=change)
     return row

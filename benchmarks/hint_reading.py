@@ -58,8 +58,8 @@ def conditions(tasks, seed=0):
 def submit_logprob(model, tok, cfg, task, hint, late=False):
     """log p of the scripted expert's last turn (submit_answer with task's answer), hint before the first turn
     (or, with late, right before the submit turn: benchmarks/hint_probe.py's diagnostic)."""
-    tr = warmstart.expert_trajectory(tok, task, cfg.rollout, expert_turns=cfg.warm_start.expert_max_turns, hint=hint,
-                                     hint_before_submit=late)
+    tr = warmstart.expert_trajectory(tok, task, cfg.rollout, expert_turns=cfg.warm_start.expert_max_turns,
+                                     hint=hint, hint_before_submit=late)
     ids = torch.tensor([tr.ids])
     a, b = tr.turn_spans[-1]
     logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)

@@ -12,7 +12,7 @@ def generate(r, i):
     d = K.DISEASES[name]
     sex = "female" if name == "iron deficiency anemia" else None
     pat = patient(r, age=(20, 85), sex=sex)
-    mimics = physiology.PRESENTATIONS[name]["mimics"]      # never a distractor whose own test this disease turns abnormal
+    mimics = physiology.PRESENTATIONS[name]["mimics"]     # no distractor whose own test this disease turns abnormal
     fair = [n for n in names if n != name and (K.DISEASES[n]["confirm_test"] or (0, None))[1] not in mimics]
     same = [n for n in fair if K.DISEASES[n]["group"] == d["group"]]
     other = [n for n in fair if n not in same]
