@@ -31,6 +31,8 @@ A teacher that reads hints has follow near 1 and a pull of several nats; one tha
                  shows the same hinted texts, which can be learned by heart without reading the hint").
   copy_only      all three at once, every demonstration hinted: the demonstration is the prompt, the note and
                  the submit, and half the notes name a random option (can the model copy a letter at all?).
+  copy_weighted  copy_only with the answer letter's token weighted LETTER_WEIGHT times in the loss (tests "the
+                 letter is too small a part of the loss to be learned").
 Each probe is also scored on its own train cases (follow_train, right_train): a model that reads hints only
 where it cannot answer otherwise follows them on held-out cases but not on memorised ones.
 """
@@ -69,7 +71,9 @@ PROBES = {  # name -> (config overrides, model shape changes, demonstration chan
     "redrawn": ([], {}, "redrawn"),
     "arbitrary_redrawn": ([], {}, "arbitrary redrawn"),
     "copy_only": (["warm_start.hint_share=1.0"], {}, "hint_only arbitrary redrawn"),
+    "copy_weighted": (["warm_start.hint_share=1.0"], {}, "hint_only arbitrary redrawn weighted"),
 }
+LETTER_WEIGHT = 20.0       # copy_weighted: the answer letter's cross-entropy counts this many times
 
 
 def choice_cases(split, n, seed):
@@ -121,6 +125,17 @@ def score(model, tok, cfg, held_out, late, seed=5):
     return {"follow": statistics.mean(follow), "pull": statistics.mean(pull), "right": statistics.mean(right)}
 
 
+def letter_weighted_nll(letter_ids):
+    """warmstart.masked_nll with the answer letters' tokens weighted LETTER_WEIGHT times (mean over weights)."""
+    def nll(model, ids, mask, extra=None):
+        logits = model(input_ids=ids, use_cache=False, **(extra or {})).logits[:, :-1].float()
+        tok_nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
+        is_letter = torch.isin(ids[:, 1:], letter_ids).float()
+        w = mask[:, 1:] * (1 + (LETTER_WEIGHT - 1) * is_letter)
+        return (tok_nll * w).sum() / w.sum().clamp(min=1)
+    return nll
+
+
 def run_probe(name, train, held_out, base_overrides, shape, tmp):
     overrides, widen, change = PROBES[name]
     model_json = os.path.join(tmp, f"{name}_model.json")
@@ -128,7 +143,8 @@ def run_probe(name, train, held_out, base_overrides, shape, tmp):
         json.dump({**shape, **widen}, f)
     cfg = config.load("configs/tiny.yaml", config.Config, base_overrides + overrides + [
         f"warm_start.out_dir={os.path.join(tmp, name)}", f"model.tiny_config={model_json}"])
-    saved = bank.load_tasks, warmstart.demonstration, warmstart.expert_trajectory, envmod.expert_actions
+    saved = bank.load_tasks, warmstart.demonstration, warmstart.expert_trajectory, envmod.expert_actions, \
+        warmstart.masked_nll
     copies = 1
     if change and "redrawn" in change.split():      # the epochs as fresh copies of the cases, one pass over them
         copies = int(round(cfg.warm_start.epochs))
@@ -137,12 +153,16 @@ def run_probe(name, train, held_out, base_overrides, shape, tmp):
     warmstart.demonstration = demonstration_with(change)
     warmstart.expert_trajectory = functools.partial(saved[2], hint_before_submit=change == "adjacent")
     envmod.expert_actions = expert_actions_with(change)
+    if change and "weighted" in change.split():
+        tok = agent.load_policy(cfg.model)[1]
+        warmstart.masked_nll = letter_weighted_nll(torch.tensor(tok.convert_tokens_to_ids(list("ABCDE"))))
     try:
         torch.manual_seed(0)
         t0 = time.time()
         model, tok, summary = warmstart.warm_start(cfg)
     finally:
-        bank.load_tasks, warmstart.demonstration, warmstart.expert_trajectory, envmod.expert_actions = saved
+        (bank.load_tasks, warmstart.demonstration, warmstart.expert_trajectory, envmod.expert_actions,
+         warmstart.masked_nll) = saved
     model.eval()
     late = change == "adjacent"
     row = score(model, tok, cfg, held_out, late)
