@@ -343,10 +343,14 @@ def statement_coverage(answer, statements, threshold=0.6):
     return covered / len(statements) if statements else 0.0
 
 
+def references(spec):
+    """A free-text answer's reference and its accepted alternatives."""
+    return [spec["value"], *spec.get("accept", ())]
+
+
 TEXT_METRICS = {   # long-form and short free-text answers, by the benchmark's own metric
-    "f1": lambda got, spec: max(token_f1(got, r) for r in [spec["value"], *spec.get("accept", ())]),
-    "exact": lambda got, spec: float(any(answer_tokens(got) == answer_tokens(r)
-                                         for r in [spec["value"], *spec.get("accept", ())])),
+    "f1": lambda got, spec: max(token_f1(got, r) for r in references(spec)),
+    "exact": lambda got, spec: float(any(answer_tokens(got) == answer_tokens(r) for r in references(spec))),
     "recall": lambda got, spec: token_recall(got, spec["value"]),
     "statements": lambda got, spec: statement_coverage(got, spec["must_have"]),
 }

@@ -174,7 +174,7 @@ def dispatch(case, name, arguments, domain):
         result = t.fn(case, **given)
     except Exception as e:      # noqa: BLE001  (a failing tool is the agent's error observation, not a crash)
         return f"{name} failed: {_reason(e)}", "execution"
-    case.actions.append((name, arguments))
+    case.actions.append((name, given))
     return result, None
 
 

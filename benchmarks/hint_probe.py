@@ -125,14 +125,11 @@ def score(model, tok, cfg, held_out, late, seed=5):
     return {"follow": statistics.mean(follow), "pull": statistics.mean(pull), "right": statistics.mean(right)}
 
 
-def letter_weighted_nll(letter_ids):
-    """warmstart.masked_nll with the answer letters' tokens weighted LETTER_WEIGHT times (mean over weights)."""
+def letter_weighted_nll(plain, letter_ids):
+    """warmstart.masked_nll with the answer letters' tokens weighted LETTER_WEIGHT times: the mask, a weight per
+    token, becomes the weights (its mean is then the weighted mean)."""
     def nll(model, ids, mask, extra=None):
-        logits = model(input_ids=ids, use_cache=False, **(extra or {})).logits[:, :-1].float()
-        tok_nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
-        is_letter = torch.isin(ids[:, 1:], letter_ids).float()
-        w = mask[:, 1:] * (1 + (LETTER_WEIGHT - 1) * is_letter)
-        return (tok_nll * w).sum() / w.sum().clamp(min=1)
+        return plain(model, ids, mask * (1 + (LETTER_WEIGHT - 1) * torch.isin(ids, letter_ids).float()), extra)
     return nll
 
 
@@ -155,7 +152,8 @@ def run_probe(name, train, held_out, base_overrides, shape, tmp):
     envmod.expert_actions = expert_actions_with(change)
     if change and "weighted" in change.split():
         tok = agent.load_policy(cfg.model)[1]
-        warmstart.masked_nll = letter_weighted_nll(torch.tensor(tok.convert_tokens_to_ids(list("ABCDE"))))
+        letters = torch.tensor(tok.convert_tokens_to_ids(list("ABCDE")))
+        warmstart.masked_nll = letter_weighted_nll(saved[4], letters)
     try:
         torch.manual_seed(0)
         t0 = time.time()

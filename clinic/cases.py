@@ -150,9 +150,7 @@ def normal_lab(r, name):
     if lo is None:
         return "within normal limits"
     if name in NORMAL_FOR_BOTH_SEXES:
-        lo, hi = NORMAL_FOR_BOTH_SEXES[name]
-        v = float(r.uniform(lo, hi))
-        return round(v, 1)
+        return round(float(r.uniform(*NORMAL_FOR_BOTH_SEXES[name])), 1)
     v = float(r.uniform(lo + 0.1 * (hi - lo), hi - 0.1 * (hi - lo)))
     return round(v, 2) if hi < 10 else round(v, 1)
 

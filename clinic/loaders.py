@@ -210,10 +210,15 @@ def _longform(bench):
     return load
 
 
+def _unscored(bench, path, rows, column="question"):
+    """Questions released without reference answers: accuracy is not scored (None), the other dimensions are."""
+    src = source_name(bench, path)
+    return [text_task(src, i, field(r, column, where=f"{path} row {i + 1}"), None, metric="unscored")
+            for i, r in enumerate(rows)]
+
+
 def load_healthsearchqa(path):
-    src = source_name("healthsearchqa", path)
-    return [text_task(src, i, field(r, "question", where=f"{path} row {i + 1}"), None, metric="unscored")
-            for i, r in enumerate(read_rows(path))]
+    return _unscored("healthsearchqa", path, read_rows(path))
 
 
 def _statements(value, where):
@@ -253,9 +258,7 @@ def load_kqa_silver(path):
     if rows and all(field(r, "Must_have", required=False) for r in rows):
         return [{**t, "source": t["source"].replace("kqa_golden", "kqa_silver"),
                  "id": t["id"].replace("kqa_golden", "kqa_silver")} for t in load_kqa_golden(path)]
-    src = source_name("kqa_silver", path)
-    return [text_task(src, i, field(r, "Question", where=f"{path} row {i + 1}"), None, metric="unscored")
-            for i, r in enumerate(rows)]
+    return _unscored("kqa_silver", path, rows, "Question")
 
 
 LOADERS = {"medqa": load_medqa, "medmcqa": load_medmcqa, "mmlu": load_mmlu, "pubmedqa": load_pubmedqa,

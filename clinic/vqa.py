@@ -189,8 +189,9 @@ def load_vqa_med_2021(path):
     folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
     find = ImageFinder(folder)
     src, out = source_name("vqa_med_2021", path), []
-    if not os.path.isdir(path) and all(len(p) >= 3 and p[1].endswith("?") for _, p in _pipe_lines(path)):
-        for n, p in _pipe_lines(path):         # the older single file: image_id|question|answer[|alternative...]
+    lines = [] if os.path.isdir(path) else _pipe_lines(path)
+    if lines and all(len(p) >= 3 and p[1].endswith("?") for _, p in lines):
+        for n, p in lines:                     # the older single file: image_id|question|answer[|alternative...]
             out.append(vqa_task(src, len(out), p[1], p[2], find(p[0], f"{path} line {n}"), False, accept=p[3:],
                                 info={"modality": "radiology", "asks": "the main abnormality"}))
         return out
