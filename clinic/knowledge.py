@@ -6,8 +6,10 @@ constraints reward.py checks. Every fact names a key of SOURCES (guideline or la
 tests/test_content.py fails on a fact without one and pins the hand-checked facts.
 `python -m clinic.knowledge review` prints every fact with its source as one table for clinical sign-off.
 """
+import os
 import sys
 
+from clinic import files
 from clinic import pharmacology as P
 from clinic.physiology import FINDING_VITALS, NEWBORN_WEIGHT_KG, PRESENTATIONS
 from clinic import scores as S
@@ -515,8 +517,11 @@ def review(out=sys.stdout, since=None):
     """Print every fact with its source as one markdown table; with `since` (the path of an earlier review
     table), a last column says which rows are new or changed since then, and the rows gone are listed."""
     before = {}
+    if since and not os.path.isfile(since):
+        raise files.DataError(f"--since {since}: no such review table (write one with `python -m clinic.knowledge "
+                              "review > FILE.md`)")
     if since:
-        for line in open(since):
+        for line in open(since, encoding="utf-8"):
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
             if line.startswith("| ") and len(cells) >= 4 and cells[0] != "kind":
                 before[(cells[0], cells[1])] = cells[2]
@@ -537,7 +542,11 @@ def review(out=sys.stdout, since=None):
         out.write(f"{len(gone)} rows of {since} are gone: " + "; ".join(f"{k} {s}" for k, s in gone) + "\n")
 
 
+def main(argv):
+    if argv[:1] != ["review"] or len(argv) not in (1, 3) or argv[1:2] not in ([], ["--since"]):
+        raise files.UsageError("usage: python -m clinic.knowledge review [--since EARLIER_REVIEW.md]")
+    review(since=argv[2] if len(argv) == 3 else None)
+
+
 if __name__ == "__main__":
-    if sys.argv[1:2] != ["review"] or len(sys.argv) not in (2, 4) or sys.argv[2:3] not in ([], ["--since"]):
-        sys.exit("usage: python -m clinic.knowledge review [--since EARLIER_REVIEW.md]")
-    review(since=sys.argv[3] if len(sys.argv) == 4 else None)
+    files.run_cli(main)

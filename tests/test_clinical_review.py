@@ -333,3 +333,12 @@ def test_the_review_table_says_which_rows_changed_since_the_last_review():
     assert sum(line.endswith(" changed |") for line in rows) >= 20
     assert sum(line.endswith(" new |") for line in rows) > 50
     assert "disease kidney stone" in text.splitlines()[-1]                     # renamed: listed as gone
+
+
+def test_a_missing_earlier_review_is_one_error_line(tmp_path):
+    import subprocess
+    import sys
+    root = K.__file__.rsplit("/", 2)[0]
+    for args in (["review", "--since", str(tmp_path / "none.md")], ["reviw"]):
+        p = subprocess.run([sys.executable, "-m", "clinic.knowledge", *args], capture_output=True, text=True, cwd=root)
+        assert p.returncode == 2 and p.stdout == "" and p.stderr.count("\n") == 1 and p.stderr.startswith("error: ")
