@@ -244,6 +244,16 @@ class WarmStartConfig:
     wrong_hint_share: float = opt(0.5, "of the hinted demonstrations, the share whose hint is a diagnostic "
                                        "redirection of a simulated wrong episode (else a confirmatory cue)",
                                   least=0, most=1)
+    answer_steps: int = opt(0, "the first this many cloning steps train on the submitted answer's tokens only: "
+                               "as 1 of ~90 supervised tokens of a demonstration, the answer is never learned "
+                               "from a hint that names it (benchmarks/hint_probe.py)", least=0)
+    copy_steps: int = opt(0, "steps of copy pre-training before cloning (random token strings shown twice, "
+                             "loss on the repeat): forms the copying heads a hint is read with", least=0)
+    copy_length: int = opt(48, "tokens in each copy pre-training string", least=2)
+    copy_batch: int = opt(16, "strings per copy pre-training step", least=1)
+    copy_alphabet: int = opt(6, "distinct tokens in each copy string (0 = any token): a small alphabet repeats "
+                                "tokens, so a copy must match several tokens of context, as the answer "
+                                "letter after '\"answer\": \"' does", least=0)
 
 
 @dataclasses.dataclass

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import sys
 import time
@@ -85,6 +86,7 @@ def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None, hint="", hint
         if late and i == len(actions) - 1:
             tr.add_context(agent.hint_ids(tok, late))
         turn = tok.encode(action, add_special_tokens=False) + [end_id]
+        tr.extras.setdefault("answer_positions", []).extend(len(tr.ids) + k for k in answer_tokens(tok, action))
         tr.add_turn(turn, [0.0] * len(turn))
         obs, rew, term, trunc, info = e.step(action)
         if term or trunc:
@@ -93,6 +95,30 @@ def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None, hint="", hint
         nxt = agent.observation_ids(tok, info["tool_messages"], rcfg.tool_response_tokens)
         tr.add_context(nxt)
     return tr
+
+
+ANSWER_VALUE = re.compile(r'"name": "submit_answer".*?"answer": ("(?:[^"\\]|\\.)*"|[^,}]+)', re.S)
+
+
+def answer_tokens(tok, action):
+    """Indices, within the action's tokens, of the tokens that write submit_answer's answer value (none for
+    another call): what a hint names, and what warm_start.answer_steps trains alone."""
+    m = ANSWER_VALUE.search(action)
+    if not m:
+        return []
+    a, b = m.span(1)
+    if action[a] == '"':          # a string: its characters, not its quotes
+        a, b = a + 1, b - 1
+    spans = tok(action, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    return [k for k, (x, y) in enumerate(spans) if x < b and y > a]
+
+
+def answer_only(batch, mask):
+    """The loss mask with 1 on the answer tokens of each row's submit turn only."""
+    out = torch.zeros_like(mask)
+    for r, t in enumerate(batch):
+        out[r, t.extras.get("answer_positions", [])] = 1
+    return out
 
 
 def demonstration(task, rng, ws):
@@ -129,12 +155,44 @@ def masked_nll(model, ids, mask, extra=None):
     return (nll * m).sum() / m.sum().clamp(min=1)
 
 
+def copy_strings(vocab_size, ws, gen):
+    """[copy_batch, copy_length] random token strings, each over its own copy_alphabet random tokens."""
+    shape = (ws.copy_batch, ws.copy_length)
+    if not ws.copy_alphabet:
+        return torch.randint(0, vocab_size, shape, generator=gen)
+    alphabets = torch.stack([torch.randperm(vocab_size, generator=gen)[:ws.copy_alphabet] for _ in range(shape[0])])
+    return torch.gather(alphabets, 1, torch.randint(0, ws.copy_alphabet, shape, generator=gen))
+
+
+def copy_pretrain(model, vocab_size, ws):
+    """Copy pre-training: random token strings shown twice, cross-entropy on the second showing only.
+    Every supervised token needs a copy from its first showing, so the induction heads that reading a hint
+    requires form in a few hundred steps; in behaviour cloning the answer letter is 1 of ~90 supervised
+    tokens of a demonstration and they do not form (benchmarks/hint_probe.py). Returns the loss curve."""
+    gen = torch.Generator().manual_seed(ws.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=ws.lr, weight_decay=0.0)
+    model.train()
+    log = []
+    for _ in tqdm(range(ws.copy_steps), desc="copy pre-training", unit="step"):
+        first = copy_strings(vocab_size, ws, gen)
+        ids = torch.cat([first, first], 1).to(model.device)
+        logits = model(input_ids=ids, use_cache=False).logits[:, ws.copy_length:-1].float()
+        loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, ws.copy_length + 1:])
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        log.append(float(loss.detach()))
+    return log
+
+
 def warm_start(cfg):
     """Behaviour-clone the scripted expert on the train split; save an HF checkpoint."""
     ws, t0 = cfg.warm_start, time.time()
     torch.manual_seed(ws.seed)
     rng = random.Random(ws.seed)
     model, tok = agent.load_policy(cfg.model)
+    copy_log = copy_pretrain(model, len(tok), ws) if ws.copy_steps else []
     tasks = bank.load_tasks(split="train")
     if ws.max_tasks > len(tasks):
         raise config.ConfigError(f"config key 'warm_start.max_tasks' is {ws.max_tasks} but the train split has "
@@ -161,6 +219,8 @@ def warm_start(cfg):
         for idx in length_batches(trajs, ws.tokens_per_batch, rng):
             batch = [trajs[i] for i in idx]
             ids, _, mask, _ = agent.pad_trajectories(batch, tok.pad_token_id, cfg.model.device)
+            if step < ws.answer_steps:     # the answer alone first: copied from a hint when it names it
+                mask = answer_only(batch, mask)
             loss = masked_nll(model, ids, mask, agent.vision_kwargs(tok, batch, ids))
             opt.zero_grad()
             loss.backward()
@@ -176,7 +236,7 @@ def warm_start(cfg):
     bar.close()
     summary = {"tasks": len(trajs), "hinted": n_hinted, "tokens": n_tok, "steps": total,
                "final_loss": float(np.mean(log[-20:])),
-               "wall_s": time.time() - t0, "loss_curve": log}
+               "wall_s": time.time() - t0, "loss_curve": log, "copy_loss_curve": copy_log}
     tmp = os.path.normpath(ws.out_dir) + ".partial"      # written whole, then renamed: never half a warm start
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
