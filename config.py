@@ -244,9 +244,9 @@ class WarmStartConfig:
     wrong_hint_share: float = opt(0.5, "of the hinted demonstrations, the share whose hint is a diagnostic "
                                        "redirection of a simulated wrong episode (else a confirmatory cue)",
                                   least=0, most=1)
-    answer_steps: int = opt(0, "the first this many cloning steps train on the submitted answer's tokens only: "
-                               "as 1 of ~90 supervised tokens of a demonstration, the answer is never learned "
-                               "from a hint that names it (benchmarks/hint_probe.py)", least=0)
+    answer_steps: int = opt(0, "steps of cloning on the submitted answer's tokens only, at constant lr, before "
+                               "the full cloning: as 1 of ~90 supervised tokens of a demonstration, the answer is "
+                               "not learned from a hint that names it (benchmarks/letter_curve.py)", least=0)
     copy_steps: int = opt(0, "steps of copy pre-training before cloning (random token strings shown twice, "
                              "loss on the repeat): forms the copying heads a hint is read with", least=0)
     copy_length: int = opt(48, "tokens in each copy pre-training string", least=2)

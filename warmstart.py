@@ -19,7 +19,6 @@ import os
 import random
 import re
 import shutil
-import sys
 import time
 
 import numpy as np
@@ -186,6 +185,35 @@ def copy_pretrain(model, vocab_size, ws):
     return log
 
 
+def clone(model, tok, trajs, ws, rng, steps, lr_factor, desc="behaviour cloning", mask_of=None):
+    """`steps` AdamW steps of cross-entropy on the demonstrations' masked tokens (mask_of(batch, mask): another
+    mask), over length-grouped batches reshuffled each pass, the learning rate ws.lr * lr_factor(step).
+    Returns the loss curve."""
+    opt = torch.optim.AdamW(model.parameters(), lr=ws.lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
+    model.train()
+    log = []
+    bar = tqdm(total=steps, desc=desc, unit="step")
+    while len(log) < steps:
+        for idx in length_batches(trajs, ws.tokens_per_batch, rng):
+            batch = [trajs[i] for i in idx]
+            ids, _, mask, _ = agent.pad_trajectories(batch, tok.pad_token_id, model.device)
+            mask = mask_of(batch, mask) if mask_of else mask
+            loss = masked_nll(model, ids, mask, agent.vision_kwargs(tok, batch, ids))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            log.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{np.mean(log[-20:]):.3f}")
+            bar.update()
+            if len(log) >= steps:
+                break
+    bar.close()
+    return log
+
+
 def warm_start(cfg):
     """Behaviour-clone the scripted expert on the train split; save an HF checkpoint."""
     ws, t0 = cfg.warm_start, time.time()
@@ -208,35 +236,15 @@ def warm_start(cfg):
     n_tok = sum(len(t.ids) for t in trajs)
     steps_per_epoch = len(length_batches(trajs, ws.tokens_per_batch, random.Random(0)))
     total = max(1, int(ws.epochs * steps_per_epoch))
-    opt = torch.optim.AdamW(model.parameters(), lr=ws.lr, weight_decay=0.0)
+    answer_log = clone(model, tok, trajs, ws, rng, ws.answer_steps, lambda s: 1.0, "answer first",
+                       answer_only) if ws.answer_steps else []
     warm = max(1, total // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
-    model.train()
-    log, step = [], 0
-    bar = tqdm(total=total, desc="behaviour cloning", unit="step")
-    while step < total:
-        for idx in length_batches(trajs, ws.tokens_per_batch, rng):
-            batch = [trajs[i] for i in idx]
-            ids, _, mask, _ = agent.pad_trajectories(batch, tok.pad_token_id, cfg.model.device)
-            if step < ws.answer_steps:     # the answer alone first: copied from a hint when it names it
-                mask = answer_only(batch, mask)
-            loss = masked_nll(model, ids, mask, agent.vision_kwargs(tok, batch, ids))
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            log.append(float(loss.detach()))
-            bar.set_postfix(loss=f"{np.mean(log[-20:]):.3f}")
-            bar.update()
-            step += 1
-            if step >= total:
-                break
-    bar.close()
+    log = clone(model, tok, trajs, ws, rng, total,
+                lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     summary = {"tasks": len(trajs), "hinted": n_hinted, "tokens": n_tok, "steps": total,
                "final_loss": float(np.mean(log[-20:])),
-               "wall_s": time.time() - t0, "loss_curve": log, "copy_loss_curve": copy_log}
+               "wall_s": time.time() - t0, "loss_curve": log, "copy_loss_curve": copy_log,
+               "answer_loss_curve": answer_log}
     tmp = os.path.normpath(ws.out_dir) + ".partial"      # written whole, then renamed: never half a warm start
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)

@@ -78,9 +78,9 @@ PROBES = {  # name -> (config overrides, model shape changes, demonstration chan
                               "hint_only arbitrary redrawn"),
     "pretrained": (["warm_start.copy_steps=300", "warm_start.copy_alphabet=0"], {}, None),
     "pretrained_ngram": (["warm_start.copy_steps=600"], {}, None),
-    "answer_first": (["warm_start.answer_steps=250"], {}, None),
-    "answer_first_redrawn": (["warm_start.answer_steps=250"], {}, "redrawn"),
-    "answer_first_copy": (["warm_start.hint_share=1.0", "warm_start.answer_steps=250"], {},
+    "answer_first": (["warm_start.answer_steps=400"], {}, None),
+    "answer_first_redrawn": (["warm_start.answer_steps=400"], {}, "redrawn"),
+    "answer_first_copy": (["warm_start.hint_share=1.0", "warm_start.answer_steps=400"], {},
                           "hint_only arbitrary redrawn"),
 }
 LETTER_WEIGHT = 20.0       # copy_weighted: the answer letter's cross-entropy counts this many times
@@ -176,7 +176,7 @@ def run_probe(name, train, held_out, base_overrides, shape, tmp):
     row = score(model, tok, cfg, held_out, late)
     seen = score(model, tok, cfg, train[:len(held_out)], late)
     row.update({f"{k}_train": v for k, v in seen.items()})
-    answer_phase = summary["loss_curve"][:cfg.warm_start.answer_steps][-20:]
+    answer_phase = summary["answer_loss_curve"][-20:]
     if answer_phase:         # the answer-only loss at the end of that phase: near 0 if the hinted answers are copied
         row["answer_phase_loss"] = round(sum(answer_phase) / len(answer_phase), 4)
     row.update(final_loss=round(summary["final_loss"], 4), steps=summary["steps"], hinted=summary["hinted"],

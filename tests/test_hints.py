@@ -93,6 +93,38 @@ def test_hinted_demonstrations_put_the_hint_where_the_teacher_reads_it(tasks):
     assert warmstart.demonstration(task, random.Random(0), off) == (task, "")
 
 
+def test_answer_steps_train_exactly_the_submitted_answers_tokens(tasks):
+    """warm_start.answer_steps: the answer's own tokens (what a hint names), for a letter, a number and a text
+    with escaped quotes; no other token of the submit call, and nothing of another call."""
+    cfg = config.load("configs/tiny.yaml", config.Config, [])
+    tok = agent.load_policy(cfg.model)[1]
+    call = '<tool_call>{"name": "submit_answer", "arguments": {"answer": ANSWER, "rationale": "B."}}</tool_call>'
+    quoted = 'acute \\"lobar\\" pneumonia'
+    for value, text in (('"B"', "B"), ("12.5", "12.5"), (f'"{quoted}"', quoted)):
+        action = call.replace("ANSWER", value)
+        ids = tok.encode(action, add_special_tokens=False)
+        answer = tok.decode([ids[k] for k in warmstart.answer_tokens(tok, action)])
+        assert answer.strip() == text            # (" 12" is one token: the space comes with it)
+    assert warmstart.answer_tokens(tok, '<tool_call>{"name": "get_vitals", "arguments": {}}</tool_call>') == []
+    task = next(t for t in tasks if t["answer"]["type"] == "choice")
+    tr = warmstart.expert_trajectory(tok, task, cfg.rollout)
+    positions = tr.extras["answer_positions"]
+    assert [tok.decode([tr.ids[i]]) for i in positions] == [task["answer"]["value"]]
+    assert positions[0] in range(*tr.turn_spans[-1])               # inside the submit turn
+    ids, _, mask, _ = agent.pad_trajectories([tr, tr], tok.pad_token_id, "cpu")
+    only = warmstart.answer_only([tr, tr], mask)
+    assert only.sum() == 2 and only[0, positions[0]] == 1
+
+
+def test_copy_strings_repeat_tokens_of_a_small_alphabet():
+    ws = config.WarmStartConfig(copy_batch=4, copy_length=48, copy_alphabet=6)
+    import torch
+    s = warmstart.copy_strings(3000, ws, torch.Generator().manual_seed(0))
+    assert s.shape == (4, 48) and all(len(set(row.tolist())) <= 6 for row in s)
+    wide = warmstart.copy_strings(3000, config.WarmStartConfig(copy_alphabet=0), torch.Generator().manual_seed(0))
+    assert max(len(set(row.tolist())) for row in wide) > 30
+
+
 @pytest.mark.parametrize("share", [0.5])
 def test_hint_share_is_the_share_of_hinted_demonstrations(tasks, share):
     ws = config.WarmStartConfig(hint_share=share, wrong_hint_share=0.5)
