@@ -17,7 +17,6 @@ configs/tiny_model.json with the BPE tokenizer this project trains on its own te
   python warmstart.py configs/tiny.yaml         # behaviour cloning -> checkpoints/warmstart
 """
 import dataclasses
-import functools
 import json
 import os
 import random
@@ -26,10 +25,12 @@ import zlib
 import torch
 from tqdm import tqdm
 
+import config
+import decoding
 import env as envmod
 import kb as kbmod
 from clinic import bank, files
-import config
+from decoding import compat, recurrent, static
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 TOKENIZER_DIR = os.path.join(ROOT, "data", "tokenizer")
@@ -234,59 +235,31 @@ def sample(logits, temperature, top_p, rngs):
 
 
 # ---------------------------------------------------------------- batched rollout with KV cache
-def cache_kwarg(model):
-    """transformers renamed past_key_values to cache (5.2x); use whichever forward() takes."""
-    return _cache_kwarg_of(type(model))
-
-
-@functools.lru_cache(maxsize=None)     # asked at every decoded token; inspecting a signature is slow
-def _cache_kwarg_of(cls):
-    import inspect
-    return "cache" if "cache" in inspect.signature(cls.forward).parameters else "past_key_values"
-
-
-def has_recurrent_layers(model):
-    """Hybrid models (e.g. Qwen3.5's linear-attention layers) carry a recurrent state that a pad token in
-    the middle of a row would change; attention-only models just mask such pads."""
-    config = getattr(model, "config", None)
-    types = getattr(config.get_text_config(), "layer_types", None) if config is not None else None
-    types = types or []
-    return any(t not in ("full_attention", "sliding_attention") for t in types)
-
-
-def padded(rows_tokens, pad_id, device, left=False):
-    """[rows, width] ids of rows of unequal length (right-padded, or left-padded), the number of real tokens of
-    each row and the column where each begins. Built on the host and copied once: per-row writes into a GPU
-    tensor would each wait on the device."""
-    lens = [len(t) for t in rows_tokens]
-    width, n = max([1, *lens]), len(rows_tokens)
-    begin = [width - k if left else 0 for k in lens]
-    host = torch.full((n * width + 2 * n,), pad_id, dtype=torch.long)     # ids, lens, begins: one copy
-    for i, t in enumerate(rows_tokens):
-        host[i * width + begin[i]:i * width + begin[i] + lens[i]] = torch.tensor(t, dtype=torch.long)
-    host[n * width:] = torch.tensor(lens + begin, dtype=torch.long)
-    dev = host.to(device, non_blocking=True)       # pageable source: staged at once, no wait on the stream
-    return dev[:n * width].view(n, width), dev[n * width:n * width + n], dev[n * width + n:]
-
-
 class Batch:
-    """The live rows of a rollout: the shared KV cache, its 2-D attention mask and positions."""
+    """The live rows of a rollout: the shared KV cache, its 2-D attention mask and positions. The cache is kept
+    across turns, so each turn encodes only the new tokens; with reencode it is dropped after every turn and
+    the conversations are encoded whole (rollout.reuse_cache=false). left_pad_prompts: see feed."""
 
-    def __init__(self, n, device):
+    def __init__(self, n, device, reencode=False, left_pad_prompts=False):
         self.cache, self.mask = None, torch.zeros(n, 0, dtype=torch.long, device=device)
         self.pos = torch.zeros(n, dtype=torch.long, device=device)
         self.device = device
+        self.reencode, self.left_pad_prompts = reencode, left_pad_prompts
+
+    def must_reencode(self, width):
+        return self.reencode
 
     @torch.no_grad()
-    def feed(self, model, rows_tokens, pad_id, vision=None, left=False):
+    def feed(self, model, rows_tokens, pad_id, vision=None):
         """Append each row's new tokens (right-padded; pads stay masked; a row may add none) and return
         the logits after each row's last real token. Only these tokens are encoded: the cache holds
         the rest of every conversation. vision[i] (image inputs of a row's prompt) goes with its first
         feed: those rows get the model's 3-D rotary positions, and their text then continues after them.
-        left=True (a fresh cache only) left-pads instead: a recurrent layer's state starts at zero and
-        leading pads (zeroed inputs) leave it at zero, so hybrid models prefill exactly."""
+        With left_pad_prompts, a fresh cache's first feed is left-padded instead: a recurrent layer's state
+        starts at zero and leading pads (zeroed inputs) leave it at zero, so hybrid models prefill exactly."""
         from transformers import DynamicCache
-        ids, n_new, start = padded(rows_tokens, pad_id, self.device, left)
+        left = self.left_pad_prompts and self.cache is None
+        ids, n_new, start = decoding.padded(rows_tokens, pad_id, self.device, left)
         width = ids.shape[1]
         cols = torch.arange(width, device=self.device)[None]
         new_mask = ((cols >= start[:, None]) & (cols < (start + n_new)[:, None])).long()
@@ -298,7 +271,7 @@ class Batch:
         if vision and any(v is not None for v in vision):
             positions, shift, extra = self._image_positions(model, ids, start, n_new, positions, vision)
         out = model(input_ids=ids, attention_mask=self.mask, position_ids=positions, use_cache=True,
-                    **{cache_kwarg(model): self.cache}, **extra)
+                    **{compat.cache_kwarg(model): self.cache}, **extra)
         self.pos += n_new + shift
         last = (start + n_new - 1).clamp(min=0)
         return out.logits[torch.arange(len(rows_tokens)), last]
@@ -322,9 +295,9 @@ class Batch:
                  "image_grid_thw": torch.cat([vision[r]["image_grid_thw"] for r in rows]).to(ids.device)}
         return pos3, shift, extra
 
-    def keep(self, rows, drop_cache=False):
+    def keep(self, rows):
         idx = torch.tensor(rows, dtype=torch.long, device=self.device)
-        if drop_cache:                     # the next feed re-encodes from scratch anyway
+        if self.reencode:                  # the next feed re-encodes from scratch anyway
             self.cache = None
         if self.cache is not None:
             self.cache.batch_select_indices(idx)
@@ -335,189 +308,16 @@ class Batch:
         self.pos.zero_()
 
 
-class RecurrentBatch(Batch):
-    """Batch for hybrid models, whose linear-attention layers carry a recurrent state that a pad would change:
-    the prompts go in left-padded (leading pads leave a state at zero), every later prefill runs row by row with
-    no pad (rollout.reuse_cache for such models), decode steps run batched, and a row fed a pad because it has
-    finished its turn first keeps a copy of its states for its next prefill. Needs the cache layout of
-    transformers 5.2x (layers with conv_states / recurrent_states, or keys / values); `supported` says so."""
-
-    def __init__(self, n, device):
-        super().__init__(n, device)
-        self.saved = {}          # row -> {layer: (conv states, recurrent states)} before it was fed a pad
-
-    @staticmethod
-    def supported(model):
-        from transformers import DynamicCache
-        layers = DynamicCache(config=model.config).layers
-        return all(hasattr(x, "recurrent_states") or hasattr(x, "keys") for x in layers)
-
-    def feed(self, model, rows_tokens, pad_id, vision=None, left=False):
-        lens = [len(t) for t in rows_tokens]
-        if self.cache is None:                       # the prompts: left-padded, exact for a fresh state
-            return super().feed(model, rows_tokens, pad_id, vision, left=True)
-        if max(lens) <= 1 and not any(n and r in self.saved for r, n in enumerate(lens)):
-            # a decode step: rows without a token keep their states (a row that had pads goes in by prefill)
-            for r in (r for r, n in enumerate(lens) if n == 0 and r not in self.saved):
-                self.saved[r] = {i: ({k: v[r:r + 1].clone() for k, v in x.conv_states.items()},
-                                     {k: v[r:r + 1].clone() for k, v in x.recurrent_states.items()})
-                                 for i, x in self._linear_layers()}
-            return super().feed(model, rows_tokens, pad_id)
-        return self._prefill_rows(model, rows_tokens)
-
-    def _linear_layers(self):
-        return [(i, x) for i, x in enumerate(self.cache.layers) if hasattr(x, "recurrent_states")]
-
-    def _row_cache(self, model, r):
-        """A one-row cache holding row r's states (its saved ones if it was fed pads since)."""
-        from transformers import DynamicCache
-        one = DynamicCache(config=model.config)
-        for i, (src, dst) in enumerate(zip(self.cache.layers, one.layers)):
-            if hasattr(src, "recurrent_states"):
-                conv, rec = self.saved[r][i] if r in self.saved else \
-                    ({k: v[r:r + 1] for k, v in src.conv_states.items()},
-                     {k: v[r:r + 1] for k, v in src.recurrent_states.items()})
-                for k in conv:
-                    dst.lazy_initialization(conv_states=conv[k], recurrent_states=rec[k], state_idx=k,
-                                            conv_kernel_size=src.conv_kernel_size[k])
-                    dst.conv_states[k].copy_(conv[k])
-                    dst.recurrent_states[k].copy_(rec[k])
-                    dst.has_previous_state[k] = True
-            if getattr(src, "keys", None) is not None and src.keys.numel():
-                dst.lazy_initialization(src.keys[r:r + 1], src.values[r:r + 1])
-                dst.keys, dst.values = src.keys[r:r + 1], src.values[r:r + 1]
-        return one
-
-    @torch.no_grad()
-    def _prefill_rows(self, model, rows_tokens):
-        """Each row's new tokens through its own one-row cache; the states come back into the batch's cache,
-        the new keys/values right-padded to the widest row (pads masked, as in Batch.feed)."""
-        n, width = len(rows_tokens), max(len(t) for t in rows_tokens)
-        attn = [(i, x) for i, x in enumerate(self.cache.layers) if getattr(x, "keys", None) is not None]
-        new_kv = {i: (x.keys.new_zeros(n, x.keys.shape[1], width, x.keys.shape[3]),
-                      x.values.new_zeros(n, x.values.shape[1], width, x.values.shape[3])) for i, x in attn}
-        new_mask, logits = torch.zeros(n, width, dtype=torch.long, device=self.device), []
-        for r, toks in enumerate(rows_tokens):
-            if not toks:
-                logits.append(None)
-                continue
-            one, k = self._row_cache(model, r), len(toks)
-            ids = torch.tensor([toks], dtype=torch.long, device=self.device)
-            mask = torch.cat([self.mask[r:r + 1], torch.ones(1, k, dtype=torch.long, device=self.device)], 1)
-            pos = (self.pos[r] + torch.arange(k, device=self.device))[None]
-            out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True,
-                        **{cache_kwarg(model): one})
-            logits.append(out.logits[0, -1])
-            for i, x in self._linear_layers():
-                for s in x.conv_states:
-                    x.conv_states[s][r] = one.layers[i].conv_states[s][0]
-                    x.recurrent_states[s][r] = one.layers[i].recurrent_states[s][0]
-            for i, _ in attn:
-                new_kv[i][0][r, :, :k] = one.layers[i].keys[0, :, -k:]
-                new_kv[i][1][r, :, :k] = one.layers[i].values[0, :, -k:]
-            new_mask[r, :k] = 1
-            self.pos[r] += k
-        for i, x in attn:
-            x.keys, x.values = torch.cat([x.keys, new_kv[i][0]], 2), torch.cat([x.values, new_kv[i][1]], 2)
-        self.mask, self.saved = torch.cat([self.mask, new_mask], 1), {}
-        filler = next(v for v in logits if v is not None)
-        return torch.stack([v if v is not None else torch.zeros_like(filler) for v in logits])
-
-    def keep(self, rows, drop_cache=False):
-        idx = torch.tensor(rows, dtype=torch.long, device=self.device)
-        for _, x in self._linear_layers():
-            x.reorder_cache(idx)
-        for x in self.cache.layers:
-            if getattr(x, "keys", None) is not None and x.keys.numel():
-                x.keys, x.values = x.keys[idx], x.values[idx]
-        self.mask, self.pos = self.mask[idx], self.pos[idx]
-        self.saved = {rows.index(r): s for r, s in self.saved.items() if r in rows}
-
-
-def decode_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, decode_len=None, **kw):
-    """transformers' SDPA attention, except in a decode step (one query a row). (1) A grouped-query model's query
-    heads become each key/value head's query length, so the cache is read once: inside torch.compile transformers
-    expands K and V to every query head over the whole static cache (20 of a Qwen3-0.6B shape's 24 ms a decode
-    step on an H200, benchmarks/results/README.md). (2) With decode_len, only the cache's first decode_len columns
-    are read: StaticBatch passes its used width, and every column past it is masked for every row."""
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-    (b, h, q, d), g = query.shape, query.shape[1] // key.shape[1]
-    if q != 1 or (attention_mask is not None and attention_mask.shape[1] != 1):
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout, scaling, **kw)
-    if decode_len is not None:
-        key, value = key[:, :, :decode_len], value[:, :, :decode_len]
-        attention_mask = attention_mask[..., :decode_len] if attention_mask is not None else None
-    out = torch.nn.functional.scaled_dot_product_attention(query.reshape(b, h // g, g, d), key, value,
-                                                           attn_mask=attention_mask, scale=scaling)
-    return out.reshape(b, h, 1, d).transpose(1, 2).contiguous(), None
-
-
-def use_decode_attention(model):
-    """Switch an SDPA model to decode_attention (the same result; registered with transformers once). Returns
-    whether the model now runs it (False for other attention implementations, which keep theirs)."""
-    from transformers import AttentionInterface, AttentionMaskInterface
-    from transformers.masking_utils import sdpa_mask
-    if getattr(model.config, "_attn_implementation", None) not in ("sdpa", "sdpa_decode"):
-        return False
-    AttentionInterface.register("sdpa_decode", decode_attention)
-    AttentionMaskInterface.register("sdpa_decode", sdpa_mask)
-    model.set_attn_implementation("sdpa_decode")
-    return True
-
-
-class StaticBatch(Batch):
-    """Batch over a preallocated StaticCache: every row owns a slot for the whole rollout (a finished row is fed
-    masked pads), so a decode step always has the same shapes and can be captured as a CUDA graph (compile=True
-    compiles the model with mode="reduce-overhead"). Columns are shared by all rows, as in Batch; when the next
-    feed would not fit, `full` says so and the caller re-encodes the live rows into a fresh cache (reset)."""
-
-    def __init__(self, n, device, model, max_len, compile=False):
-        super().__init__(n, device)
-        self.max_len, self.slots = max_len, list(range(n))
-        self.reads_prefix = use_decode_attention(model)
-        self.step = torch.compile(model, mode="reduce-overhead", dynamic=False) if compile else model
-        self.reset(n, model)
-
-    def reset(self, n=None, model=None):
-        from transformers import StaticCache
-        n = len(self.slots) if n is None else n
-        model = model or self.step
-        self.cache = StaticCache(config=getattr(model, "config", None), max_cache_len=self.max_len)
-        self.mask = torch.zeros(n, self.max_len, dtype=torch.long, device=self.device)
-        self.pos, self.col, self.slots = torch.zeros(n, dtype=torch.long, device=self.device), 0, list(range(n))
-        self.slot_idx = torch.arange(n, device=self.device)
-
-    def full(self, width):
-        return self.col + width > self.max_len
-
-    def decode_width(self):
-        """The cache columns a decode step reads: the used ones (self.col + 1 with the new token) rounded up to a
-        power of two, at least 512, so a compiled step meets a handful of shapes (one CUDA graph each)."""
-        return min(self.max_len, max(512, 1 << self.col.bit_length()))
-
-    @torch.no_grad()
-    def feed(self, model, rows_tokens, pad_id, vision=None, left=False):
-        """As Batch.feed for the live rows (self.slots); other slots get masked pads."""
-        tokens = [[] for _ in range(self.mask.shape[0])]
-        for slot, t in zip(self.slots, rows_tokens):
-            tokens[slot] = t
-        ids, n_new, _ = padded(tokens, pad_id, self.device)
-        width = ids.shape[1]
-        cols = torch.arange(width, device=self.device)[None]
-        self.mask[:, self.col:self.col + width] = (cols < n_new[:, None]).long()
-        positions = self.pos[:, None] + cols
-        step = self.step if width == 1 else model        # prefills vary in width: only decode is captured
-        read = {"decode_len": self.decode_width()} if width == 1 and self.reads_prefix else {}
-        out = step(input_ids=ids, attention_mask=self.mask, position_ids=positions, use_cache=True,
-                   **{cache_kwarg(model): self.cache}, **read)
-        self.col += width
-        self.pos += n_new
-        last = (n_new - 1).clamp(min=0)
-        return out.logits[self.slot_idx, last[self.slot_idx]]
-
-    def keep(self, rows, drop_cache=False):
-        self.slots = [self.slots[r] for r in rows]
-        self.slot_idx = torch.tensor(self.slots, device=self.device)    # indexing by a list would copy it every step
+def decode_cache(model, rcfg, n, device, images=False):
+    """The KV cache a rollout batch samples with: Batch, unless the model or the config needs one of
+    decoding/'s (the scale path): hybrid models' recurrent state, or a static, optionally compiled cache."""
+    if recurrent.has_recurrent_layers(model):       # a pad inside a row would change a recurrent state
+        if rcfg.reuse_cache and not images and recurrent.RecurrentBatch.supported(model):
+            return recurrent.RecurrentBatch(Batch(n, device, left_pad_prompts=True))
+        return Batch(n, device, reencode=True, left_pad_prompts=True)
+    if rcfg.static_cache and rcfg.reuse_cache and not images:
+        return static.StaticBatch(n, device, model, rcfg.max_total_tokens + rcfg.static_slack, rcfg.compile)
+    return Batch(n, device, reencode=not rcfg.reuse_cache)
 
 
 def episode_env(task, rcfg, kb=None, reward_config=None, max_turns=None):
@@ -568,20 +368,13 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb, reward_config, hints):
         finish(trajs[i], envs[i])
     pending = [pending[i] for i in live]
     vision = [trajs[i].vision for i in live]     # goes in with each row's first tokens only
-    # a pad inside a row would change a hybrid (recurrent) model's state, so those models carry their state
-    # with RecurrentBatch, or, with a cache layout it does not know, re-encode each turn left-padded
-    recurrent = has_recurrent_layers(model)
-    carry = recurrent and rcfg.reuse_cache and not any(vision) and RecurrentBatch.supported(model)
-    fresh = (recurrent and not carry) or not rcfg.reuse_cache
-    static = rcfg.static_cache and not recurrent and rcfg.reuse_cache and not any(vision)
-    batch = StaticBatch(len(live), device, model, rcfg.max_total_tokens + rcfg.static_slack, rcfg.compile) \
-        if static else RecurrentBatch(len(live), device) if carry else Batch(len(live), device)
+    batch = decode_cache(model, rcfg, len(live), device, any(vision))
     model.eval()
     while live:
-        if fresh or (static and batch.full(max(map(len, pending)) + rcfg.max_new_tokens)):   # static: re-encode
+        if batch.must_reencode(max(map(len, pending)) + rcfg.max_new_tokens):
             batch.reset()
             pending, vision = [list(trajs[i].ids) for i in live], [trajs[i].vision for i in live]
-        logits = batch.feed(model, pending, pad_id, vision, left=recurrent)
+        logits = batch.feed(model, pending, pad_id, vision)
         vision = None
         turns = [[] for _ in live]
         lps = [[] for _ in live]
@@ -619,7 +412,7 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb, reward_config, hints):
             still.append(r)
         live = [live[r] for r in still]
         if live:
-            batch.keep(still, drop_cache=fresh)
+            batch.keep(still)
     return trajs
 
 

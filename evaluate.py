@@ -42,11 +42,10 @@ import agent
 import config
 import env as envmod
 import kb as kbmod
-from clinic import files, images, loaders
 import reward as rewardmod
 import tools
-from clinic import domains
-from clinic import bank
+from clinic import bank, domains, files, images, loaders
+from decoding import recurrent
 
 COMPONENTS = ("process", "safety", "format", "coherence")
 TEXT_SYSTEM = "You are a medical expert. Answer the question."
@@ -112,8 +111,9 @@ def greedy_replies(model, tok, prompts, max_new_tokens):
     """One greedy reply per prompt, batched over agent.Batch (the rollout's KV-cached feeder)."""
     device = next(model.parameters()).device
     end_id, pad_id = tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id
-    batch, outs = agent.Batch(len(prompts), device), [[] for _ in prompts]
-    logits = batch.feed(model, prompts, pad_id, left=agent.has_recurrent_layers(model))
+    batch = agent.Batch(len(prompts), device, left_pad_prompts=recurrent.has_recurrent_layers(model))
+    outs = [[] for _ in prompts]
+    logits = batch.feed(model, prompts, pad_id)
     live = set(range(len(prompts)))
     for _ in range(max_new_tokens):
         toks = logits.argmax(-1)
@@ -517,8 +517,8 @@ def main(argv):
     cfg = config.load(a.config, config.Config, overrides, ignore_sections=True)    # any training YAML
     rank, world = 0, 1
     if "RANK" in os.environ:
-        import grpo                     # the trainer's process-group set-up, only under torchrun
-        rank, world, device = grpo.setup_distributed(cfg.model.device)
+        from distributed import fsdp    # the trainer's process-group set-up, only under torchrun
+        rank, world, device = fsdp.setup_distributed(cfg.model.device)
         cfg.model.device = str(device)
     try:
         run_evaluation(cfg, a, rank, world)

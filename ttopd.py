@@ -24,8 +24,8 @@ The paper's three failure modes are ablation switches (configs/ablations/): corr
 (v29), teacher=frozen with schedule=constant (v30), reengage=true (v31).
 """
 import dataclasses
+import functools
 import math
-import sys
 
 import torch
 import torch.distributed as dist
@@ -33,6 +33,7 @@ import torch.distributed as dist
 import agent
 import config
 import grpo
+from distributed import fsdp
 import reward
 from clinic import files
 from clinic import hints as outcome_hints   # (DistillConfig has a field named hints)
@@ -87,18 +88,18 @@ def ema_update(teacher, student, alpha):
     """theta_T <- alpha theta_T + (1 - alpha) theta_S on the local shards (DTensor or plain)."""
     _resharded(teacher, student)
     for t, s in zip(teacher.parameters(), student.parameters()):
-        grpo.local_shard(t).mul_(alpha).add_(grpo.local_shard(s), alpha=1 - alpha)
+        fsdp.local_shard(t).mul_(alpha).add_(fsdp.local_shard(s), alpha=1 - alpha)
 
 
 def hard_copy(teacher, student):
     """theta_T <- theta_S, shard by shard."""
     _resharded(teacher, student)
-    grpo.copy_shards(teacher, student)
+    fsdp.copy_shards(teacher, student)
 
 
-class Lambda:
-    """Distillation coefficient: a monotone phase-out from lam at step 1 to 0 from step phase_out_steps + 1
-    on; disable() is permanent."""
+class LamSchedule:
+    """The distillation coefficient lam's schedule: a monotone phase-out from distill.lam at step 1 to 0 from
+    step phase_out_steps + 1 on; disable() is permanent (the v31 ablation's reengage() aside)."""
 
     def __init__(self, d: DistillConfig):
         self.d, self.value, self.disabled = d, d.lam, False
@@ -146,10 +147,11 @@ def with_hint(ids, boundary, hint_ids):
     return ids[:boundary] + hint_ids + ids[boundary:]
 
 
-def teacher_rows(n_tokens, boundary, n_hint):
-    """For each student log-prob row j (predicting token j + 1), the teacher row predicting the same
-    token: rows before the boundary are unchanged, later ones shift by the hint length."""
-    return [j if j + 1 < boundary else j + n_hint for j in range(n_tokens - 1)]
+def teacher_rows(rows, boundary, n_hint):
+    """For student log-prob rows j (row j predicts token j + 1; [N] tensors with each row's boundary and hint
+    length), the teacher rows predicting the same tokens: rows before the boundary are unchanged, later ones
+    shift by the hint length."""
+    return rows + (rows + 1 >= boundary).long() * n_hint
 
 
 def token_kl(student_logp, teacher_logp, clip):
@@ -175,7 +177,8 @@ class TTOPD(grpo.Extension):
 
     def __init__(self, cfg: TTOPDConfig):
         self.cfg, self.d = cfg, cfg.distill
-        self.lam, self.lam_now, self.step, self.device = Lambda(self.d), self.d.lam, 0, "cpu"    # device: setup's
+        self.schedule, self.lam = LamSchedule(self.d), self.d.lam     # lam: this step's coefficient
+        self.step, self.device = 0, "cpu"                               # device: setup's
         self.events, self.turn_kls, self.seq_kls, self.last_ema, self.last_copy = [], {}, [], 0, 0
 
     def setup(self, cfg, policy, tok, device):
@@ -185,64 +188,74 @@ class TTOPD(grpo.Extension):
 
     def state_dict(self):
         from torch.distributed.checkpoint.state_dict import get_model_state_dict
-        return {"teacher": get_model_state_dict(self.teacher), "lam": self.lam.value,
-                "disabled": self.lam.disabled, "last_ema": self.last_ema, "last_copy": self.last_copy}
+        return {"teacher": get_model_state_dict(self.teacher), "lam": self.schedule.value,
+                "disabled": self.schedule.disabled, "last_ema": self.last_ema, "last_copy": self.last_copy}
 
     def load_state_dict(self, state):
         from torch.distributed.checkpoint.state_dict import set_model_state_dict
         set_model_state_dict(self.teacher, state["teacher"])
-        self.lam.value, self.lam.disabled = state["lam"], state["disabled"]
+        self.schedule.value, self.schedule.disabled = state["lam"], state["disabled"]
         self.last_ema, self.last_copy = state["last_ema"], state["last_copy"]
 
     def after_rollout(self, step, trajs):
-        self.step, self.lam_now, self.turn_kls, self.seq_kls = step, self.lam.at(step), {}, []
+        self.step, self.lam, self.turn_kls, self.seq_kls = step, self.schedule.at(step), {}, []
         for t in trajs:      # the outcome builds the hint only the teacher will see
             t.extras["hint"] = hint_text(self.d, t) if t.turn_spans else ""
             t.extras["hint_ids"] = agent.hint_ids(self.tok, t.extras["hint"])
         n_correct = sum(map(is_correct, trajs))
-        return {"lambda": self.lam_now, "hints_correct": n_correct, "hints_wrong": len(trajs) - n_correct,
+        return {"lambda": self.lam, "hints_correct": n_correct, "hints_wrong": len(trajs) - n_correct,
                 "hint_tokens": sum(len(t.extras["hint_ids"]) for t in trajs) / max(len(trajs), 1),
                 "hint_example": trajs[0].extras["hint"] if trajs else ""}
 
     def extra_loss(self, mb):
-        """lambda * turn-level truncated KL(student || hinted teacher), as this micro-batch's share of the
-        mean over the step's sequences; both heads run a chunk of tokens at a time. A teacher that no longer
-        acts (lambda phased out, or the guard fired) runs no forward: lambda and the guard's state are the
-        same on every rank (the schedule is a function of the step, the guard reads the all-reduced KL), so
-        every rank skips the sharded teacher's forward together and FSDP stays in lockstep."""
-        watching = self.lam.disabled and self.d.reengage       # v31: a disabled teacher is still measured
-        if not watching and (self.lam.disabled or self.lam_now == 0.0):   # phased out, or the guard fired
+        """lam * turn-level truncated KL(student || hinted teacher), as this micro-batch's share of the mean over
+        the step's sequences. A teacher that no longer acts (lam phased out, or the guard fired) runs no forward:
+        lam and the guard's state are the same on every rank (the schedule is a function of the step, the guard
+        reads the all-reduced KL), so every rank skips the sharded teacher's forward together (FSDP lockstep)."""
+        if self.schedule.disabled and self.d.reengage:
+            return self._watch(mb)                                  # ablation v31
+        if self.schedule.disabled or self.lam == 0.0:               # phased out, or the guard fired
             return mb.logp.sum() * 0.0
-        t_ids, t_attn, t_rows = self._teacher_batch(mb.trajs, mb.ids, mb.attn)
+        kl, n_seqs = self._turn_kl(mb)
+        if self.d.corruption_guard and self._global_mean(kl, n_seqs) > self.d.kl_max:
+            return self._stop_distilling(kl)
+        return self._capped(self.lam * kl, mb) * n_seqs / mb.batch_seqs
+
+    def _stop_distilling(self, kl):
+        """Teacher corruption (the step's mean KL above kl_max): distillation and the EMA stop, from here on."""
+        self.schedule.disable()
+        self.lam = 0.0
+        self.events.append({"step": self.step, "guard": "teacher_corruption", "kl": self._last_mean})
+        return kl * 0.0
+
+    def _capped(self, term, mb):
+        """Stale-teacher guard: the PG loss *value* is ~0 on-policy whatever its gradient, so lam * KL is capped
+        against the PG signal's size, ratio_max * mean |A|; a batch without signal (all A = 0) keeps its term."""
+        cap = self.d.ratio_max * float(mb.adv.abs().mean())
+        if cap > 0 and float(term) > cap:
+            self.events.append({"step": self.step, "guard": "stale_teacher_clip", "ratio": float(term) / cap})
+            term = term * (cap / float(term))
+        return term
+
+    def _watch(self, mb):
+        """Ablation v31: a disabled teacher is still measured (no gradient), and distillation re-engages from
+        the next step once the mean KL falls below reengage_kl."""
+        with torch.no_grad():
+            kl, n_seqs = self._turn_kl(mb)
+        if self._global_mean(kl, n_seqs) < self.d.reengage_kl:
+            self.schedule.reengage()
+            self.events.append({"step": self.step, "guard": "reengaged", "kl": self._last_mean})
+        return mb.logp.sum() * 0.0
+
+    def _turn_kl(self, mb):
+        """Mean over this micro-batch's sequences of their turn-level KL to the hinted teacher, and how many
+        sequences it averages. Both heads run a chunk of tokens at a time, on the student's rows only."""
+        t_ids, t_attn, boundary, n_hint = self._teacher_batch(mb.trajs, mb.ids, mb.attn)
         with torch.no_grad():
             images = agent.vision_kwargs(self.tok, mb.trajs, t_ids)
             t_hidden = agent.final_hidden(self.teacher, t_ids, t_attn, images)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not watching):
-            kl_mean, n_seqs = self._turn_kl(mb, t_hidden, t_rows)
-        mean_kl = self._global_mean(kl_mean, n_seqs)     # every rank decides on the same number
-        if watching:
-            if mean_kl < self.d.reengage_kl:               # v31: re-engage on a natural KL drop, from the next step
-                self.lam.reengage()
-                self.events.append({"step": self.step, "guard": "reengaged", "kl": mean_kl})
-            return mb.logp.sum() * 0.0
-        if self.d.corruption_guard and mean_kl > self.d.kl_max:   # teacher corruption: stop, from here on
-            self.lam.disable()
-            self.lam_now = 0.0
-            self.events.append({"step": self.step, "guard": "teacher_corruption", "kl": mean_kl})
-            return kl_mean * 0.0
-        term = self.lam_now * kl_mean
-        # the PG loss *value* is ~0 on-policy whatever its gradient, so the cap is set against the size of
-        # the PG signal, mean |A|; a batch without signal (all A = 0) keeps its distillation term
-        cap = self.d.ratio_max * float(mb.adv.abs().mean())
-        if cap > 0 and float(term) > cap:                  # stale teacher: scale the term down
-            self.events.append({"step": self.step, "guard": "stale_teacher_clip", "ratio": float(term) / cap})
-            term = term * (cap / float(term))
-        return term * n_seqs / mb.batch_seqs
-
-    def _turn_kl(self, mb, t_hidden, t_rows):
-        """Mean over this micro-batch's sequences of their turn-level KL, and how many sequences it averages."""
         b, j = mb.rows.nonzero(as_tuple=True)       # the teacher's row for each student row the head runs on
-        t_at = torch.tensor([t_rows[x][y] for x, y in zip(b.tolist(), j.tolist())], device=b.device)
+        t_at = teacher_rows(j, boundary[b], n_hint[b])
         temperature, clip = self.cfg.rollout.temperature, self.d.logratio_clip
         kl_tok = mb.per_token(lambda s, th: token_kl(s, agent.head_logprobs(self.teacher, th, temperature), clip),
                               t_hidden[b, t_at])
@@ -257,11 +270,12 @@ class TTOPD(grpo.Extension):
                 self.turn_kls.setdefault(k, []).append(float(v.detach()))
         return (torch.stack(terms).mean() if terms else mb.logp.sum() * 0.0), len(terms)
 
-    @staticmethod
-    def _global_mean(kl_mean, n):
+    def _global_mean(self, kl_mean, n):
+        """The mean KL over every rank's sequences of this micro-batch: what the guards read (one all-reduce)."""
         total = torch.tensor([float(kl_mean.detach()) * n, n], dtype=torch.float64, device=kl_mean.device)
         dist.all_reduce(total)
-        return float(total[0]) / max(float(total[1]), 1.0)
+        self._last_mean = float(total[0]) / max(float(total[1]), 1.0)
+        return self._last_mean
 
     def _step_kls(self):
         """The step's mean sequence KL (what the guard reads) and mean KL per turn, over every rank's
@@ -278,23 +292,25 @@ class TTOPD(grpo.Extension):
         return (mean(0) if acc[1] else None), {k: mean(k + 1) for k in range(turns) if acc[2 * (k + 1) + 1]}
 
     def _teacher_batch(self, chunk, ids, attn):
-        """The teacher sees each sequence with its hint at the prompt/response boundary."""
-        seqs, rows = [], []
+        """The teacher sees each sequence with its hint at the prompt/response boundary. Returns its ids and
+        attention mask, and each row's boundary and hint length ([B] tensors)."""
+        seqs, boundary, n_hint = [], [], []
         for i, tr in enumerate(chunk):
             n = int(attn[i].sum())
-            boundary = tr.turn_spans[0][0] if tr.turn_spans else n
+            boundary.append(tr.turn_spans[0][0] if tr.turn_spans else n)
             hint = tr.extras.get("hint_ids", [])       # none on grpo.py's lockstep rows
-            seqs.append(with_hint(ids[i, :n].tolist(), boundary, hint))
-            rows.append(teacher_rows(n, boundary, len(hint)))
+            seqs.append(with_hint(ids[i, :n].tolist(), boundary[-1], hint))
+            n_hint.append(len(hint))
         width = max(len(s) for s in seqs)
         t_ids = torch.full((len(seqs), width), self.tok.pad_token_id, dtype=torch.long, device=ids.device)
         t_attn = torch.zeros_like(t_ids)
         for i, s in enumerate(seqs):
             t_ids[i, :len(s)], t_attn[i, :len(s)] = torch.tensor(s, device=ids.device), 1
-        return t_ids, t_attn, rows
+        as_tensor = functools.partial(torch.tensor, dtype=torch.long, device=ids.device)
+        return t_ids, t_attn, as_tensor(boundary), as_tensor(n_hint)
 
     def after_step(self, step, policy):
-        if not self.lam.disabled and self.d.teacher != "frozen":      # a corrupted teacher is frozen as well
+        if not self.schedule.disabled and self.d.teacher != "frozen":      # a corrupted teacher is frozen as well
             if self.d.teacher == "ema" and step % self.d.ema_every == 0:
                 ema_update(self.teacher, policy, self.d.ema_alpha)
                 self.last_ema = step
@@ -304,7 +320,7 @@ class TTOPD(grpo.Extension):
         seq_kl, turn_kl = self._step_kls()
         return {"distill_kl": seq_kl, "distill_kl_turn": turn_kl,
                 "teacher_staleness_ema": step - self.last_ema, "teacher_staleness_copy": step - self.last_copy,
-                "distill_disabled": self.lam.disabled,
+                "distill_disabled": self.schedule.disabled,
                 "guard_events": [e for e in self.events if e["step"] == step]}
 
 

@@ -34,9 +34,10 @@ def one(mode, n_tokens, chunk):
     import agent
     import config
     import grpo
+    from distributed import fsdp
     import ttopd
     torch.manual_seed(0)
-    rank, world, device = grpo.setup_distributed()
+    rank, world, device = fsdp.setup_distributed()
     mcfg = Qwen3Config(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
                        num_attention_heads=2, num_key_value_heads=1, head_dim=32, max_position_embeddings=16384,
                        tie_word_embeddings=False, pad_token_id=0)
@@ -49,9 +50,9 @@ def one(mode, n_tokens, chunk):
         ext = ttopd.TTOPD(cfg)
         teacher = Qwen3ForCausalLM(mcfg)
         teacher.load_state_dict(model.state_dict())
-        ext.tok, ext.hint_ids, ext.lam_now = tok, {True: [5, 6, 7], False: [8, 9]}, 1.0
-        ext.teacher = grpo.shard(teacher.requires_grad_(False), device, False, False)
-    policy = grpo.shard(model, device, False, False)
+        ext.tok, ext.lam = tok, 1.0        # hints: each trajectory's extras["hint_ids"] below
+        ext.teacher = fsdp.shard(teacher.requires_grad_(False), device, False, False)
+    policy = fsdp.shard(model, device, False, False)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-4)
     g = torch.Generator().manual_seed(0)
 

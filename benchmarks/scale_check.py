@@ -113,8 +113,9 @@ def measure(cfg, model_json, vocab, is_ttopd):
     import transformers
     import agent
     import grpo
+    from distributed import fsdp
     import ttopd
-    rank, world, device = grpo.setup_distributed()
+    rank, world, device = fsdp.setup_distributed()
     spec = {k: v for k, v in json.load(open(model_json)).items() if not k.startswith("_")}
     spec.setdefault("model_type", "qwen3")
     spec.setdefault("vocab_size", vocab)
@@ -126,9 +127,9 @@ def measure(cfg, model_json, vocab, is_ttopd):
     if is_ttopd:
         teacher = transformers.AutoModelForCausalLM.from_config(mcfg).to(device)
         ext = ttopd.TTOPD(cfg)
-        ext.tok, ext.hint_ids, ext.lam_now = types.SimpleNamespace(pad_token_id=0), {False: [5, 6]}, 1.0
-        ext.teacher = grpo.shard(teacher.requires_grad_(False), device, True, False)
-    policy = grpo.shard(model, device, True, cfg.activation_checkpointing)
+        ext.tok, ext.lam = types.SimpleNamespace(pad_token_id=0), 1.0
+        ext.teacher = fsdp.shard(teacher.requires_grad_(False), device, True, False)
+    policy = fsdp.shard(model, device, True, cfg.activation_checkpointing)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-6)
     g = torch.Generator().manual_seed(0)
     T = cfg.rollout.max_total_tokens
@@ -140,11 +141,11 @@ def measure(cfg, model_json, vocab, is_ttopd):
     tr.extras["hint_ids"] = torch.randint(10, mcfg.vocab_size, (64,), generator=g).tolist()
     tok = types.SimpleNamespace(pad_token_id=0)
     grpo.train_step(cfg, policy, None, optimizer, [tr], torch.tensor([1.0]), tok, device, ext)   # AdamW state exists
-    grpo.sync_weights(policy, rollout)
+    fsdp.sync_weights(policy, rollout)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     grpo.train_step(cfg, policy, None, optimizer, [tr], torch.tensor([1.0]), tok, device, ext)
-    grpo.sync_weights(policy, rollout)
+    fsdp.sync_weights(policy, rollout)
     return torch.cuda.max_memory_allocated(device) if device.type == "cuda" else float("nan")   # CPU: a smoke run
 
 

@@ -4,7 +4,7 @@
 
 The policy is sharded by FSDP2 over the 2 ranks and each rank holds a full fp32 rollout copy (as grpo.py does).
 Measured per rank: the resident-memory peak during the sync above the memory just before it (a thread samples
-/proc/self/statm every 0.5 ms), for grpo.sync_weights (one parameter at a time) and for the full-state gather it
+/proc/self/statm every 0.5 ms), for fsdp.sync_weights (one parameter at a time) and for the full-state gather it
 replaced (get_model_state_dict(full_state_dict=True) + load_state_dict). Writes
 benchmarks/results/sync_memory.json (rank 0).
 """
@@ -19,7 +19,7 @@ import torch.distributed as dist
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-import grpo  # noqa: E402
+from distributed import fsdp  # noqa: E402
 
 
 def rss_mb():
@@ -47,19 +47,19 @@ def peak_during(fn):
 
 def main():
     from transformers import Qwen3Config, Qwen3ForCausalLM
-    rank, world, device = grpo.setup_distributed()
+    rank, world, device = fsdp.setup_distributed()
     mcfg = Qwen3Config(vocab_size=151936, hidden_size=512, intermediate_size=1536, num_hidden_layers=4,
                        num_attention_heads=8, num_key_value_heads=4, head_dim=64, tie_word_embeddings=False)
     torch.manual_seed(0)
-    policy = grpo.shard(Qwen3ForCausalLM(mcfg), device, False, False)
+    policy = fsdp.shard(Qwen3ForCausalLM(mcfg), device, False, False)
     rollout = Qwen3ForCausalLM(mcfg).eval()
     n_params = sum(p.numel() for p in rollout.parameters())
     largest_mb = max(p.numel() * p.element_size() for p in rollout.parameters()) / 2**20
     out = {"params": n_params, "largest_param_mb": round(largest_mb, 1), "world": world}
     dist.barrier()
-    out["sync_weights"] = peak_during(lambda: grpo.sync_weights(policy, rollout))
+    out["sync_weights"] = peak_during(lambda: fsdp.sync_weights(policy, rollout))
     dist.barrier()
-    out["full_state_gather"] = peak_during(lambda: rollout.load_state_dict(grpo.full_state(policy)))
+    out["full_state_gather"] = peak_during(lambda: rollout.load_state_dict(fsdp.full_state(policy)))
     dist.barrier()
     if rank == 0:
         out["sync_weights_peak_over_largest_param"] = round(out["sync_weights"][0] / largest_mb, 2)

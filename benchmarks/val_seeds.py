@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import agent  # noqa: E402
 import config  # noqa: E402
 import grpo  # noqa: E402
+from distributed import fsdp  # noqa: E402
 
 
 def seed_sets(cfg, checkpoint, n_sets, tasks, device):
@@ -40,7 +41,7 @@ def main():
     a.overrides += [c for c in a.checkpoints if "=" in c]      # key=value words are overrides, not checkpoints
     a.checkpoints = [c for c in a.checkpoints if "=" not in c]
     cfg = config.load(a.config, config.Config, a.overrides)
-    _, _, device = grpo.setup_distributed()
+    _, _, device = fsdp.setup_distributed()
     tasks = agent.validation_tasks(cfg.eval_split, cfg.eval_tasks)
     rows = []
     print("| checkpoint | seed sets | val reward: mean over sets | sd of one set | per set | val accuracy: mean |")

@@ -31,11 +31,11 @@ def make_env(tasks, kb_index):
 def process_group():
     """A one-process gloo group for in-process FSDP tests (rank, world, device), torn down afterwards."""
     import torch.distributed as dist
-    import grpo
+    from distributed import fsdp
     keys = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
     saved = {k: os.environ.get(k) for k in keys}
     try:
-        yield grpo.setup_distributed()
+        yield fsdp.setup_distributed()
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

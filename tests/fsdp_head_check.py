@@ -12,9 +12,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import agent  # noqa: E402
 import config  # noqa: E402
 import grpo  # noqa: E402
+from distributed import fsdp  # noqa: E402
 import ttopd  # noqa: E402
 
-rank, world, device = grpo.setup_distributed()
+rank, world, device = fsdp.setup_distributed()
 cfg = config.load("configs/ttopd_tiny.yaml", ttopd.TTOPDConfig, ["head_chunk=7", "algo.kl_coef=0.3", "init_checkpoint=",
                                                                  "distill.kl_max=100", "distill.max_kl_turns=2"])
 torch.manual_seed(0)
@@ -83,11 +84,11 @@ def full_head_reference():
 
 
 expected = full_head_reference()
-policy = grpo.shard(copy.deepcopy(model), device, False, False)
-ref = grpo.shard(copy.deepcopy(model).requires_grad_(False), device, False, False)
+policy = fsdp.shard(copy.deepcopy(model), device, False, False)
+ref = fsdp.shard(copy.deepcopy(model).requires_grad_(False), device, False, False)
 ext = ttopd.TTOPD(cfg)
-ext.tok, ext.lam_now = tok, cfg.distill.lam
-ext.teacher = grpo.shard(copy.deepcopy(teacher).requires_grad_(False), device, False, False)
+ext.tok, ext.lam = tok, cfg.distill.lam
+ext.teacher = fsdp.shard(copy.deepcopy(teacher).requires_grad_(False), device, False, False)
 mb, entropy = grpo.micro_batch(cfg, policy, ref, {}, 0, trajs, adv, tok, device, len(trajs), 1.0)
 loss = grpo.LOSSES["grpo"].loss(mb, cfg.algo)[0] + ext.extra_loss(mb)
 loss.backward()
@@ -100,12 +101,12 @@ if rank == 0:
     print("HEAD_OK" if ok else "HEAD_MISMATCH")
 
 torch.optim.AdamW(policy.parameters(), lr=0.05).step()            # the shards move away from `model`
-gathered = {k: v.clone() for k, v in grpo.full_state(policy).items()}
+gathered = {k: v.clone() for k, v in fsdp.full_state(policy).items()}
 synced = copy.deepcopy(model).to(torch.bfloat16)
-grpo.sync_weights(policy, synced)
+fsdp.sync_weights(policy, synced)
 same = all(torch.equal(p, gathered[k].to(torch.bfloat16)) for k, p in synced.state_dict().items())
 twin = grpo.sharded_copy(cfg, policy, device)
-same &= all(torch.equal(v, gathered[k]) for k, v in grpo.full_state(twin).items())
+same &= all(torch.equal(v, gathered[k]) for k, v in fsdp.full_state(twin).items())
 if rank == 0:
     print("SYNC_OK" if same and not torch.equal(gathered["model.norm.weight"], model.model.norm.weight) else
           "SYNC_MISMATCH")
@@ -120,7 +121,7 @@ for name in sorted(grpo.LOSSES):
     plain = copy.deepcopy(model)
     mb = grpo.micro_batch(c, plain, None, {}, 0, four, four_adv, tok, device, 4, float(sum(sum(t.mask) for t in four)))[0]
     grpo.LOSSES[name].loss(mb, c.algo)[0].backward()
-    sharded = grpo.shard(copy.deepcopy(model), device, False, False)
+    sharded = fsdp.shard(copy.deepcopy(model), device, False, False)
     grpo.train_step(c, sharded, None, torch.optim.SGD(sharded.parameters(), lr=0.0), four[2 * rank:2 * rank + 2],
                     four_adv[2 * rank:2 * rank + 2], tok, device)
     got = {k: p.grad.full_tensor() for k, p in sharded.named_parameters()}

@@ -11,11 +11,12 @@ import agent  # noqa: E402
 import config  # noqa: E402
 import env as envmod  # noqa: E402
 import grpo  # noqa: E402
+from distributed import fsdp  # noqa: E402
 from clinic import bank  # noqa: E402
 
 cfg = config.load(sys.argv[1], config.Config, ignore_sections=True)
 grpo.check_values(cfg)
-rank, world, _ = grpo.setup_distributed()
+rank, world, _ = fsdp.setup_distributed()
 e = agent.episode_env(bank.load_tasks(split="validation")[rank], cfg.rollout)
 e.reset(seed=rank)
 obs = e.step(envmod.format_call("search_knowledge_base", {"query": "qSOFA respiratory rate mentation"}))[0]

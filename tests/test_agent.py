@@ -9,6 +9,7 @@ import grpo
 import config
 import env as envmod
 from clinic import bank
+from decoding import recurrent, static
 import warmstart
 
 
@@ -82,14 +83,14 @@ def test_static_cache_samples_the_same_tokens_as_the_dynamic_cache(policy, cfg, 
     r = dataclasses.replace(cfg.rollout, max_new_tokens=24, max_turns=3, batch_size=6, max_total_tokens=360)
     eager = agent.rollout(model, tok, val_tasks[:6], r, seed=3, progress=False)
     resets = []
-    reset = agent.StaticBatch.reset
-    monkeypatch.setattr(agent.StaticBatch, "reset", lambda self, *a: resets.append(1) or reset(self, *a))
+    reset = static.StaticBatch.reset
+    monkeypatch.setattr(static.StaticBatch, "reset", lambda self, *a: resets.append(1) or reset(self, *a))
     for slack in (512, 0):
         resets.clear()
-        static = agent.rollout(model, tok, val_tasks[:6], dataclasses.replace(r, static_cache=True, static_slack=slack),
-                               seed=3, progress=False)
-        assert [t.ids for t in static] == [t.ids for t in eager]
-        for a, b in zip(static, eager):
+        fixed = agent.rollout(model, tok, val_tasks[:6], dataclasses.replace(r, static_cache=True, static_slack=slack),
+                              seed=3, progress=False)
+        assert [t.ids for t in fixed] == [t.ids for t in eager]
+        for a, b in zip(fixed, eager):
             assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs)) < 1e-5
             assert a.reward == b.reward
         assert len(resets) == (1 if slack else 2)      # the first allocation; without slack, one re-encoding
@@ -108,7 +109,7 @@ def test_decode_attention_equals_attention_over_the_expanded_heads():
     for q_len in (1, 4):
         q = torch.randn(b, hk * g, q_len, d)
         m = mask.expand(b, 1, q_len, n)
-        out, _ = agent.decode_attention(module, q, k, v, m, scaling=d ** -0.5)
+        out, _ = static.decode_attention(module, q, k, v, m, scaling=d ** -0.5)
         ref = torch.nn.functional.scaled_dot_product_attention(q, k.repeat_interleave(g, 1), v.repeat_interleave(g, 1),
                                                                attn_mask=m)
         assert out.shape == (b, q_len, hk * g, d)
@@ -116,9 +117,9 @@ def test_decode_attention_equals_attention_over_the_expanded_heads():
     # columns past the used width are masked for every row: reading only the first decode_len changes nothing
     q, used = torch.randn(b, hk * g, 1, d), mask.clone()
     used[..., 6:] = False
-    full, _ = agent.decode_attention(module, q, k, v, used, scaling=d ** -0.5)
+    full, _ = static.decode_attention(module, q, k, v, used, scaling=d ** -0.5)
     for n_read in (6, 8):
-        part, _ = agent.decode_attention(module, q, k, v, used, scaling=d ** -0.5, decode_len=n_read)
+        part, _ = static.decode_attention(module, q, k, v, used, scaling=d ** -0.5, decode_len=n_read)
         assert torch.allclose(part, full, atol=1e-6)
 
 
@@ -126,7 +127,7 @@ def test_static_decode_reads_a_power_of_two_prefix_of_the_cache(policy):
     """StaticBatch's decode steps read the used columns rounded up to a power of two (>= 512, <= the cache), and
     give the logits of reading the whole cache."""
     model, tok = policy
-    batch = agent.StaticBatch(2, torch.device("cpu"), model, 1200)
+    batch = static.StaticBatch(2, torch.device("cpu"), model, 1200)
     assert batch.reads_prefix
     widths = {}
     for col in (0, 511, 512, 1000, 1100):
@@ -134,7 +135,7 @@ def test_static_decode_reads_a_power_of_two_prefix_of_the_cache(policy):
         widths[col] = batch.decode_width()
     assert widths == {0: 512, 511: 512, 512: 1024, 1000: 1024, 1100: 1200}
     batch.col = 0
-    whole = agent.StaticBatch(2, torch.device("cpu"), model, 1200)
+    whole = static.StaticBatch(2, torch.device("cpu"), model, 1200)
     whole.reads_prefix = False
     seqs = [[5, 6, 7, 8], [9, 10]]
     for feed in (seqs, [[11], [12]], [[13], []], [[14], [15]]):
@@ -260,7 +261,7 @@ def test_spec_withdrawal_only_shrinks_the_shown_menu_and_reaches_none(policy, va
 
 def test_grpo_spec_schedule_is_monotone_from_start_to_end(cfg):
     c = dataclasses.replace(cfg, spec_withdraw_start=10, spec_withdraw_end=30)
-    keep = [grpo.spec_keep(c, s) for s in range(0, 40)]
+    keep = [grpo.spec_keep(c, step) for step in range(1, 41)]     # keep[i]: after i steps taken
     assert keep[:11] == [1.0] * 11 and keep[30:] == [0.0] * 10 and keep[20] == pytest.approx(0.5)
     assert all(b <= a for a, b in zip(keep, keep[1:]))
     with pytest.raises(config.ConfigError, match="spec_withdraw_end"):
@@ -296,7 +297,7 @@ def test_hybrid_rows_fed_pads_keep_their_state(cfg, tmp_path):
     model, tok = agent.load_policy(dataclasses.replace(cfg.model, path=make_tiny_hybrid(tmp_path / "hybrid")))
     g = torch.Generator().manual_seed(0)
     new = lambda n: torch.randint(10, 3000, (n,), generator=g).tolist()     # noqa: E731
-    batch, seqs = agent.RecurrentBatch(3, torch.device("cpu")), [new(9), new(5), new(7)]
+    batch, seqs = recurrent.RecurrentBatch(agent.Batch(3, torch.device("cpu"), left_pad_prompts=True)), [new(9), new(5), new(7)]
     batch.feed(model, seqs, tok.pad_token_id)
     for feed in ([new(1), new(1), new(1)], [new(1), [], new(1)], [new(1), [], []], [new(3), new(1), new(6)],
                  [new(1), new(1), []], [new(2), new(4), new(1)]):
@@ -315,11 +316,11 @@ def test_hybrid_recurrent_model_rollout_is_exact(cfg, val_tasks, tmp_path, monke
     equal a full forward. The per-row path really ran (a row was prefilled on its own after the first turn)."""
     from tiny_models import make_tiny_hybrid
     model, tok = agent.load_policy(dataclasses.replace(cfg.model, path=make_tiny_hybrid(tmp_path / "hybrid")))
-    assert agent.has_recurrent_layers(model) and agent.RecurrentBatch.supported(model)
+    assert recurrent.has_recurrent_layers(model) and recurrent.RecurrentBatch.supported(model)
     r = dataclasses.replace(cfg.rollout, max_new_tokens=16, max_turns=3, batch_size=4)
     calls = []
-    prefill = agent.RecurrentBatch._prefill_rows
-    monkeypatch.setattr(agent.RecurrentBatch, "_prefill_rows", lambda self, *a: calls.append(1) or prefill(self, *a))
+    prefill = recurrent.RecurrentBatch._prefill_rows
+    monkeypatch.setattr(recurrent.RecurrentBatch, "_prefill_rows", lambda self, *a: calls.append(1) or prefill(self, *a))
     carried = agent.rollout(model, tok, val_tasks[:4], r, seed=0, progress=False)
     encoded = agent.rollout(model, tok, val_tasks[:4], dataclasses.replace(r, reuse_cache=False), seed=0, progress=False)
     assert calls and [t.ids for t in carried] == [t.ids for t in encoded]

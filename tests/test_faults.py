@@ -16,6 +16,7 @@ import torch
 
 import config
 import grpo
+from distributed import checkpoint
 from clinic import files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -125,7 +126,7 @@ def test_a_damaged_shard_under_a_valid_record_is_skipped_and_the_run_recomputes(
     with open(shard, "r+b") as f:          # 4 KB zeroed in the middle; size and record.json untouched
         f.seek(os.path.getsize(shard) // 2)
         f.write(bytes(4096))
-    path, record = grpo.resumable_checkpoint(cfg, 0, 1)
+    path, record = checkpoint.resumable_checkpoint(cfg, 0, 1)
     assert path.endswith("step_000004") and record["step"] == 4
     err = capsys.readouterr().err
     assert "step_000005" in err and "sha256" in err and err.count("\n") == 1
@@ -161,7 +162,7 @@ class Payload:
 def test_a_crafted_checkpoint_file_cannot_run_code(runs, process_group, file):
     marker = runs["tmp"] / f"ran_{file}"
     out, cfg = crafted(runs, f"crafted{file}", file, pickle.dumps(Payload(marker)))
-    with pytest.raises(grpo.CheckpointError, match="rng_rank0.json is not an RNG state|refusing to load posix.system"):
+    with pytest.raises(checkpoint.CheckpointError, match="rng_rank0.json is not an RNG state|refusing to load posix.system"):
         grpo.train(cfg)
     assert not marker.exists()
 
@@ -170,7 +171,7 @@ def test_a_checkpoint_whose_manifest_does_not_verify_is_refused(runs, process_gr
     out, cfg = copy_run(runs, "unverified")
     (out / "checkpoints" / "step_000005" / "rng_rank0.json").write_text('{"torch": []}')   # manifest not updated
     (out / "checkpoints" / "step_000004" / "record.json").write_text("")                  # nor a record at all
-    assert grpo.resumable_checkpoint(cfg, 0, 1) == (None, None)
+    assert checkpoint.resumable_checkpoint(cfg, 0, 1) == (None, None)
     assert sorted(os.listdir(out / "checkpoints")) == ["step_000004.damaged", "step_000005.damaged"]
 
 

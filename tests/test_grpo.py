@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import grpo
+from distributed import fsdp
 from torchrun import torchrun
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -198,7 +199,7 @@ def test_second_epoch_on_a_batch_is_off_policy_and_clips(process_group):
     rank, world, device = process_group
     cfg, model, tok, trajs = rollouts_on_four_train_tasks(["algo.loss=grpo", "rollout.max_new_tokens=12",
                                                            "rollout.max_turns=2", "micro_batch=4"])
-    policy = grpo.shard(model, device, False, False)
+    policy = fsdp.shard(model, device, False, False)
     opt = torch.optim.AdamW(policy.parameters(), lr=0.05)
     adv = torch.tensor([1.0, -1.0, 1.0, -1.0])
     clip = [grpo.train_step(cfg, policy, None, opt, trajs, adv, tok, device)["clip_frac"] for _ in range(2)]
@@ -216,7 +217,7 @@ def test_minibatches_are_separate_updates_and_later_ones_are_off_policy(process_
     for m in (1, 2):
         cfg.algo.minibatches = m
         torch.manual_seed(0)
-        policy = grpo.shard(agent.load_policy(cfg.model)[0], device, False, False)
+        policy = fsdp.shard(agent.load_policy(cfg.model)[0], device, False, False)
         opt = torch.optim.AdamW(policy.parameters(), lr=0.05)
         n = [0]
         opt.register_step_post_hook(lambda *_: n.__setitem__(0, n[0] + 1))
@@ -227,7 +228,7 @@ def test_minibatches_are_separate_updates_and_later_ones_are_off_policy(process_
     assert steps == [1, 2] and clip[0] == 0.0 and clip[1] > 0.0
     assert any(not torch.equal(after[0][k], after[1][k]) for k in after[0])
     torch.manual_seed(0)       # one minibatch, one pass: exactly train_step
-    policy = grpo.shard(agent.load_policy(cfg.model)[0], device, False, False)
+    policy = fsdp.shard(agent.load_policy(cfg.model)[0], device, False, False)
     opt = torch.optim.AdamW(policy.parameters(), lr=0.05)
     grpo.train_step(cfg, policy, None, opt, trajs, torch.tensor([1.0, -1.0, 1.0, -1.0]), tok, device)
     for k, v in policy.state_dict().items():
@@ -243,7 +244,7 @@ def test_activation_checkpointing_changes_memory_not_the_update(process_group):
     after = []
     for checkpointing in (False, True):
         torch.manual_seed(0)
-        policy = grpo.shard(agent.load_policy(cfg.model)[0], device, False, checkpointing)
+        policy = fsdp.shard(agent.load_policy(cfg.model)[0], device, False, checkpointing)
         assert policy.is_activation_checkpointing == checkpointing
         opt = torch.optim.AdamW(policy.parameters(), lr=0.01)
         grpo.train_step(cfg, policy, None, opt, trajs, torch.tensor([1.0, -1.0, 1.0, -1.0]), tok, device)
@@ -263,8 +264,8 @@ def test_reference_forward_runs_once_per_batch_however_many_passes(process_group
     after, calls = [], []
     for cache in (None, {}):
         torch.manual_seed(0)
-        policy = grpo.shard(agent.load_policy(cfg.model)[0], device, False, False)
-        ref = grpo.shard(agent.load_policy(cfg.model)[0].requires_grad_(False), device, False, False)
+        policy = fsdp.shard(agent.load_policy(cfg.model)[0], device, False, False)
+        ref = fsdp.shard(agent.load_policy(cfg.model)[0].requires_grad_(False), device, False, False)
         n = [0]
         ref.register_forward_hook(lambda *_: n.__setitem__(0, n[0] + 1))
         opt = torch.optim.AdamW(policy.parameters(), lr=0.05)
@@ -431,8 +432,8 @@ def test_one_micro_batch_or_many_give_the_same_gradient(process_group, loss):
         with torch.no_grad():
             for p in ref.parameters():
                 p.add_(0.05 * torch.randn_like(p))
-        policy = grpo.shard(model, device, False, False)
-        ref = grpo.shard(ref, device, False, False)
+        policy = fsdp.shard(model, device, False, False)
+        ref = fsdp.shard(ref, device, False, False)
         opt = torch.optim.SGD(policy.parameters(), lr=0.0)
         grpo.train_step(cfg, policy, ref, opt, trajs, adv, agent.load_policy(cfg.model)[1], device)
         grads.append({k: p.grad.full_tensor().clone() for k, p in policy.named_parameters()})

@@ -9,8 +9,10 @@ import os
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SKIP = {"tests", "benchmarks", "data", "docs", "configs", "runs", "checkpoints"}
-# lower layers never import higher ones: clinic <- tools, kb, reward <- env <- agent <- grpo <- ttopd
-LAYERS = [["clinic"], ["tools", "kb", "reward"], ["env"], ["agent"], ["warmstart", "grpo"], ["ttopd"]]
+# lower layers never import higher ones:
+# clinic <- tools, kb, reward <- env <- decoding, distributed <- agent <- warmstart, grpo <- ttopd
+LAYERS = [["clinic"], ["tools", "kb", "reward"], ["env"], ["decoding", "distributed"], ["agent"],
+          ["warmstart", "grpo"], ["ttopd"]]
 
 
 def project_modules():

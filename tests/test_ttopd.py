@@ -13,6 +13,7 @@ import agent
 import config
 import ttopd
 from torchrun import torchrun
+from distributed import checkpoint, fsdp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -63,7 +64,8 @@ def test_hint_changes_the_teacher_but_never_enters_its_scored_rows():
     ids = ids + tok.encode('<tool_call>{"name": "get_vitals"}</tool_call><|im_end|>', add_special_tokens=False)
     hint = agent.hint_ids(tok, ttopd.DistillConfig().hint_wrong)
     hinted = ttopd.with_hint(ids, boundary, hint)
-    rows = ttopd.teacher_rows(len(ids), boundary, len(hint))
+    student = torch.arange(len(ids) - 1)
+    rows = ttopd.teacher_rows(student, torch.full_like(student, boundary), torch.full_like(student, len(hint))).tolist()
     assert all(hinted[r + 1] == ids[j + 1] for j, r in enumerate(rows))      # same token predicted
     assert not set(range(boundary - 1, boundary - 1 + len(hint))) & set(rows[boundary - 1:])  # hint rows skipped
     with torch.no_grad():
@@ -75,12 +77,12 @@ def test_hint_changes_the_teacher_but_never_enters_its_scored_rows():
 
 def test_lambda_only_goes_down():
     d = ttopd.DistillConfig(lam=4.0, phase_out_steps=40)
-    lam = ttopd.Lambda(d)
+    lam = ttopd.LamSchedule(d)
     values = [lam.at(s) for s in [1, 6, 11, 4, 1, 21, 41, 42, 3, 101]]   # earlier steps cannot re-engage it
     assert values[0] == 4.0 and values[2] == pytest.approx(3.0) and values[5] == pytest.approx(2.0)
     assert values[6] == 0.0
     assert all(b <= a for a, b in zip(values, values[1:]))
-    cos = ttopd.Lambda(ttopd.DistillConfig(lam=4.0, schedule="cosine", phase_out_steps=40))
+    cos = ttopd.LamSchedule(ttopd.DistillConfig(lam=4.0, schedule="cosine", phase_out_steps=40))
     assert cos.at(21) == pytest.approx(2.0)
     cos.disable()
     assert cos.at(1) == 0.0
@@ -107,11 +109,11 @@ def test_teacher_corruption_guard_stops_the_term_within_the_same_step(process_gr
     the two to show exactly that)."""
     ext, mbs, trajs = _guard_setup(process_group, ["distill.kl_max=0.0"])
     first = ext.extra_loss(mbs[0])
-    assert ext.lam.disabled and float(first) == 0.0 and ext.events[-1]["guard"] == "teacher_corruption"
+    assert ext.schedule.disabled and float(first) == 0.0 and ext.events[-1]["guard"] == "teacher_corruption"
     ext.d.kl_max = 100.0
     assert float(ext.extra_loss(mbs[1])) == 0.0                     # the term is gone for the rest of the step
     ext.after_rollout(2, trajs)
-    assert ext.lam_now == 0.0 and float(ext.extra_loss(mbs[1])) == 0.0   # and for good
+    assert ext.lam == 0.0 and float(ext.extra_loss(mbs[1])) == 0.0   # and for good
 
 
 def test_a_teacher_that_no_longer_acts_costs_no_forward(process_group):
@@ -125,7 +127,7 @@ def test_a_teacher_that_no_longer_acts_costs_no_forward(process_group):
         assert len(calls) == 1 and (term == 0.0 if fire else term > 0.0)
         if not fire:
             ext.after_rollout(ext.d.phase_out_steps + 1, trajs)
-            assert ext.lam_now == 0.0
+            assert ext.lam == 0.0
         assert float(ext.extra_loss(mbs[1])) == 0.0 and len(calls) == 1
 
 
@@ -133,20 +135,20 @@ def test_v31_switch_reengages_on_a_kl_drop_and_the_default_never_does(process_gr
     ext, mbs, trajs = _guard_setup(process_group, ["distill.kl_max=0.0", "distill.reengage=true",
                                                    "distill.reengage_kl=0.0"])
     ext.extra_loss(mbs[0])
-    assert ext.lam.disabled
+    assert ext.schedule.disabled
     ext.turn_kls = {}
-    assert float(ext.extra_loss(mbs[1])) == 0.0 and ext.lam.disabled      # KL not below reengage_kl: stays off
+    assert float(ext.extra_loss(mbs[1])) == 0.0 and ext.schedule.disabled      # KL not below reengage_kl: stays off
     assert ext.turn_kls                                                     # but the teacher is still measured
     ext.d.reengage_kl, ext.d.kl_max = 100.0, 100.0                        # a "natural drop" below the threshold
     assert float(ext.extra_loss(mbs[1])) == 0.0                           # this step: still off
-    assert not ext.lam.disabled and ext.events[-1]["guard"] == "reengaged"
+    assert not ext.schedule.disabled and ext.events[-1]["guard"] == "reengaged"
     ext.after_rollout(2, trajs)
-    assert ext.lam_now == pytest.approx(ext.d.lam * (1 - 1 / ext.d.phase_out_steps))   # back on its schedule
+    assert ext.lam == pytest.approx(ext.d.lam * (1 - 1 / ext.d.phase_out_steps))   # back on its schedule
     assert float(ext.extra_loss(mbs[1])) > 0.0
 
 
 def test_constant_schedule_and_frozen_teacher_are_the_v30_ablation():
-    lam = ttopd.Lambda(ttopd.DistillConfig(lam=4.0, schedule="constant", phase_out_steps=5))
+    lam = ttopd.LamSchedule(ttopd.DistillConfig(lam=4.0, schedule="constant", phase_out_steps=5))
     assert [lam.at(s) for s in (1, 10, 100)] == [4.0, 4.0, 4.0]
     cfg = config.load("configs/ttopd_tiny.yaml", ttopd.TTOPDConfig, ["init_checkpoint=", "distill.teacher=frozen",
                                                                      "distill.ema_every=1", "distill.hard_copy_every=1"])
@@ -265,7 +267,10 @@ def test_the_teacher_reads_the_hint_exactly_at_the_prompt_response_boundary(proc
     short.add_turn([61], [0.0])
     short.extras["hint_ids"] = [99]
     ids, attn, _, _ = grpo.pad_batch([tr, short], ext.tok.pad_token_id, "cpu")
-    t_ids, t_attn, rows = ext._teacher_batch([tr, short], ids, attn)
+    t_ids, t_attn, boundary, n_hint = ext._teacher_batch([tr, short], ids, attn)
+    assert boundary.tolist() == [len(prompt), 2] and n_hint.tolist() == [len(hint), 1]
+    j = torch.arange(len(prompt + turn + obs + turn2) - 1)
+    rows = [ttopd.teacher_rows(j, boundary[0].expand_as(j), n_hint[0].expand_as(j)).tolist()]
     assert t_ids[0].tolist() == prompt + hint + turn + obs + turn2
     assert t_ids[1, :4].tolist() == [51, 52, 99, 61] and t_attn[1].tolist() == [1, 1, 1, 1] + [0] * 10
     seq = prompt + turn + obs + turn2
@@ -298,7 +303,7 @@ def test_the_distillation_term_of_each_micro_batch_is_its_share_of_the_step(proc
                             15.0)[0]
     together = float(ext.extra_loss(both))
     assert float(ext.extra_loss(mbs[0])) + float(ext.extra_loss(mbs[1])) == pytest.approx(together, rel=1e-5)
-    assert together == pytest.approx(ext.lam_now * sum(ext.seq_kls[:2]) / 2, rel=1e-5)
+    assert together == pytest.approx(ext.lam * sum(ext.seq_kls[:2]) / 2, rel=1e-5)
 
 
 def test_ema_and_hard_copy_happen_on_their_steps_and_only_then():
@@ -342,19 +347,19 @@ def test_a_checkpoint_restores_the_teacher_lambda_the_guard_and_the_counters(pro
     ext.setup(cfg, policy, tok, device)
     with torch.no_grad():
         for p in ext.teacher.parameters():
-            grpo.local_shard(p).add_(0.01 * torch.randn_like(grpo.local_shard(p)))
-    ext.lam.value, ext.lam.disabled, ext.last_ema, ext.last_copy = 1.25, True, 7, 9
-    saved = {k: v.clone() for k, v in grpo.full_state(ext.teacher).items()}
-    grpo.save_checkpoint(cfg, 9, policy, optimizer, sched, ext, files.RunLogs(str(tmp_path), (), {}, False))
+            fsdp.local_shard(p).add_(0.01 * torch.randn_like(fsdp.local_shard(p)))
+    ext.schedule.value, ext.schedule.disabled, ext.last_ema, ext.last_copy = 1.25, True, 7, 9
+    saved = {k: v.clone() for k, v in fsdp.full_state(ext.teacher).items()}
+    checkpoint.save_checkpoint(cfg, 9, policy, optimizer, sched, ext, files.RunLogs(str(tmp_path), (), {}, False))
     fresh = ttopd.TTOPD(cfg)
     fresh.setup(cfg, policy, tok, device)
-    path, record = grpo.resumable_checkpoint(cfg, rank, world)
-    assert grpo.load_checkpoint(path, record, policy, optimizer, sched, fresh) == 9
-    restored = grpo.full_state(fresh.teacher)
+    path, record = checkpoint.resumable_checkpoint(cfg, rank, world)
+    assert checkpoint.load_checkpoint(path, record, policy, optimizer, sched, fresh) == 9
+    restored = fsdp.full_state(fresh.teacher)
     assert all(torch.equal(restored[k], v) for k, v in saved.items())
-    assert any(not torch.equal(v, grpo.full_state(policy)[k]) for k, v in saved.items())
-    assert (fresh.lam.value, fresh.lam.disabled, fresh.last_ema, fresh.last_copy) == (1.25, True, 7, 9)
-    assert fresh.lam.at(10) == 0.0                           # the guard stays fired after a resume
+    assert any(not torch.equal(v, fsdp.full_state(policy)[k]) for k, v in saved.items())
+    assert (fresh.schedule.value, fresh.schedule.disabled, fresh.last_ema, fresh.last_copy) == (1.25, True, 7, 9)
+    assert fresh.schedule.at(10) == 0.0                           # the guard stays fired after a resume
 
 
 def test_each_outcome_gets_its_own_kind_of_hint(process_group):
@@ -387,4 +392,4 @@ def test_the_corruption_guard_fires_when_and_only_when_the_kl_passes_kl_max(proc
     for factor, fires in ((1.1, False), (0.9, True)):
         ext, mbs, _ = _guard_setup(process_group, [f"distill.kl_max={kl * factor}", "distill.ratio_max=0"])
         term = float(ext.extra_loss(mbs[0]))
-        assert ext.lam.disabled == fires and (term == 0.0) == fires
+        assert ext.schedule.disabled == fires and (term == 0.0) == fires

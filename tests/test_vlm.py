@@ -9,6 +9,7 @@ pytest.importorskip("PIL")      # the image processors need Pillow (requirements
 import agent  # noqa: E402
 import config  # noqa: E402
 import grpo  # noqa: E402
+from distributed import fsdp  # noqa: E402
 from clinic import bank  # noqa: E402
 import warmstart  # noqa: E402
 from tiny_models import make_tiny_vlm  # noqa: E402
@@ -72,10 +73,10 @@ def test_a_grpo_step_trains_the_vision_tower_too(vlm, tasks, process_group):
     rank, world, device = process_group
     policy = agent.load_policy(cfg.model)[0]
     before = {n: p.detach().clone() for n, p in policy.named_parameters() if ".visual." in f".{n}"}
-    policy = grpo.shard(policy, device, False, False)
+    policy = fsdp.shard(policy, device, False, False)
     opt = torch.optim.AdamW(policy.parameters(), lr=1e-2)
     trajs = agent.rollout(model, tok, tasks[:2] * 2, cfg.rollout, seed=0, progress=False)
     stats = grpo.train_step(cfg, policy, None, opt, trajs, torch.tensor([1.0, -1.0, -1.0, 1.0]), tok, device)
     assert torch.isfinite(torch.tensor(stats["loss"])) and stats["grad_norm"] > 0
-    after = dict(grpo.full_state(policy))
+    after = dict(fsdp.full_state(policy))
     assert before and any(not torch.equal(after[n], p) for n, p in before.items())

@@ -1,0 +1,101 @@
+"""FSDP2 for grpo.py: the process group, sharding, and the collectives that keep ranks in lockstep.
+
+Plain `python grpo.py` runs a one-process group through the same code (gloo on CPU), so nothing here is
+optional; a reader of the algorithm can skip it: it decides where tensors live, never what a step computes.
+"""
+import os
+
+import torch
+import torch.distributed as dist
+
+import config
+
+
+def setup_distributed(device=None):
+    """torchrun: its env vars; plain python: a one-process group, so the code path is the same. device: the
+    config's model.device (cuda: NCCL and each rank's own GPU, cuda:N in one process: GPU N; cpu: gloo);
+    None = CUDA if there is one."""
+    cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
+    if cuda and not torch.cuda.is_available():
+        raise config.ConfigError(f"config key 'model.device' is {device!r} but this machine has no CUDA device")
+    torchrun = "RANK" in os.environ
+    if not torchrun:
+        os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1",
+                          MASTER_PORT=os.environ.get("MASTER_PORT", str(29500 + os.getpid() % 1000)))
+    backend = "nccl" if cuda else "gloo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend)
+    rank, world = dist.get_rank(), dist.get_world_size()
+    index = device.split(":")[1] if device and ":" in device and not torchrun else os.environ["LOCAL_RANK"]
+    device = torch.device(f"cuda:{int(index)}" if cuda else "cpu")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return rank, world, device
+
+
+def shard(model, device, bf16, activation_checkpointing):
+    """FSDP2: shard each decoder layer, then the root; bf16 compute with fp32 master weights on GPU."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+    mesh = init_device_mesh(device.type, (dist.get_world_size(),))
+    mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 else None
+    kw = {"mesh": mesh, **({"mp_policy": mp} if mp else {})}
+    if activation_checkpointing:
+        # transformers 5.2x renamed the method; older releases (5.17 on our GPU image) only have the old name
+        (getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable)()
+    text = getattr(model.model, "language_model", model.model)     # vision-language models nest it
+    for layer in text.layers:      # (a vision tower stays in the root unit: every rank gathers it alike)
+        fully_shard(layer, **kw)
+    fully_shard(model, **kw)
+    return model
+
+
+def full_state(model):
+    """Gather the sharded model into a full state dict on every rank (checks and exports only: it holds the
+    whole model at once; the training loop syncs with sync_weights)."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True))
+
+
+@torch.no_grad()
+def sync_weights(sharded, full):
+    """full <- sharded, one parameter at a time, gathered straight into the copy's tensor (through one buffer of
+    that parameter's size when the copy has another dtype or the shards are uneven): the extra memory is one
+    parameter, never the model. Every rank calls this in the same order."""
+    dst = dict(full.named_parameters())
+    for name, p in sharded.named_parameters():
+        out = dst[name]
+        if not hasattr(p, "to_local"):                 # not sharded (or gathered just now): a plain copy
+            out.copy_(p)
+            continue
+        local = p.to_local()
+        even = local.shape[0] * dist.get_world_size() == out.shape[0]
+        if even and out.dtype == local.dtype and out.is_contiguous():
+            # (torch 2.13 deprecates all_gather_into_tensor for all_gather_single; older releases lack the new name)
+            (getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor)(out, local.contiguous())
+        else:
+            out.copy_(p.full_tensor())
+
+
+def local_shard(p):
+    """This rank's part of a parameter: the local tensor of an FSDP2 DTensor, or the plain tensor itself."""
+    return p.to_local() if hasattr(p, "to_local") else p
+
+
+@torch.no_grad()
+def copy_shards(dst, src):
+    """dst <- src, parameter by parameter, each rank on its own shards (both sharded alike): no gathering."""
+    for t, s in zip(dst.parameters(), src.parameters()):
+        local_shard(t).copy_(local_shard(s))
+
+
+def all_sum(values, device):
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def max_over_ranks(x, device):
+    t = torch.tensor([float(x)], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return t.item()
