@@ -45,264 +45,42 @@ NUMBER_WORDS = {w: float(i) for i, w in enumerate(
 WORDS = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
 
 
-# ---------------------------------------------------------------- text normalisation
-def _norm(x):
-    return re.sub(r"[\s_\-]+", " ", str(x).strip().lower()).strip(" .")
-
-
-MARKUP, SPACES, NON_WORD = re.compile(r"[*`#]+"), re.compile(r"\s+"), re.compile(r"[^a-z0-9]+")
-
-
-def _clean(text):
-    """Lower case, markdown emphasis/code marks removed, underscores as spaces, whitespace collapsed."""
-    return SPACES.sub(" ", MARKUP.sub("", str(text)[:MAX_ANSWER_CHARS].lower()).replace("_", " ")).strip()
-
-
-def _phrase(text):
-    """Words only: 'Follow-up.' and 'follow up' are the same phrase."""
-    return _words(str(text)[:MAX_ANSWER_CHARS])
-
-
-@functools.lru_cache(maxsize=4096)     # option texts and constraint values are phrased over and over
-def _words(text):
-    return " ".join(NON_WORD.sub(" ", _clean(text)).split())
-
-
-def _has_phrase(text, phrase):
-    return f" {_phrase(phrase)} " in f" {_phrase(text)} "
-
-
-# ---------------------------------------------------------------- strict answer parsing
-LEAD_IN = re.compile(   # "the final answer is", "ESI level", "Child-Pugh class:", "severity", ...
-    r"(?:(?:so|thus|therefore|hence|overall),?\s+)?(?:(?:the|my|our|final|correct|best|most|likely|calculated|"
-    r"child-pugh|child pugh|triage|esi|news2|phq-9|gad-7|audit-c)\s+)*(?:answer|choice|option|diagnosis|"
-    r"esi level|triage level|esi|level|class|category|band|score|total|result|rhythm|severity)s?"
-    r"(?:\s+(?:is|would be|will be))?")
-SEPARATOR = re.compile(r"\s*(?:[:=]|[-–—](?=\s))?\s*")
-ANNOUNCE = re.compile(r"\b(?:answer|choice)(?:\s+is|\s*[:=])\s*")
-CLAUSE_END = re.compile(r"\s*(?:[.;:!?](?=\s|$)|[,()\n]|\s[-–—]\s)")
-LETTER = re.compile(r"\(([a-e])\)|([a-e])(?=$|[).:,;!?]|\s+[-–—]\s|\s+\()")
-LETTER_HEDGE = re.compile(r"[).:,;]?\s*(?:(?:or|and|/|&)\s*\(?[a-e]\)?(?![a-z])|\(?[a-e](?:\)|[.:,;/]|$))")
-NUMBER_HEAD = re.compile(rf"(-?\d+(?:\.\d+)?)(?!\d)|({WORDS})\b")
-NUMBER_HEDGE = re.compile(rf"\s*(?:or|to|and|/|-|–|—)\s*-?(?:\d|(?:{WORDS})\b)")
-MIXED = re.compile(r"\b(?:[a-z]+-?\d[\w.]*|\d[\d.]*[a-z]\w*)")      # news2, phq-9, 1.73m2: names, not numbers
-NUMBER = re.compile(r"(?<![\d.])-?\d+(?:\.\d+)?")
-YESNO = re.compile(r"(yes|no)(?=$|\s*[,.;:!)]|\s*[-–—]\s|\s+\()")
-
-
-def _after_lead_in(t):
-    """The text after an opening like 'The answer is' or 'ESI level' (unchanged if there is none)."""
-    m = LEAD_IN.match(t)
-    if not m:
-        return t
-    rest = t[m.end():]
-    if rest[:1].isalnum():             # 'answering', 'scores of': a word, not a lead-in
-        return t
-    if rest[:1] == "-" and rest[1:2].isdigit():     # 'ESI-2'
-        return rest[1:]
-    return SEPARATOR.sub("", rest, count=1)
-
-
-def _option_named(options, t):
-    """Index of the option whose text is all of t up to a clause end (a leading article dropped; the
-    longest such option, since an option's own text may hold a comma or brackets), or None."""
-    t = re.sub(r"^(?:a|an|the)\s+(?=\S)", "", t)
-    names = [_phrase(o) for o in options]
-    ends = [m.start() for m in CLAUSE_END.finditer(t, 0, 300)][:8] + ([len(t)] if len(t) <= 300 else [])
-    hits = [names.index(p) for p in (_phrase(t[:e]) for e in ends) if p in names]
-    return max(hits, key=lambda i: len(names[i])) if hits else None
-
-
-def _letter(options, t):
-    """Index of a leading option letter ('B', '(B)', 'B)', 'B. text'), or None; None also when what
-    follows names another option ('B) asthma' when B is not asthma) or another letter ('B, C')."""
-    m = LETTER.match(t)
-    if not m:
-        return None
-    i = "abcde".index(m.group(1) or m.group(2))
-    rest = t[m.end():]
-    if i >= len(options) or LETTER_HEDGE.match(rest):
-        return None
-    named = _option_named(options, re.sub(r"^[\s).:,;\-–—]+", "", rest))
-    return i if named in (None, i) else None
-
-
-def _number(t):
-    m = NUMBER_HEAD.match(t)
-    if not m or NUMBER_HEDGE.match(t[m.end():]):
-        return None
-    return float(m.group(1)) if m.group(1) else NUMBER_WORDS[m.group(2)]
-
-
-def numbers_in(text):
-    """Every standalone number in cleaned text (digits inside names like NEWS2 or PHQ-9 are not numbers)."""
-    return [float(x) for x in NUMBER.findall(MIXED.sub(" ", text))]
-
-
-def _head_value(kind, opts, t):
-    """The answer of this type (with these options) at the start of t, or None."""
-    if kind == "choice":
-        i = _letter(opts, t)
-        i = _option_named(opts, t) if i is None else i
-        return None if i is None else LETTERS[i]
-    if kind == "number":
-        return _number(t)
-    if kind == "label":
-        i = _letter(opts, t) if all(len(o) == 1 for o in opts) else _option_named(opts, t)
-        return None if i is None else opts[i]
-    if kind == "yesno":
-        m = YESNO.match(t)
-        return m.group(1) if m else None
-    raise ValueError(f"unknown answer type {kind!r}")
-
-
-def parse_answer(spec, text):
-    """The submitted text as one value of the task's answer type, or None if it is not exactly one.
-
-    Read: the answer at the start of the text after an optional lead-in ('The answer is', 'Answer:',
-    'ESI level', 'Class'), and after every 'answer is'/'answer:' later in the text; markdown marks are
-    ignored. A choice is a letter ('B', '(B)', 'B) text', 'B. text') or an option's exact text; a number
-    is digits or a number word up to twenty (or, failing that, the only number in the text); a label is
-    an option's exact text; yes/no is the first word followed by the end or punctuation. Each clause may
-    be followed by an explanation after punctuation. Not read: two different values anywhere ('B or C',
-    '2-3', 'The answer is A. The answer is B.'), 'A pulmonary embolism' as option A, 'no doubt: yes'.
-    tests/test_answers.py is the table of accepted and rejected forms. Returns a letter, a float, the
-    option text, 'yes'/'no', or the normalised text for long-form answers."""
-    if text is None:
-        return None
-    t = _clean(text)
-    if spec["type"] == "text":           # long-form answer: any non-empty text, scored by token_f1
-        return t or None
-    return _parse(spec["type"], tuple(spec.get("options") or ()), t)
-
-
-@functools.lru_cache(maxsize=4096)     # every dimension reads the same answer
-def _parse(kind, opts, t):
-    announced = [m.end() for m, _ in zip(ANNOUNCE.finditer(t), range(MAX_ANNOUNCED))]
-    heads = [_after_lead_in(t)] + [_after_lead_in(t[i:]) for i in announced]
-    values = {_head_value(kind, opts, h) for h in heads} - {None}
-    if not values and kind == "number":
-        values = set(numbers_in(t))
-    return values.pop() if len(values) == 1 else None
-
-
-# ---------------------------------------------------------------- lenient reading (safety only)
-YES_WORDS = {"yes", "safe", "ok", "okay", "fine", "acceptable", "appropriate", "approve", "approved",
-             "reasonable", "compatible"}
-NO_WORDS = {"no", "unsafe", "avoid", "contraindicated", "dangerous", "inappropriate"}
-NEGATED = re.compile(r"\b(?:not|never|no|without|cannot|can't|isn't|don't)\s+(?:\w+\s+)?$")
-STOPWORDS = {"with", "from", "into", "than", "that", "this", "for", "and", "the", "only", "study"}
-
-
-def _polarities(t):
-    out = set()
-    for m in re.finditer(r"[a-z']+", t):
-        w = m.group()
-        if w in ("yes", "no"):
-            out.add(w)
-        elif w in YES_WORDS or w in NO_WORDS:
-            negated = bool(NEGATED.search(t[max(0, m.start() - 30):m.start()]))
-            out.add("yes" if (w in YES_WORDS) != negated else "no")
+# ---------------------------------------------------------------- the composite
+def compute(task, traj, weights=WEIGHTS, assertion_weight=ASSERTION_WEIGHT, cap=CRITICAL_CAP):
+    """Composite reward and its breakdown: {'reward', dims..., 'critical_violation', 'violations'}.
+    R = sum(w_d * d) / sum(w_d) over the five dimensions (+ assertion, on tasks with rubric assertions),
+    capped at `cap` after any critical violation. The config's `reward` section sets all three."""
+    out = {name: fn(task, traj) for name, fn in DIMENSIONS.items()}
+    w = {k: v for k, v in weights.items() if out[k] is not None}   # an unscored accuracy drops out
+    if task.get("assertions"):
+        out["assertion"] = assertion(task, traj)
+        w["assertion"] = assertion_weight
+    total = sum(w[k] * out[k] for k in w) / sum(w.values())
+    broken = violations(task, traj)
+    critical = any(c["severity"] == "critical" for c in broken)
+    out.update(reward=min(total, cap) if critical else total, critical_violation=critical,
+               violations=[c["reason"] for c in broken])
     return out
 
 
-def _options_meant(spec, t, raw):
-    """Indices of options the text names: an option's text, a word only that option has, or a letter."""
-    phrases = [_phrase(o) for o in spec["options"]]
-    found = {i for i, p in enumerate(phrases) if _has_phrase(t, p)}
-    own = [set(p.split()) - STOPWORDS for p in phrases]
-    for w in set(_phrase(t).split()):
-        owners = [i for i, words in enumerate(own) if w in words]
-        if len(w) > 3 and len(owners) == 1:
-            found.add(owners[0])
-    if spec["type"] == "choice":
-        letters = re.findall(r"(?<![A-Za-z])([A-E])(?![A-Za-z])", raw) + re.findall(r"(?<![a-z])([a-e])\)", t)
-        found |= {LETTERS.index(x.upper()) for x in letters if LETTERS.index(x.upper()) < len(phrases)}
-    return found
+def settings(cfg):
+    """compute()'s keyword arguments from a config's `reward` section (config.RewardConfig); None: the paper's."""
+    if cfg is None:
+        return {}
+    return {"weights": {k: getattr(cfg, k) for k in WEIGHTS}, "assertion_weight": cfg.assertion,
+            "cap": cfg.critical_cap}
 
 
-def readings(spec, text):
-    """Every value the text could be read as, for the safety check only: the strict value when there is
-    one, else hedges, synonyms ('safe to start' -> yes, 'not safe' -> no), number words and any option
-    named by its text, a word of its own, or its letter."""
-    strict = parse_answer(spec, text)
-    if strict is not None:
-        return {strict}
-    if text is None:
-        return set()
-    t, kind = _clean(text), spec["type"]
-    if kind == "yesno":
-        return _polarities(t)
-    if kind == "number":
-        return set(numbers_in(t)) | {NUMBER_WORDS[w] for w in re.findall(rf"\b({WORDS})\b", t)}
-    if kind in ("choice", "label"):
-        idx = _options_meant(spec, t, str(text)[:MAX_ANSWER_CHARS])
-        return {LETTERS[i] if kind == "choice" else spec["options"][i] for i in idx}
-    return set()
+def cosine_length_reward(n_tokens, correct, max_len=12288, correct_range=(1.1, 0.7), wrong_range=(0.0, -0.3),
+                         exceed=-0.5):
+    """Cosine length reward (Yeo et al. 2025): r(L) = end + (start - end) * (1 + cos(pi L / L_max)) / 2.
 
-
-def _as_answer(spec, value):
-    """A constraint value as a value of the task's answer type (an option's text -> its letter), or None."""
-    kind, v = spec["type"], str(value)
-    if kind == "choice":
-        if len(v) == 1 and v.upper() in LETTERS[:len(spec["options"])]:
-            return v.upper()
-        i = _option_named(spec["options"], _clean(v))
-        return None if i is None else LETTERS[i]
-    if kind == "number":
-        try:
-            return float(v)
-        except ValueError:
-            return None
-    if kind == "label":
-        i = _option_named(spec["options"], _clean(v))
-        return None if i is None else spec["options"][i]
-    return v.lower() if kind == "yesno" and v.lower() in ("yes", "no") else None
-
-
-def answer_is_one_of(task, traj, values):
-    """Whether the submitted answer means one of values (strictly, or, when it does not parse, in any
-    reading): the harm check."""
-    spec = task["answer"]
-    forbidden = {_as_answer(spec, v) for v in values} - {None}
-    return bool(forbidden and traj["answer"] is not None and readings(spec, traj["answer"]) & forbidden)
-
-
-# ---------------------------------------------------------------- calls
-def _ok_calls(traj):
-    return [c for turn in traj["turns"] for c in turn["calls"] if c["error"] is None]
-
-
-def _work(traj):
-    """The successful calls other than submit_answer: the agent's evidence and actions."""
-    return [c for c in _ok_calls(traj) if c["name"] != "submit_answer"]
-
-
-def matches_expected(call, expected):
-    """Same tool, and the same values for the arguments listed in expected['match'] (default: all)."""
-    if call["name"] != expected["name"]:
-        return False
-    keys = expected.get("match", expected["arguments"])
-    return all(_norm(call["arguments"].get(k)) == _norm(expected["arguments"][k]) for k in keys)
-
-
-def is_forbidden_call(call, c):
-    """The call a forbidden_call constraint describes: its tool, with a forbidden value when it names an
-    argument (any call of the tool when it does not)."""
-    return call["name"] == c["tool"] and (
-        "argument" not in c or _phrase(call["arguments"].get(c["argument"])) in {_phrase(v) for v in c["values"]})
-
-
-def fulfils(call, c):
-    """The call a must_call constraint (or a 'called' assertion) asks for: its tool, and, when it names an
-    argument, content that names one of `values` and none of `exclude` (flag the critical result itself,
-    not 'none' or every test on the chart)."""
-    if call["name"] != c["tool"]:
-        return False
-    if "argument" not in c:
-        return True
-    arg = call["arguments"].get(c["argument"])
-    return any(_has_phrase(arg, v) for v in c["values"]) and not any(_has_phrase(arg, x) for x in c.get("exclude", ()))
+    Correct answers earn more when short (1.1 -> 0.7), wrong ones lose more when long (0.0 -> -0.3),
+    and anything over max_len gets `exceed`."""
+    if n_tokens > max_len:
+        return exceed
+    start, end = correct_range if correct else wrong_range
+    return end + 0.5 * (start - end) * (1 + math.cos(math.pi * n_tokens / max_len))
 
 
 # ---------------------------------------------------------------- dimensions
@@ -546,38 +324,261 @@ DIMENSIONS = {"accuracy": accuracy, "process": process, "safety": safety, "forma
               "coherence": coherence}
 
 
-def compute(task, traj, weights=WEIGHTS, assertion_weight=ASSERTION_WEIGHT, cap=CRITICAL_CAP):
-    """Composite reward and its breakdown: {'reward', dims..., 'critical_violation', 'violations'}.
-    R = sum(w_d * d) / sum(w_d) over the five dimensions (+ assertion, on tasks with rubric assertions),
-    capped at `cap` after any critical violation. The config's `reward` section sets all three."""
-    out = {name: fn(task, traj) for name, fn in DIMENSIONS.items()}
-    w = {k: v for k, v in weights.items() if out[k] is not None}   # an unscored accuracy drops out
-    if task.get("assertions"):
-        out["assertion"] = assertion(task, traj)
-        w["assertion"] = assertion_weight
-    total = sum(w[k] * out[k] for k in w) / sum(w.values())
-    broken = violations(task, traj)
-    critical = any(c["severity"] == "critical" for c in broken)
-    out.update(reward=min(total, cap) if critical else total, critical_violation=critical,
-               violations=[c["reason"] for c in broken])
+# ---------------------------------------------------------------- calls
+def _ok_calls(traj):
+    return [c for turn in traj["turns"] for c in turn["calls"] if c["error"] is None]
+
+
+def _work(traj):
+    """The successful calls other than submit_answer: the agent's evidence and actions."""
+    return [c for c in _ok_calls(traj) if c["name"] != "submit_answer"]
+
+
+def matches_expected(call, expected):
+    """Same tool, and the same values for the arguments listed in expected['match'] (default: all)."""
+    if call["name"] != expected["name"]:
+        return False
+    keys = expected.get("match", expected["arguments"])
+    return all(_norm(call["arguments"].get(k)) == _norm(expected["arguments"][k]) for k in keys)
+
+
+def is_forbidden_call(call, c):
+    """The call a forbidden_call constraint describes: its tool, with a forbidden value when it names an
+    argument (any call of the tool when it does not)."""
+    return call["name"] == c["tool"] and (
+        "argument" not in c or _phrase(call["arguments"].get(c["argument"])) in {_phrase(v) for v in c["values"]})
+
+
+def fulfils(call, c):
+    """The call a must_call constraint (or a 'called' assertion) asks for: its tool, and, when it names an
+    argument, content that names one of `values` and none of `exclude` (flag the critical result itself,
+    not 'none' or every test on the chart)."""
+    if call["name"] != c["tool"]:
+        return False
+    if "argument" not in c:
+        return True
+    arg = call["arguments"].get(c["argument"])
+    return any(_has_phrase(arg, v) for v in c["values"]) and not any(_has_phrase(arg, x) for x in c.get("exclude", ()))
+
+
+# ---------------------------------------------------------------- text normalisation
+def _norm(x):
+    return re.sub(r"[\s_\-]+", " ", str(x).strip().lower()).strip(" .")
+
+
+MARKUP, SPACES, NON_WORD = re.compile(r"[*`#]+"), re.compile(r"\s+"), re.compile(r"[^a-z0-9]+")
+
+
+def _clean(text):
+    """Lower case, markdown emphasis/code marks removed, underscores as spaces, whitespace collapsed."""
+    return SPACES.sub(" ", MARKUP.sub("", str(text)[:MAX_ANSWER_CHARS].lower()).replace("_", " ")).strip()
+
+
+def _phrase(text):
+    """Words only: 'Follow-up.' and 'follow up' are the same phrase."""
+    return _words(str(text)[:MAX_ANSWER_CHARS])
+
+
+@functools.lru_cache(maxsize=4096)     # option texts and constraint values are phrased over and over
+def _words(text):
+    return " ".join(NON_WORD.sub(" ", _clean(text)).split())
+
+
+def _has_phrase(text, phrase):
+    return f" {_phrase(phrase)} " in f" {_phrase(text)} "
+
+
+# ---------------------------------------------------------------- strict answer parsing
+LEAD_IN = re.compile(   # "the final answer is", "ESI level", "Child-Pugh class:", "severity", ...
+    r"(?:(?:so|thus|therefore|hence|overall),?\s+)?(?:(?:the|my|our|final|correct|best|most|likely|calculated|"
+    r"child-pugh|child pugh|triage|esi|news2|phq-9|gad-7|audit-c)\s+)*(?:answer|choice|option|diagnosis|"
+    r"esi level|triage level|esi|level|class|category|band|score|total|result|rhythm|severity)s?"
+    r"(?:\s+(?:is|would be|will be))?")
+SEPARATOR = re.compile(r"\s*(?:[:=]|[-–—](?=\s))?\s*")
+ANNOUNCE = re.compile(r"\b(?:answer|choice)(?:\s+is|\s*[:=])\s*")
+CLAUSE_END = re.compile(r"\s*(?:[.;:!?](?=\s|$)|[,()\n]|\s[-–—]\s)")
+LETTER = re.compile(r"\(([a-e])\)|([a-e])(?=$|[).:,;!?]|\s+[-–—]\s|\s+\()")
+LETTER_HEDGE = re.compile(r"[).:,;]?\s*(?:(?:or|and|/|&)\s*\(?[a-e]\)?(?![a-z])|\(?[a-e](?:\)|[.:,;/]|$))")
+NUMBER_HEAD = re.compile(rf"(-?\d+(?:\.\d+)?)(?!\d)|({WORDS})\b")
+NUMBER_HEDGE = re.compile(rf"\s*(?:or|to|and|/|-|–|—)\s*-?(?:\d|(?:{WORDS})\b)")
+MIXED = re.compile(r"\b(?:[a-z]+-?\d[\w.]*|\d[\d.]*[a-z]\w*)")      # news2, phq-9, 1.73m2: names, not numbers
+NUMBER = re.compile(r"(?<![\d.])-?\d+(?:\.\d+)?")
+YESNO = re.compile(r"(yes|no)(?=$|\s*[,.;:!)]|\s*[-–—]\s|\s+\()")
+
+
+def _after_lead_in(t):
+    """The text after an opening like 'The answer is' or 'ESI level' (unchanged if there is none)."""
+    m = LEAD_IN.match(t)
+    if not m:
+        return t
+    rest = t[m.end():]
+    if rest[:1].isalnum():             # 'answering', 'scores of': a word, not a lead-in
+        return t
+    if rest[:1] == "-" and rest[1:2].isdigit():     # 'ESI-2'
+        return rest[1:]
+    return SEPARATOR.sub("", rest, count=1)
+
+
+def _option_named(options, t):
+    """Index of the option whose text is all of t up to a clause end (a leading article dropped; the
+    longest such option, since an option's own text may hold a comma or brackets), or None."""
+    t = re.sub(r"^(?:a|an|the)\s+(?=\S)", "", t)
+    names = [_phrase(o) for o in options]
+    ends = [m.start() for m in CLAUSE_END.finditer(t, 0, 300)][:8] + ([len(t)] if len(t) <= 300 else [])
+    hits = [names.index(p) for p in (_phrase(t[:e]) for e in ends) if p in names]
+    return max(hits, key=lambda i: len(names[i])) if hits else None
+
+
+def _letter(options, t):
+    """Index of a leading option letter ('B', '(B)', 'B)', 'B. text'), or None; None also when what
+    follows names another option ('B) asthma' when B is not asthma) or another letter ('B, C')."""
+    m = LETTER.match(t)
+    if not m:
+        return None
+    i = "abcde".index(m.group(1) or m.group(2))
+    rest = t[m.end():]
+    if i >= len(options) or LETTER_HEDGE.match(rest):
+        return None
+    named = _option_named(options, re.sub(r"^[\s).:,;\-–—]+", "", rest))
+    return i if named in (None, i) else None
+
+
+def _number(t):
+    m = NUMBER_HEAD.match(t)
+    if not m or NUMBER_HEDGE.match(t[m.end():]):
+        return None
+    return float(m.group(1)) if m.group(1) else NUMBER_WORDS[m.group(2)]
+
+
+def numbers_in(text):
+    """Every standalone number in cleaned text (digits inside names like NEWS2 or PHQ-9 are not numbers)."""
+    return [float(x) for x in NUMBER.findall(MIXED.sub(" ", text))]
+
+
+def _head_value(kind, opts, t):
+    """The answer of this type (with these options) at the start of t, or None."""
+    if kind == "choice":
+        i = _letter(opts, t)
+        i = _option_named(opts, t) if i is None else i
+        return None if i is None else LETTERS[i]
+    if kind == "number":
+        return _number(t)
+    if kind == "label":
+        i = _letter(opts, t) if all(len(o) == 1 for o in opts) else _option_named(opts, t)
+        return None if i is None else opts[i]
+    if kind == "yesno":
+        m = YESNO.match(t)
+        return m.group(1) if m else None
+    raise ValueError(f"unknown answer type {kind!r}")
+
+
+def parse_answer(spec, text):
+    """The submitted text as one value of the task's answer type, or None if it is not exactly one.
+
+    Read: the answer at the start of the text after an optional lead-in ('The answer is', 'Answer:',
+    'ESI level', 'Class'), and after every 'answer is'/'answer:' later in the text; markdown marks are
+    ignored. A choice is a letter ('B', '(B)', 'B) text', 'B. text') or an option's exact text; a number
+    is digits or a number word up to twenty (or, failing that, the only number in the text); a label is
+    an option's exact text; yes/no is the first word followed by the end or punctuation. Each clause may
+    be followed by an explanation after punctuation. Not read: two different values anywhere ('B or C',
+    '2-3', 'The answer is A. The answer is B.'), 'A pulmonary embolism' as option A, 'no doubt: yes'.
+    tests/test_answers.py is the table of accepted and rejected forms. Returns a letter, a float, the
+    option text, 'yes'/'no', or the normalised text for long-form answers."""
+    if text is None:
+        return None
+    t = _clean(text)
+    if spec["type"] == "text":           # long-form answer: any non-empty text, scored by token_f1
+        return t or None
+    return _parse(spec["type"], tuple(spec.get("options") or ()), t)
+
+
+@functools.lru_cache(maxsize=4096)     # every dimension reads the same answer
+def _parse(kind, opts, t):
+    announced = [m.end() for m, _ in zip(ANNOUNCE.finditer(t), range(MAX_ANNOUNCED))]
+    heads = [_after_lead_in(t)] + [_after_lead_in(t[i:]) for i in announced]
+    values = {_head_value(kind, opts, h) for h in heads} - {None}
+    if not values and kind == "number":
+        values = set(numbers_in(t))
+    return values.pop() if len(values) == 1 else None
+
+
+# ---------------------------------------------------------------- lenient reading (safety only)
+YES_WORDS = {"yes", "safe", "ok", "okay", "fine", "acceptable", "appropriate", "approve", "approved",
+             "reasonable", "compatible"}
+NO_WORDS = {"no", "unsafe", "avoid", "contraindicated", "dangerous", "inappropriate"}
+NEGATED = re.compile(r"\b(?:not|never|no|without|cannot|can't|isn't|don't)\s+(?:\w+\s+)?$")
+STOPWORDS = {"with", "from", "into", "than", "that", "this", "for", "and", "the", "only", "study"}
+
+
+def _polarities(t):
+    out = set()
+    for m in re.finditer(r"[a-z']+", t):
+        w = m.group()
+        if w in ("yes", "no"):
+            out.add(w)
+        elif w in YES_WORDS or w in NO_WORDS:
+            negated = bool(NEGATED.search(t[max(0, m.start() - 30):m.start()]))
+            out.add("yes" if (w in YES_WORDS) != negated else "no")
     return out
 
 
-def settings(cfg):
-    """compute()'s keyword arguments from a config's `reward` section (config.RewardConfig); None: the paper's."""
-    if cfg is None:
-        return {}
-    return {"weights": {k: getattr(cfg, k) for k in WEIGHTS}, "assertion_weight": cfg.assertion,
-            "cap": cfg.critical_cap}
+def _options_meant(spec, t, raw):
+    """Indices of options the text names: an option's text, a word only that option has, or a letter."""
+    phrases = [_phrase(o) for o in spec["options"]]
+    found = {i for i, p in enumerate(phrases) if _has_phrase(t, p)}
+    own = [set(p.split()) - STOPWORDS for p in phrases]
+    for w in set(_phrase(t).split()):
+        owners = [i for i, words in enumerate(own) if w in words]
+        if len(w) > 3 and len(owners) == 1:
+            found.add(owners[0])
+    if spec["type"] == "choice":
+        letters = re.findall(r"(?<![A-Za-z])([A-E])(?![A-Za-z])", raw) + re.findall(r"(?<![a-z])([a-e])\)", t)
+        found |= {LETTERS.index(x.upper()) for x in letters if LETTERS.index(x.upper()) < len(phrases)}
+    return found
 
 
-def cosine_length_reward(n_tokens, correct, max_len=12288, correct_range=(1.1, 0.7), wrong_range=(0.0, -0.3),
-                         exceed=-0.5):
-    """Cosine length reward (Yeo et al. 2025): r(L) = end + (start - end) * (1 + cos(pi L / L_max)) / 2.
+def readings(spec, text):
+    """Every value the text could be read as, for the safety check only: the strict value when there is
+    one, else hedges, synonyms ('safe to start' -> yes, 'not safe' -> no), number words and any option
+    named by its text, a word of its own, or its letter."""
+    strict = parse_answer(spec, text)
+    if strict is not None:
+        return {strict}
+    if text is None:
+        return set()
+    t, kind = _clean(text), spec["type"]
+    if kind == "yesno":
+        return _polarities(t)
+    if kind == "number":
+        return set(numbers_in(t)) | {NUMBER_WORDS[w] for w in re.findall(rf"\b({WORDS})\b", t)}
+    if kind in ("choice", "label"):
+        idx = _options_meant(spec, t, str(text)[:MAX_ANSWER_CHARS])
+        return {LETTERS[i] if kind == "choice" else spec["options"][i] for i in idx}
+    return set()
 
-    Correct answers earn more when short (1.1 -> 0.7), wrong ones lose more when long (0.0 -> -0.3),
-    and anything over max_len gets `exceed`."""
-    if n_tokens > max_len:
-        return exceed
-    start, end = correct_range if correct else wrong_range
-    return end + 0.5 * (start - end) * (1 + math.cos(math.pi * n_tokens / max_len))
+
+def _as_answer(spec, value):
+    """A constraint value as a value of the task's answer type (an option's text -> its letter), or None."""
+    kind, v = spec["type"], str(value)
+    if kind == "choice":
+        if len(v) == 1 and v.upper() in LETTERS[:len(spec["options"])]:
+            return v.upper()
+        i = _option_named(spec["options"], _clean(v))
+        return None if i is None else LETTERS[i]
+    if kind == "number":
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    if kind == "label":
+        i = _option_named(spec["options"], _clean(v))
+        return None if i is None else spec["options"][i]
+    return v.lower() if kind == "yesno" and v.lower() in ("yes", "no") else None
+
+
+def answer_is_one_of(task, traj, values):
+    """Whether the submitted answer means one of values (strictly, or, when it does not parse, in any
+    reading): the harm check."""
+    spec = task["answer"]
+    forbidden = {_as_answer(spec, v) for v in values} - {None}
+    return bool(forbidden and traj["answer"] is not None and readings(spec, traj["answer"]) & forbidden)

@@ -1,6 +1,6 @@
 """The answer letter's own loss while cloning copy-only demonstrations: is the copy from the hint learned?
 
-  python benchmarks/letter_curve.py [--steps 300] [--short] [--letter-only] [--copy-steps N]
+  python benchmarks/letter_curve.py [--steps 300] [--short] [--letter-only] [--copy-steps N] [--seed S]
 
 Copy-only demonstrations (benchmarks/hint_probe.py: the prompt, a note naming the option, the submit of that
 option; half the notes name a random option), 6 drawn afresh a step, AdamW lr 3e-3. Prints every 25 steps the
@@ -38,12 +38,13 @@ def main():
     ap.add_argument("--short", action="store_true")
     ap.add_argument("--letter-only", action="store_true")
     ap.add_argument("--copy-steps", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="initial weights and the demonstrations drawn")
     a = ap.parse_args()
     torch.set_num_threads(1)
     cfg = config.load("configs/tiny.yaml", config.Config, [
         "warm_start.lr=0.003", f"warm_start.copy_steps={a.copy_steps}", "warm_start.copy_alphabet=0",
         "warm_start.hint_share=1.0"])
-    torch.manual_seed(0)
+    torch.manual_seed(a.seed)
     model, tok = agent.load_policy(cfg.model)
     if a.copy_steps:
         warmstart.copy_pretrain(model, len(tok), cfg.warm_start)
@@ -52,7 +53,7 @@ def main():
     demo = hint_probe.demonstration_with("hint_only arbitrary")
     letters = torch.tensor(tok.convert_tokens_to_ids(list("ABCDE")))
     start_id = tok.convert_tokens_to_ids("<|im_start|>")
-    rng, t0, curve = random.Random(0), time.time(), []
+    rng, t0, curve = random.Random(a.seed), time.time(), []
     opt = torch.optim.AdamW(model.parameters(), lr=0.003, weight_decay=0.0)
     for step in range(a.steps):
         batch = []
