@@ -376,21 +376,7 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb, reward_config, hints):
             pending, vision = [list(trajs[i].ids) for i in live], [trajs[i].vision for i in live]
         logits = batch.feed(model, pending, pad_id, vision)
         vision = None
-        turns = [[] for _ in live]
-        lps = [[] for _ in live]
-        open_rows = set(range(len(live)))
-        for step in range(rcfg.max_new_tokens):
-            toks, lp = sample(logits, rcfg.temperature, rcfg.top_p, [rngs[i] for i in live])
-            toks, lp = torch.stack([toks.double(), lp.double()]).tolist()    # one device-to-host copy a token
-            toks = [int(t) for t in toks]
-            for r in list(open_rows):
-                turns[r].append(toks[r])
-                lps[r].append(lp[r])
-                if toks[r] == end_id:
-                    open_rows.discard(r)
-            if not open_rows or step == rcfg.max_new_tokens - 1:
-                break
-            logits = batch.feed(model, [[toks[r]] if r in open_rows else [] for r in range(len(live))], pad_id)
+        turns, lps = sample_turns(model, batch, logits, [rngs[i] for i in live], rcfg, end_id, pad_id)
         pending, still = [], []
         for r, i in enumerate(live):
             tr, e = trajs[i], envs[i]
@@ -414,6 +400,28 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb, reward_config, hints):
         if live:
             batch.keep(still)
     return trajs
+
+
+def sample_turns(model, batch, logits, rngs, rcfg, end_id, pad_id):
+    """Sample one turn per row, token by token over the cache, until each row has written <|im_end|> or
+    rcfg.max_new_tokens; returns each row's tokens and their sampling log-probs. A row that has ended is fed
+    nothing while the others go on."""
+    turns = [[] for _ in rngs]
+    lps = [[] for _ in rngs]
+    open_rows = set(range(len(rngs)))
+    for step in range(rcfg.max_new_tokens):
+        toks, lp = sample(logits, rcfg.temperature, rcfg.top_p, rngs)
+        toks, lp = torch.stack([toks.double(), lp.double()]).tolist()    # one device-to-host copy a token
+        toks = [int(t) for t in toks]
+        for r in list(open_rows):
+            turns[r].append(toks[r])
+            lps[r].append(lp[r])
+            if toks[r] == end_id:
+                open_rows.discard(r)
+        if not open_rows or step == rcfg.max_new_tokens - 1:
+            break
+        logits = batch.feed(model, [[toks[r]] if r in open_rows else [] for r in range(len(rngs))], pad_id)
+    return turns, lps
 
 
 def finish(tr, e, reward_info=None):

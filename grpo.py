@@ -498,24 +498,21 @@ def train(cfg, ext=None):
     policy, rollout_model, ref, tok = build_models(cfg, device)
     optimizer, sched = make_optimizer(cfg, policy)
     ext.setup(cfg, policy, tok, device)
-    done = checkpoint.load_checkpoint(path, record, policy, optimizer, sched, ext) if path else 0   # optimiser steps taken
+    done = 0        # optimiser steps taken
+    if path:
+        done = checkpoint.load_checkpoint(path, record, policy, optimizer, sched, ext)
     sync_weights(policy, rollout_model)
     logs = files.RunLogs(cfg.out_dir, LOGS, record["logs"] if record else {}, active=rank == 0)
     also_log = external_logger(cfg) if rank == 0 else (lambda row: None)
-    if done == 0 and rank == 0:
-        with files.atomic_open(os.path.join(cfg.out_dir, "config.json")) as f:
-            json.dump(dataclasses.asdict(cfg), f, indent=1)
     row = {}
     if done == 0:
-        row = {"step": 0, **evaluate(cfg, rollout_model, tok, val, rank, world, device)}
-        logs.write("metrics.jsonl", [row])
+        row = log_start(cfg, logs, evaluate(cfg, rollout_model, tok, val, rank, world, device), rank)
     name = cfg.algo.loss if type(ext) is Extension else f"{type(ext).__name__.lower()}/{cfg.algo.loss}"
     bar = tqdm(range(done + 1, cfg.steps + 1), desc=name, unit="step", disable=rank != 0)
     t_start = time.time()
     for step in bar:     # step k = the k-th optimiser step
         t0 = time.time()
-        over = cfg.time_budget_min and (t0 - t_start) / 60 > cfg.time_budget_min
-        if max_over_ranks(float(bool(over)), device):      # every rank stops at the same step
+        if out_of_time(cfg, t0 - t_start, device):
             row.update(evaluate(cfg, rollout_model, tok, val, rank, world, device))
             logs.write("metrics.jsonl", [{"step": step - 1, "stopped": "time_budget", **row}])   # the last taken
             checkpoint.save_checkpoint(cfg, step - 1, policy, optimizer, sched, ext, logs)
@@ -531,20 +528,14 @@ def train(cfg, ext=None):
         sched.step()
         sync_weights(policy, rollout_model)
         files.crash_point("step.updated")
-        dt = time.time() - t0
         row = {"step": step, **metrics, **stats, **ext_metrics, "lr": sched.get_last_lr()[0],
                "spec_keep": spec_keep(cfg, step),
                "kept_groups": all_sum([len(kept) / cfg.algo.group_size], device)[0],
-               "step_time_s": dt, "tokens_per_s": n_tokens / dt}
-        if device.type == "cuda":
-            row["gpu_mem_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
+               **speed(time.time() - t0, n_tokens, device)}
         row.update(ext.after_step(step, policy))
         if (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps:
             row.update(evaluate(cfg, rollout_model, tok, val, rank, world, device))
-        logs.write("metrics.jsonl", [row])
-        if cfg.save_trajectories:
-            logs.write("trajectories.jsonl", [trajectory_record(step, t) for t in trajs])
-        also_log(row)
+        log_step(cfg, logs, row, trajs, also_log)
         bar.set_postfix(reward=f"{row['reward']:.3f}", loss=f"{row['loss']:.3f}")
         files.crash_point("step.logged")
         if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or step == cfg.steps:
@@ -553,6 +544,38 @@ def train(cfg, ext=None):
     files.crash_point("export.start")
     export_final(cfg, rollout_model, tok, rank)
     return row, policy
+
+
+def log_start(cfg, logs, validation, rank):
+    """A new run's config.json and its step-0 row (validation before any update); returns the row."""
+    if rank == 0:
+        with files.atomic_open(os.path.join(cfg.out_dir, "config.json")) as f:
+            json.dump(dataclasses.asdict(cfg), f, indent=1)
+    row = {"step": 0, **validation}
+    logs.write("metrics.jsonl", [row])
+    return row
+
+
+def log_step(cfg, logs, row, trajs, also_log):
+    """The step's metrics row (and, if asked, its tool-call records) to the run's logs and any external logger."""
+    logs.write("metrics.jsonl", [row])
+    if cfg.save_trajectories:
+        logs.write("trajectories.jsonl", [trajectory_record(row["step"], t) for t in trajs])
+    also_log(row)
+
+
+def out_of_time(cfg, elapsed_s, device):
+    """Has the run spent cfg.time_budget_min? Every rank gets the same answer, so all stop at the same step."""
+    over = cfg.time_budget_min and elapsed_s / 60 > cfg.time_budget_min
+    return bool(max_over_ranks(float(bool(over)), device))
+
+
+def speed(dt, n_tokens, device):
+    """The step's wall time, policy tokens per second and (on GPU) peak memory."""
+    out = {"step_time_s": dt, "tokens_per_s": n_tokens / dt}
+    if device.type == "cuda":
+        out["gpu_mem_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
+    return out
 
 
 def export_final(cfg, rollout_model, tok, rank):

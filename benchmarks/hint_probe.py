@@ -80,6 +80,7 @@ PROBES = {  # name -> (config overrides, model shape changes, demonstration chan
     "pretrained_ngram": (["warm_start.copy_steps=600"], {}, None),
     "answer_first": (["warm_start.answer_steps=400"], {}, None),
     "answer_first_redrawn": (["warm_start.answer_steps=400"], {}, "redrawn"),
+    "answer_first_long": (["warm_start.answer_steps=1000"], {}, None),
     "answer_first_copy": (["warm_start.hint_share=1.0", "warm_start.answer_steps=400"], {},
                           "hint_only arbitrary redrawn"),
 }
