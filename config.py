@@ -179,7 +179,8 @@ class ModelConfig:
     path: str = opt("", "local HF checkpoint dir (Qwen3, Qwen3.5, ...); empty = the embedded tiny model")
     tiny_config: str = opt("configs/tiny_model.json", "Qwen3 config of the embedded model")
     dtype: str = opt("float32", "float32 or bfloat16", choices=("float32", "bfloat16"))
-    device: str = opt("cpu", "cpu, cuda or cuda:N (grpo.py/ttopd.py: cuda = each rank's own GPU, NCCL; cpu = gloo)",
+    device: str = opt("cpu", "cpu, cuda or cuda:N (grpo.py/ttopd.py: cuda "
+                             "= each rank's own GPU, NCCL; cpu = gloo)",
                       pattern=DEVICE)
 
 
@@ -190,23 +191,27 @@ class RolloutConfig:
     max_new_tokens: int = opt(96, "tokens per assistant turn before the turn is cut", least=1)
     max_total_tokens: int = opt(2048, "conversation length at which an episode is stopped", least=1)
     max_turns: int = opt(5, "assistant turns per episode (env truncation)", least=1)
-    max_calls_per_turn: int = opt(16, "tool calls the env runs from one turn; the rest are one malformed error",
+    max_calls_per_turn: int = opt(16, "tool calls the env runs from one "
+                                      "turn; the rest are one malformed error",
                                   least=1)
-    kb: str = opt("", "BM25 index directory the search tools read (`python kb.py build DIR CORPUS...`: PubMed, MedRAG, "
-                      "text); empty = the embedded 433-passage KB. Every rank opens and verifies it at start-up; a "
+    kb: str = opt("", "BM25 index directory the search tools read (`python kb.py build "
+                      "DIR CORPUS...`: PubMed, MedRAG, text); empty = the embedded "
+                      "433-passage KB. Every rank opens and verifies it at start-up; a "
                       "missing, stale or damaged index is an error naming this key")
     tool_response_tokens: int = opt(128, "each tool response is cut to this many tokens, from the middle", least=1)
     tool_specs: str = opt("none", "tool schemas in the prompt: full (via the chat template), names or none",
                           choices=("full", "names", "none"))
-    spec_keep: float = opt(1.0, "share of the task's tool schemas shown (grpo.py's Progressive Spec Withdrawal "
-                                "lowers it during training)", least=0, most=1)
+    spec_keep: float = opt(1.0, "share of the task's tool schemas shown (grpo.py's "
+                                "Progressive Spec Withdrawal lowers it during training)", least=0, most=1)
     batch_size: int = opt(16, "episodes rolled out together", least=1)
-    reuse_cache: bool = opt(True, "keep the KV cache across turns (False re-encodes the conversation each turn)")
-    static_cache: bool = opt(False, "sample over a preallocated static KV cache (attention-only models; text prompts): "
-                                    "fixed shapes, for compile")
-    static_slack: int = opt(512, "static cache columns beyond max_total_tokens for the rows' padding; when they run "
-                                 "out the live rows are re-encoded into a fresh cache", least=0)
-    compile: bool = opt(False, "with static_cache: torch.compile the decode step (mode reduce-overhead: CUDA graphs)")
+    reuse_cache: bool = opt(True, "keep the KV cache across turns (False "
+                                  "re-encodes the conversation each turn)")
+    static_cache: bool = opt(False, "sample over a preallocated static KV cache (attention-only "
+                                    "models; text prompts): fixed shapes, for compile")
+    static_slack: int = opt(512, "static cache columns beyond max_total_tokens for the rows' padding; "
+                                 "when they run out the live rows are re-encoded into a fresh cache", least=0)
+    compile: bool = opt(False, "with static_cache: torch.compile the decode "
+                               "step (mode reduce-overhead: CUDA graphs)")
 
 
 @dataclasses.dataclass
@@ -215,19 +220,22 @@ class RewardConfig:
     assertions), so R stays in [0, 1] whatever the weights; any critical safety violation caps R at
     critical_cap. Defaults: the paper's weights."""
     accuracy: float = opt(reward.WEIGHTS["accuracy"], "weight of accuracy (the submitted answer is right)", least=0)
-    process: float = opt(reward.WEIGHTS["process"], "weight of process (expected work-up done, without spraying calls)",
+    process: float = opt(reward.WEIGHTS["process"], "weight of process (expected work-up "
+                                                    "done, without spraying calls)",
                          least=0)
     safety: float = opt(reward.WEIGHTS["safety"], "weight of safety (no safety rule broken)", least=0)
     format: float = opt(reward.WEIGHTS["format"], "weight of format (well-formed calls, a parseable answer)", least=0)
     coherence: float = opt(reward.WEIGHTS["coherence"],
                            "weight of coherence (the answer agrees with the evidence gathered)", least=0)
-    assertion: float = opt(reward.ASSERTION_WEIGHT, "weight of the rubric assertions, on tasks that have them", least=0)
+    assertion: float = opt(reward.ASSERTION_WEIGHT, "weight of the rubric assertions, "
+                                                    "on tasks that have them", least=0)
     critical_cap: float = opt(reward.CRITICAL_CAP, "R is capped at this after any critical safety violation",
                               least=0, most=1)
 
     def __post_init__(self):
         if self.accuracy + self.process + self.safety + self.format + self.coherence <= 0:
-            raise ConfigError("config keys 'reward.accuracy' .. 'reward.coherence': at least one weight must be > 0")
+            raise ConfigError("config keys 'reward.accuracy' .. "
+                              "'reward.coherence': at least one weight must be > 0")
 
 
 @dataclasses.dataclass
@@ -239,21 +247,23 @@ class WarmStartConfig:
     expert_max_turns: int = opt(5, "the expert's calls are grouped to fit this many turns (paper budget: 5)", least=1)
     max_tasks: int = opt(0, "train tasks to clone (0 = all; at most the train split's size)", least=0)
     seed: int = opt(0, "seed for init and shuffling")
-    hint_share: float = opt(0.0, "share of demonstrations that carry an informative TT-OPD hint (clinic/hints.py) "
-                                 "between prompt and first turn, so the teacher learns to read hints", least=0, most=1)
+    hint_share: float = opt(0.0, "share of demonstrations that carry an informative "
+                                 "TT-OPD hint (clinic/hints.py) between prompt and "
+                                 "first turn, so the teacher learns to read hints", least=0, most=1)
     wrong_hint_share: float = opt(0.5, "of the hinted demonstrations, the share whose hint is a diagnostic "
                                        "redirection of a simulated wrong episode (else a confirmatory cue)",
                                   least=0, most=1)
-    answer_steps: int = opt(0, "steps of cloning on the submitted answer's tokens only, at constant lr, before "
-                               "the full cloning: as 1 of ~90 supervised tokens of a demonstration, the answer is "
-                               "not learned from a hint that names it (benchmarks/letter_curve.py)", least=0)
+    answer_steps: int = opt(0, "steps of cloning on the submitted answer's tokens only, at "
+                               "constant lr, before the full cloning: as 1 of ~90 supervised "
+                               "tokens of a demonstration, the answer is not learned from a "
+                               "hint that names it (benchmarks/letter_curve.py)", least=0)
     copy_steps: int = opt(0, "steps of copy pre-training before cloning (random token strings shown twice, "
                              "loss on the repeat): forms the copying heads a hint is read with", least=0)
     copy_length: int = opt(48, "tokens in each copy pre-training string", least=2)
     copy_batch: int = opt(16, "strings per copy pre-training step", least=1)
-    copy_alphabet: int = opt(6, "distinct tokens in each copy string (0 = any token): a small alphabet repeats "
-                                "tokens, so a copy must match several tokens of context, as the answer "
-                                "letter after '\"answer\": \"' does", least=0)
+    copy_alphabet: int = opt(6, "distinct tokens in each copy string (0 = any token): a small "
+                                "alphabet repeats tokens, so a copy must match several tokens "
+                                "of context, as the answer letter after '\"answer\": \"' does", least=0)
 
 
 @dataclasses.dataclass
@@ -266,18 +276,22 @@ class AlgoConfig:
     kl_coef: float = opt(0.0, "k3 KL to a frozen reference; 0 = no reference model is held", least=0)
     length_reward: bool = opt(False, "add reward.cosine_length_reward to each episode's reward")
     dynamic_sampling: bool = opt(False, "DAPO: drop groups whose rewards are all equal")
-    overlong_buffer: int = opt(0, "DAPO overlong shaping: tokens before max_policy_tokens where the penalty ramps",
+    overlong_buffer: int = opt(0, "DAPO overlong shaping: tokens before "
+                                  "max_policy_tokens where the penalty ramps",
                                least=0)
-    max_policy_tokens: int = opt(480, "policy-token budget of an episode (length reward L_max, overlong limit)",
+    max_policy_tokens: int = opt(480, "policy-token budget of an episode "
+                                      "(length reward L_max, overlong limit)",
                                  least=1)
     dr_grpo_norm: int = opt(480, "Dr. GRPO constant normaliser (tokens)", least=1)
-    epochs: int = opt(1, "passes over each rollout batch (DeepSeekMath's mu); with 1 pass of 1 minibatch every "
-                         "ratio is 1, so clipping never acts and GSPO's gradient equals GRPO's", least=1)
-    minibatches: int = opt(1, "optimiser steps per pass: each rank's batch in this many parts (PPO mini-batches, "
-                              "as in the GSPO paper); every update after the first is off-policy", least=1)
+    epochs: int = opt(1, "passes over each rollout batch (DeepSeekMath's mu); with 1 pass of 1 minibatch "
+                         "every ratio is 1, so clipping never acts and GSPO's gradient equals GRPO's", least=1)
+    minibatches: int = opt(1, "optimiser steps per pass: each rank's batch in "
+                              "this many parts (PPO mini-batches, as in the GSPO "
+                              "paper); every update after the first is off-policy", least=1)
 
 
-# keys that may differ between a run and its resumption (they change how long it runs, where its folder is, how
+# keys that may differ between a run and its resumption (they change how long it runs, where its folder is,
+# how
 # often it saves, evaluates and logs, never what a step computes); every other key must equal the checkpoint's
 RESUME_MAY_CHANGE = ("steps", "resume", "out_dir", "time_budget_min", "checkpoint_every", "keep_checkpoints",
                      "eval_every", "log_to")
@@ -291,7 +305,8 @@ class Config:
     rollout: RolloutConfig = opt(RolloutConfig(), "rollout settings")
     reward: RewardConfig = opt(RewardConfig(), "weights of the 5D reward and the safety cap")
     warm_start: WarmStartConfig = opt(WarmStartConfig(), "behaviour-cloning warm start")
-    eval_split: str = opt("validation", "split of the validation tasks (training-time and evaluate.py --split)",
+    eval_split: str = opt("validation", "split of the validation tasks "
+                                        "(training-time and evaluate.py --split)",
                           choices=SPLITS)
     eval_tasks: int = opt(0, "validation tasks: a fixed sample of this many (0 = the whole split)", least=0)
     seed: int = opt(0, "rollout seed")
@@ -300,28 +315,32 @@ class Config:
     steps: int = opt(20, "optimiser steps", least=1)
     lr: float = opt(1e-4, "AdamW learning rate after warm-up", above=0)
     warmup_steps: int = opt(2, "linear LR warm-up steps", least=0)
-    lr_schedule: str = opt("constant", "after warm-up: constant, or cosine decay to lr * min_lr_ratio at `steps`",
+    lr_schedule: str = opt("constant", "after warm-up: constant, or cosine "
+                                       "decay to lr * min_lr_ratio at `steps`",
                            choices=("constant", "cosine"))
     min_lr_ratio: float = opt(0.1, "cosine schedule: final LR as a fraction of lr", least=0, most=1)
     weight_decay: float = opt(0.0, "AdamW weight decay", least=0)
     grad_clip: float = opt(1.0, "max global grad norm (0 = no clipping; the norm is still logged)", least=0)
     micro_batch: int = opt(8, "sequences per forward/backward", least=1)
-    head_chunk: int = opt(128, "policy tokens whose full-vocabulary logits exist at once in the loss (the head is "
-                               "applied in chunks and recomputed in backward)", least=1)
+    head_chunk: int = opt(128, "policy tokens whose full-vocabulary logits exist at once in the "
+                               "loss (the head is applied in chunks and recomputed in backward)", least=1)
     activation_checkpointing: bool = opt(False, "recompute each decoder layer in backward")
     train_split: str = opt("train", "split tasks are drawn from", choices=SPLITS)
     eval_every: int = opt(0, "evaluate every K steps on eval_tasks of eval_split (0 = before and after)", least=0)
-    out_dir: str = opt("runs/grpo", "metrics, checkpoints, trajectories: one run per folder (a folder that holds "
-                                    "another run is refused unless resume=true)")
+    out_dir: str = opt("runs/grpo", "metrics, checkpoints, trajectories: one run per folder (a "
+                                    "folder that holds another run is refused unless resume=true)")
     checkpoint_every: int = opt(10, "save every K steps (0 = only at the end)", least=0)
-    keep_checkpoints: int = opt(2, "complete checkpoints kept in out_dir/checkpoints, newest first (0 = all)", least=0)
-    resume: bool = opt(False, "continue from the newest complete checkpoint in out_dir (a damaged one is skipped "
-                              "with a warning); the config must equal the checkpoint's except in "
+    keep_checkpoints: int = opt(2, "complete checkpoints kept in "
+                                   "out_dir/checkpoints, newest first (0 = all)", least=0)
+    resume: bool = opt(False, "continue from the newest complete checkpoint in out_dir (a damaged one is "
+                              "skipped with a warning); the config must equal the checkpoint's except in "
                               + ", ".join(RESUME_MAY_CHANGE))
     save_trajectories: bool = opt(True, "write each step's trajectories (for evaluate.py taxonomy)")
-    spec_withdraw_start: int = opt(0, "Progressive Spec Withdrawal: step where tool schemas start to be removed",
+    spec_withdraw_start: int = opt(0, "Progressive Spec Withdrawal: step "
+                                      "where tool schemas start to be removed",
                                    least=0)
-    spec_withdraw_end: int = opt(0, "step by which every schema is gone (0 = curriculum off: rollout.spec_keep)",
+    spec_withdraw_end: int = opt(0, "step by which every schema is gone (0 "
+                                    "= curriculum off: rollout.spec_keep)",
                                  least=0)
     time_budget_min: float = opt(0.0, "stop after the step that passes this many minutes (0 = no limit)", least=0)
     log_to: str = opt("none", "also log scalars to: none, tensorboard or wandb (each only if installed)",

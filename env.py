@@ -63,10 +63,10 @@ NOT_PRINTABLE = re.compile(f"[^{re.escape(CHARSET)}]")
 INVALID = object()           # what _json returns for text json.loads rejects
 ERROR_COUNTS = tools.ERROR_KINDS + ("no_tool_call",)
 SYSTEM_PROMPT = (
-    "You are a careful clinical agent working one case in a hospital information system. Act only through "
-    "tools: write one or more calls per turn as <tool_call>{\"name\": TOOL, \"arguments\": {...}}</tool_call>. "
-    "Gather the evidence you need, take the actions the case requires, avoid harm, and finish with "
-    "submit_answer(answer, rationale).")
+    "You are a careful clinical agent working one case in a hospital information system. Act only "
+    "through tools: write one or more calls per turn as "
+    "<tool_call>{\"name\": TOOL, \"arguments\": {...}}</tool_call>. Gather the evidence you need, "
+    "take the actions the case requires, avoid harm, and finish with submit_answer(answer, rationale).")
 
 
 def sanitize(text, limit):
@@ -246,8 +246,8 @@ class MedicalEnv(_Base):
         if not calls and not problems:
             turn["no_call"] = True
             turn_errors["no_tool_call"] += 1
-            responses.append({"name": "error", "content": "error (no_tool_call): no tool call found; call a tool "
-                                                          "or submit_answer"})
+            responses.append({"name": "error", "content": "error (no_tool_call): no tool call "
+                                                          "found; call a tool or submit_answer"})
         for i, (name, args) in enumerate(calls):
             result, err = tools.dispatch(self.case, name, args, menu_of(self.case.task))
             if err:

@@ -271,7 +271,8 @@ def run_taxonomy(run_dir, tasks_by_id=None):
     steps = collections.defaultdict(list)
     for r in run_rows(path):
         if r["task_id"] not in tasks_by_id:
-            raise files.DataError(f"{path}: task {r['task_id']!r} is not in the task bank (a run on another bank?)")
+            raise files.DataError(f"{path}: task {r['task_id']!r} is not in "
+                                  "the task bank (a run on another bank?)")
         if "calls" in r:       # older runs saved counts only
             steps[r["step"]].append((tasks_by_id[r["task_id"]], r["calls"]))
     rows = [{"step": s, **taxonomy(p)} for s, p in sorted(steps.items())]
@@ -296,7 +297,8 @@ def run_rows(path, one_per_step=False):
     for r in rows:
         last = kept[-1]["step"] if kept else -1
         if r["step"] < last or (one_per_step and r["step"] == last and "stopped" not in r):   # a resume appended
-            files.warn(f"{path}: rows from step {r['step']} on appear twice (an older resume); the later ones are used")
+            files.warn(f"{path}: rows from step {r['step']} on appear "
+                       "twice (an older resume); the later ones are used")
             kept = [k for k in kept if k["step"] < r["step"]]
         kept.append(r)
     return kept
@@ -355,7 +357,8 @@ def benchmark_tasks(specs, protocol="default", limit=0, seed=0):
     for spec in specs:
         kind, _, path = spec.partition("=")
         if kind not in loaders.LOADERS or not path:
-            raise files.UsageError(f"--bench wants KIND=PATH with KIND one of {sorted(loaders.LOADERS)}, got {spec!r}")
+            raise files.UsageError("--bench wants KIND=PATH with KIND one of "
+                                   f"{sorted(loaders.LOADERS)}, got {spec!r}")
         if not os.path.exists(path):
             raise files.DataError(f"--bench {kind}: no file or directory at {path} (docs/reference.md: where to get "
                                   "it)")

@@ -212,7 +212,8 @@ def build_models(cfg, device):
 
 
 # ---------------------------------------------------------------- one training step
-# Steps are numbered 1..cfg.steps everywhere (logs, checkpoints, the Extension); seeds and schedules are functions
+# Steps are numbered 1..cfg.steps everywhere (logs, checkpoints, the Extension); seeds and schedules are
+# functions
 # of the number of steps taken before this one, step - 1.
 def step_tasks(cfg, step, pool):
     """The step's global task list, identical on every rank (seeded by the step)."""
@@ -296,7 +297,8 @@ def micro_batch(cfg, policy, ref, ref_cache, m, chunk, adv, tok, device, batch_s
 
     def head(h):
         return agent.head_logprobs(policy, h, cfg.rollout.temperature)
-    # one pass of the head gives both: the taken token's log-prob (with gradient) and the entropy (a statistic)
+    # one pass of the head gives both: the taken token's log-prob (with gradient) and the entropy (a
+    # statistic)
     logp, entropy = agent.chunked(lambda h, y: _logp_and_entropy(head(h), y), hidden, ids[:, 1:][rows],
                                   chunk=cfg.head_chunk)
     ref_logp = reference_logprobs(cfg, ref, ref_cache, m, ids, attn, images)
@@ -434,9 +436,10 @@ TOOL_ERRORS = ("malformed", "phantom_tool", "schema", "off_menu", "execution", "
 def check_values(cfg):
     """What config.py cannot check: the loss registry, and the KB that rollout.kb names."""
     if cfg.algo.loss not in LOSSES:
-        raise config.ConfigError(f"config key 'algo.loss' must be one of {sorted(LOSSES)}, got {cfg.algo.loss!r}")
+        raise config.ConfigError("config key 'algo.loss' must be one of "
+                                 f"{sorted(LOSSES)}, got {cfg.algo.loss!r}")
     kbmod.open_kb(cfg.rollout.kb)       # a missing, stale or damaged index fails here, on every rank, before any model
-    #                                     loads; the embedded one is built once (a lock) while the other ranks wait
+    # loads; the embedded one is built once (a lock) while the other ranks wait
 
 
 def external_logger(cfg):
@@ -453,7 +456,8 @@ def external_logger(cfg):
         wandb.init(project="healthcare-ai-gym", dir=cfg.out_dir, config=dataclasses.asdict(cfg))
         return lambda row: wandb.log({k: v for k, v in row.items() if isinstance(v, (int, float))}, step=row["step"])
     except ImportError as e:
-        raise config.ConfigError(f"config key 'log_to' is {cfg.log_to!r} but that package is not installed ({e})")
+        raise config.ConfigError(f"config key 'log_to' is {cfg.log_to!r} "
+                                 f"but that package is not installed ({e})")
 
 
 def lr_factor(cfg, s):

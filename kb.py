@@ -91,7 +91,8 @@ def detect_format(path):
         return "medrag"
     if "text" in keys:
         return "jsonl"
-    raise KBError(f"{path}: cannot tell its format from keys {sorted(keys)}; pass --format ({', '.join(FORMATS)})")
+    raise KBError(f"{path}: cannot tell its format from keys "
+                  f"{sorted(keys)}; pass --format ({', '.join(FORMATS)})")
 
 
 def _open_text(path):
@@ -123,7 +124,8 @@ def _records(path, needs):
     with _open_text(path) as f:
         for n, p in enumerate(files.iter_jsonl(path, lines=f), 1):
             if not isinstance(p, dict) or not all(set(p) & set(keys) for keys in needs):
-                raise KBError(f"{path}: record {n} is not a passage (it needs {' and '.join(map('/'.join, needs))})")
+                raise KBError(f"{path}: record {n} is not a passage (it "
+                              f"needs {' and '.join(map('/'.join, needs))})")
             yield p
 
 
@@ -518,7 +520,8 @@ def main(argv):
     b.add_argument("inputs", nargs="+", help="files or directories")
     b.add_argument("--format", default="auto", choices=("auto", *FORMATS))
     b.add_argument("--source", default=None, help="source name of every passage (default: per format)")
-    b.add_argument("--passage-words", type=files.whole_number(1), default=200, help="text format: words per passage")
+    b.add_argument("--passage-words", type=files.whole_number(1), default=200, help="text format: words "
+                                                                                    "per passage")
     s = sub.add_parser("search", help="top passages for a query")
     s.add_argument("index_dir")
     s.add_argument("query", nargs="+")

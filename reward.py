@@ -390,10 +390,10 @@ def _has_phrase(text, phrase):
 
 # ---------------------------------------------------------------- strict answer parsing
 LEAD_IN = re.compile(   # "the final answer is", "ESI level", "Child-Pugh class:", "severity", ...
-    r"(?:(?:so|thus|therefore|hence|overall),?\s+)?(?:(?:the|my|our|final|correct|best|most|likely|calculated|"
-    r"child-pugh|child pugh|triage|esi|news2|phq-9|gad-7|audit-c)\s+)*(?:answer|choice|option|diagnosis|"
-    r"esi level|triage level|esi|level|class|category|band|score|total|result|rhythm|severity)s?"
-    r"(?:\s+(?:is|would be|will be))?")
+    r"(?:(?:so|thus|therefore|hence|overall),?\s+)?(?:(?:the|my|our|final|correct|best|most|likely|calculated|child-pugh|child "
+    r"pugh|triage|esi|news2|phq-9|gad-7|audit-c)\s+)*(?:answer|choice|option|diagnosis|esi level|triage "
+    r"level|esi|level|class|category|band|score|total|result|rhythm|severity)s?(?:\s+(?:is|would "
+    r"be|will be))?")
 SEPARATOR = re.compile(r"\s*(?:[:=]|[-–—](?=\s))?\s*")
 ANNOUNCE = re.compile(r"\b(?:answer|choice)(?:\s+is|\s*[:=])\s*")
 CLAUSE_END = re.compile(r"\s*(?:[.;:!?](?=\s|$)|[,()\n]|\s[-–—]\s)")

@@ -208,9 +208,11 @@ READERS = [  # name, record section, description, kind
     ("get_allergies", "allergies", "Documented drug allergies.", "assessment"),
     ("perform_physical_exam", "exam", "Full physical examination including GCS components.", "assessment"),
     ("get_lab_results", "labs", "All laboratory results already in the chart.", "assessment"),
-    ("perform_triage_assessment", "triage", "ESI triage assessment: life threats, high-risk features, resources.",
+    ("perform_triage_assessment", "triage", "ESI triage assessment: life threats, "
+                                            "high-risk features, resources.",
      "assessment"),
-    ("assess_suicide_risk", "suicide_risk", "Structured suicide risk assessment (ideation, plan, intent, means).",
+    ("assess_suicide_risk", "suicide_risk", "Structured suicide risk assessment "
+                                            "(ideation, plan, intent, means).",
      "assessment"),
     ("perform_cervical_exam", "cervix", "Digital cervical examination (dilation, effacement, station, ...).",
      "assessment"),
@@ -384,7 +386,8 @@ def view_image(case) -> dict:
     if img.ndim == 2:
         return {"type": "single-lead ECG rhythm strip", "duration_s": img.shape[1] / images.ECG_PX_PER_S,
                 "paper_speed": "25 mm/s", "grid": "5 mm = 0.2 s"}
-    return {"type": "dermoscopic photograph of a pigmented lesion", "scale": f"{images.LESION_PX_PER_MM} px/mm"}
+    return {"type": "dermoscopic photograph of a pigmented lesion", "scale": f"{images.LESION_PX_PER_MM} "
+                                                                             "px/mm"}
 
 
 @tool("assessment")

@@ -47,25 +47,30 @@ class DistillConfig:
     ema_alpha: float = opt(0.995, "EMA decay alpha", least=0, most=1)
     ema_every: int = opt(5, "EMA update every K steps", least=1)
     hard_copy_every: int = opt(30, "teacher <- student every K steps", least=1)
-    hints: str = opt("informative", "teacher's hint: informative (clinic/hints.py, built from the episode's outcome), "
-                                    "generic (hint_correct / hint_wrong: ablation) or none",
+    hints: str = opt("informative", "teacher's hint: informative (clinic/hints.py, "
+                                    "built from the episode's outcome), generic "
+                                    "(hint_correct / hint_wrong: ablation) or none",
                      choices=outcome_hints.STYLES)
-    hint_correct: str = opt(outcome_hints.GENERIC[True], "the generic hint for an episode with a correct answer")
+    hint_correct: str = opt(outcome_hints.GENERIC[True], "the generic hint for an "
+                                                         "episode with a correct answer")
     hint_wrong: str = opt(outcome_hints.GENERIC[False], "the generic hint for an episode with a wrong answer")
     lam: float = opt(4.0, "initial distillation coefficient lambda", least=0)
-    schedule: str = opt("linear", "linear or cosine phase-out of lambda, or constant (no phase-out: ablation v30)",
+    schedule: str = opt("linear", "linear or cosine phase-out of lambda, "
+                                  "or constant (no phase-out: ablation v30)",
                         choices=("linear", "cosine", "constant"))
     phase_out_steps: int = opt(40, "lambda falls from lam (step 1) to 0 over this many steps, and stays 0", least=1)
-    max_kl_turns: int = opt(0, "distil the first K assistant turns only (0 = every turn, the paper's reading)",
+    max_kl_turns: int = opt(0, "distil the first K assistant turns only "
+                               "(0 = every turn, the paper's reading)",
                             least=0)
     logratio_clip: float = opt(5.0, "per-token clip c on log pi_S - log pi_T", above=0)
-    corruption_guard: bool = opt(True, "stop distillation and the EMA for good once the mean KL exceeds kl_max "
-                                       "(false: ablation v29, the corruption cascade)")
+    corruption_guard: bool = opt(True, "stop distillation and the EMA for good once the mean KL "
+                                       "exceeds kl_max (false: ablation v29, the corruption cascade)")
     kl_max: float = opt(0.7, "teacher-corruption guard's KL threshold", least=0)
-    ratio_max: float = opt(10.0, "stale-teacher guard: lambda*KL is capped at ratio_max * mean |advantage| (0 = off)",
+    ratio_max: float = opt(10.0, "stale-teacher guard: lambda*KL is capped "
+                                 "at ratio_max * mean |advantage| (0 = off)",
                            least=0)
-    reengage: bool = opt(False, "ablation v31: after the guard fires, distillation re-engages when the KL falls "
-                                "below reengage_kl (the teacher keeps being measured)")
+    reengage: bool = opt(False, "ablation v31: after the guard fires, distillation re-engages when "
+                                "the KL falls below reengage_kl (the teacher keeps being measured)")
     reengage_kl: float = opt(0.35, "the KL below which a disabled distillation re-engages (reengage only)", least=0)
 
 

@@ -223,8 +223,8 @@ def warm_start(cfg):
     copy_log = copy_pretrain(model, len(tok), ws) if ws.copy_steps else []
     tasks = bank.load_tasks(split="train")
     if ws.max_tasks > len(tasks):
-        raise config.ConfigError(f"config key 'warm_start.max_tasks' is {ws.max_tasks} but the train split has "
-                                 f"{len(tasks)} tasks")
+        raise config.ConfigError(f"config key 'warm_start.max_tasks' is {ws.max_tasks} "
+                                 f"but the train split has {len(tasks)} tasks")
     if ws.max_tasks:
         tasks = rng.sample(tasks, ws.max_tasks)
     images.check_readable(tasks)
@@ -264,8 +264,9 @@ def main(argv):
         return print(f"tokenizer with {len(tok)} tokens written to {agent.TOKENIZER_DIR}")
     cfg = config.load(argv[0], config.Config, argv[1:], ignore_sections=True)
     s = warm_start(cfg)[2]
-    print(f"warm start: {s['tasks']} expert episodes ({s['hinted']} hinted), {s['tokens']} tokens, {s['steps']} steps, "
-          f"loss {s['final_loss']:.3f}, {s['wall_s'] / 60:.1f} min -> {cfg.warm_start.out_dir}")
+    print(f"warm start: {s['tasks']} expert episodes ({s['hinted']} hinted), "
+          f"{s['tokens']} tokens, {s['steps']} steps, loss {s['final_loss']:.3f}, "
+          f"{s['wall_s'] / 60:.1f} min -> {cfg.warm_start.out_dir}")
 
 
 if __name__ == "__main__":

@@ -104,7 +104,8 @@ class _MetadataUnpickler(pickle.Unpickler):
         dtype = module == "torch" and isinstance(getattr(torch, name, None), torch.dtype)
         dcp_class = module == md.__name__ and getattr(getattr(md, name, None), "__module__", None) == md.__name__
         if (module, name) not in self.ALLOWED and not dtype and not dcp_class:
-            raise CheckpointError(f"refusing to load {module}.{name} from a checkpoint's .metadata (a pickle)")
+            raise CheckpointError(f"refusing to load {module}.{name} from "
+                                  "a checkpoint's .metadata (a pickle)")
         return super().find_class(module, name)
 
 
@@ -169,9 +170,9 @@ def check_resumed_config(cfg, path, record):
     changed = [k for k in sorted(set(now) | set(then)) if k not in config.RESUME_MAY_CHANGE and now.get(k) != then.get(k)]
     if changed:
         k = changed[0]
-        raise config.ConfigError(f"config key '{k}' is {now.get(k)!r} but the checkpoint {path} was written with "
-                                 f"{then.get(k)!r} ({len(changed)} key(s) differ; on resume only "
-                                 f"{', '.join(config.RESUME_MAY_CHANGE)} may change)")
+        raise config.ConfigError(f"config key '{k}' is {now.get(k)!r} but the checkpoint {path} "
+                                 f"was written with {then.get(k)!r} ({len(changed)} key(s) differ; "
+                                 f"on resume only {', '.join(config.RESUME_MAY_CHANGE)} may change)")
 
 
 def load_checkpoint(path, record, policy, optimizer, sched, ext):
@@ -186,10 +187,12 @@ def load_checkpoint(path, record, policy, optimizer, sched, ext):
         dcp.load({k: v for k, v in state.items() if torch.is_tensor(v)}, checkpoint_id=path,
                  storage_reader=dcp_reader(path))
     except CheckpointException as e:     # (a BaseException) every rank's failures, in one
-        raise CheckpointError(f"checkpoint {path}: torch DCP cannot load it ({' '.join(str(e).split())[:300]})") from None
+        raise CheckpointError(f"checkpoint {path}: torch DCP cannot load "
+                              f"it ({' '.join(str(e).split())[:300]})") from None
     missing = [k for k, v in state.items() if not torch.is_tensor(v) and k not in record["values"]]
     if missing:
-        raise CheckpointError(f"checkpoint {path} has no value {missing[0]!r} (written by another extension?)")
+        raise CheckpointError(f"checkpoint {path} has no value {missing[0]!r} "
+                              "(written by another extension?)")
     files.set_leaves(nested, {k: record["values"][k] for k, v in state.items() if not torch.is_tensor(v)})
     set_state_dict(policy, optimizer, model_state_dict=nested["model"], optim_state_dict=nested["optim"])
     ext.load_state_dict(nested["extension"])

@@ -17,7 +17,8 @@ def setup_distributed(device=None):
     None = CUDA if there is one."""
     cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
     if cuda and not torch.cuda.is_available():
-        raise config.ConfigError(f"config key 'model.device' is {device!r} but this machine has no CUDA device")
+        raise config.ConfigError(f"config key 'model.device' is {device!r} "
+                                 "but this machine has no CUDA device")
     torchrun = "RANK" in os.environ
     if not torchrun:
         os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1",
@@ -71,7 +72,8 @@ def sync_weights(sharded, full):
         local = p.to_local()
         even = local.shape[0] * dist.get_world_size() == out.shape[0]
         if even and out.dtype == local.dtype and out.is_contiguous():
-            # (torch 2.13 deprecates all_gather_into_tensor for all_gather_single; older releases lack the new name)
+            # (torch 2.13 deprecates all_gather_into_tensor for all_gather_single; older releases lack the
+            # new name)
             (getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor)(out, local.contiguous())
         else:
             out.copy_(p.full_tensor())
