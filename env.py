@@ -306,6 +306,25 @@ class MedicalEnv(_Base):
         self.case = None
 
 
+# ---------------------------------------------------------------- the reward outside the env loop
+def score_transcript(task, turns, max_turns=8, kb=None, reward_config=None):
+    """The project's reward for a finished conversation, for a trainer with its own generation loop (TRL, verl):
+    `turns` are the assistant's messages in order, each the text the model wrote (tool calls in <tool_call>
+    tags). They are replayed through a MedicalEnv on `task` exactly as step() runs them (tool errors, the
+    first-submit rule, max_turns, the safety rules), so the reward is the env's to the last digit. Returns
+    (R, reward_info): R with the safety cap applied; reward_info has the five dimensions and the violations.
+    A conversation that stops before it submits is scored as it stands (no answer: accuracy 0)."""
+    e = MedicalEnv(tasks=[task], max_turns=max_turns, kb=kb, tool_specs="none", reward_config=reward_config)
+    e.reset(options={"task_id": task["id"]})
+    info = {}
+    for text in turns:
+        _, _, terminated, truncated, info = e.step(text)
+        if terminated or truncated:
+            break
+    reward_info = info.get("reward_info") or e.score()
+    return reward_info["reward"], reward_info
+
+
 # ---------------------------------------------------------------- scripted policies
 def well_formed_turn(calls):
     """A turn with at least one tool call and no malformed one (the warm start's target metric)."""

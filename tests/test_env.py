@@ -168,3 +168,26 @@ def test_no_tool_evaluates_text_as_code():
     for mod in (tools, toolset, env):
         src = inspect.getsource(mod)
         assert "eval(" not in src and "exec(" not in src
+
+
+
+def test_score_transcript_is_the_envs_reward_for_the_same_turns():
+    """env.score_transcript (a trainer's reward function) replays the assistant's messages through MedicalEnv:
+    the expert's, a wrong answer, and a transcript longer than max_turns get exactly what playing them in the env
+    gives (the five dimensions included); nonsense and a transcript that stops before submitting are scored as
+    they stand, with accuracy 0; the expert beats the wrong answer in every domain."""
+    from clinic import bank
+    picked = {}
+    for t in bank.load_tasks(split="validation"):
+        picked.setdefault(t["domain"], t)
+    for t in picked.values():
+        expert = env.expert_actions(t, 5)
+        wrong = expert[:-1] + [env.format_call("submit_answer", {"answer": "not it", "rationale": "x"})]
+        for turns in (expert, wrong, expert[:1] * 9):
+            e = env.MedicalEnv(tasks=[t], max_turns=5, tool_specs="none")
+            played, info = env.run_episode(e, lambda o, i, k: turns[k], options={"task_id": t["id"]})
+            assert env.score_transcript(t, turns, max_turns=5) == (played, info["reward_info"])
+        for turns in (["hello", "<tool_call>{oops</tool_call>"], expert[:-1]):
+            r, info = env.score_transcript(t, turns, max_turns=5)
+            assert info["accuracy"] == 0.0 and r == info["reward"] and r < 0.5
+        assert env.score_transcript(t, expert, max_turns=5)[0] > env.score_transcript(t, wrong, max_turns=5)[0]
