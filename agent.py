@@ -98,9 +98,12 @@ class Trajectory:
     n_turns: int = 0
     n_calls: int = 0
     well_formed: list = dataclasses.field(default_factory=list)   # per turn: >= 1 call, none malformed
-    calls: list = dataclasses.field(default_factory=list)   # every call: name, arguments, error, result (text)
-    vision: dict = None             # vision-language checkpoints: pixel_values, image_grid_thw of the prompt image
-    extras: dict = dataclasses.field(default_factory=dict)   # what a trainer extension attaches (ttopd.py: hints)
+    # every call: name, arguments, error, result (text)
+    calls: list = dataclasses.field(default_factory=list)
+    # vision-language checkpoints: pixel_values, image_grid_thw of the prompt image
+    vision: dict = None
+    # what a trainer extension attaches (ttopd.py: hints)
+    extras: dict = dataclasses.field(default_factory=dict)
     task: dict = dataclasses.field(default=None, repr=False)  # the task played (answer, expected work-up)
 
     @classmethod
@@ -146,8 +149,8 @@ IMAGE_PLACEHOLDER = "<|vision_start|><|image_pad|><|vision_end|>"     # how Qwen
 
 
 def hint_ids(tok, text):
-    """A TT-OPD hint's token ids, as the teacher (ttopd.py) and the hinted demonstrations (warmstart.py) see it
-    between the prompt and the first turn: the text and a line break ("" -> no tokens)."""
+    """A TT-OPD hint's token ids, as the teacher (ttopd.py) and the hinted demonstrations (warmstart.py)
+    see it between the prompt and the first turn: the text and a line break ("" -> no tokens)."""
     return tok.encode(text + "\n", add_special_tokens=False) if text else []
 
 
@@ -208,8 +211,9 @@ def turn_text(tok, ids):
 
 def sample(logits, temperature, top_p, rngs):
     """Sample one token per row by inverting its CDF at a uniform drawn from the row's own host generator
-    (random.Random), so an episode's tokens depend neither on which episodes share its batch nor on the device,
-    and the whole batch is drawn at once (no per-row kernels); return (tokens, log-probs under softmax(logits/T))."""
+    (random.Random), so an episode's tokens depend neither on which episodes share its batch nor on the
+    device, and the whole batch is drawn at once (no per-row kernels); return (tokens, log-probs under
+    softmax(logits/T))."""
     logp = torch.log_softmax(logits.float() / temperature, dim=-1)
     probs = logp.exp()
     if top_p < 1.0:
@@ -225,9 +229,9 @@ def sample(logits, temperature, top_p, rngs):
 
 # ---------------------------------------------------------------- batched rollout with KV cache
 class Batch:
-    """The live rows of a rollout: the shared KV cache, its 2-D attention mask and positions. The cache is kept
-    across turns, so each turn encodes only the new tokens; with reencode it is dropped after every turn and
-    the conversations are encoded whole (rollout.reuse_cache=false). left_pad_prompts: see feed."""
+    """The live rows of a rollout: the shared KV cache, its 2-D attention mask and positions. The cache is
+    kept across turns, so each turn encodes only the new tokens; with reencode it is dropped after every
+    turn and the conversations are encoded whole (rollout.reuse_cache=false). left_pad_prompts: see feed."""
 
     def __init__(self, n, device, reencode=False, left_pad_prompts=False):
         self.cache, self.mask = None, torch.zeros(n, 0, dtype=torch.long, device=device)
@@ -323,7 +327,8 @@ def rollout(model, tok, tasks, rcfg: config.RolloutConfig, seed=0, kb=None, prog
     """Play one episode per task, rcfg.batch_size at a time; return Trajectories in task order.
     Episode i samples from its own host generator seeded seeds[i] (default seed + i); the env scores it with
     reward_config (config.RewardConfig; None: the paper's weights). hints[i] (token ids) goes between
-    episode i's prompt and its first turn, where TT-OPD's teacher reads its hint (benchmarks/hint_reading.py)."""
+    episode i's prompt and its first turn, where TT-OPD's teacher reads its hint
+    (benchmarks/hint_reading.py)."""
     seeds = list(seeds) if seeds is not None else [seed + i for i in range(len(tasks))]
     hints = list(hints) if hints is not None else [[] for _ in tasks]
     out = []
@@ -452,9 +457,9 @@ def head_logprobs(model, hidden, temperature=1.0):
 
 
 def chunked(fn, *rows, chunk=HEAD_CHUNK):
-    """fn over consecutive chunks of `chunk` rows of the tensors `rows` (first dimension), outputs concatenated.
-    With gradients on, each chunk is checkpointed: its forward keeps only fn's inputs and outputs and the
-    backward recomputes it, so no [rows, V] tensor outlives its chunk."""
+    """fn over consecutive chunks of `chunk` rows of the tensors `rows` (first dimension), outputs
+    concatenated. With gradients on, each chunk is checkpointed: its forward keeps only fn's inputs and
+    outputs and the backward recomputes it, so no [rows, V] tensor outlives its chunk."""
     from torch.utils.checkpoint import checkpoint
     n = rows[0].shape[0]
     grad = torch.is_grad_enabled() and any(r.requires_grad for r in rows)

@@ -104,7 +104,8 @@ def apply_override(data, item):
         node = node.setdefault(p, {})
         if not isinstance(node, dict):
             raise ConfigError(f"config key '{key}': '{p}' is not a section")
-    node[parts[-1]] = _yaml(value, f"override {item!r}") if value != "" else ""    # 'key=' sets an empty string
+    # 'key=' sets an empty string
+    node[parts[-1]] = _yaml(value, f"override {item!r}") if value != "" else ""
 
 
 def _yaml(text, where):
@@ -352,9 +353,9 @@ class Config:
 
 
 def main(argv):
-    """python config.py [module.Class] [CONFIG.yaml [key.sub=value ...]]: without a YAML, every key of Config (or of
-    an extension's class, e.g. ttopd.TTOPDConfig) with its default, meaning and allowed values; with one, check
-    that file (and overrides) against that class: `ok` or one error line."""
+    """python config.py [module.Class] [CONFIG.yaml [key.sub=value ...]]: without a YAML, every key of
+    Config (or of an extension's class, e.g. ttopd.TTOPDConfig) with its default, meaning and allowed
+    values; with one, check that file (and overrides) against that class: `ok` or one error line."""
     import importlib
     cls = Config
     if argv and not argv[0].endswith((".yaml", ".yml")):

@@ -256,7 +256,8 @@ class MedicalEnv(_Base):
                                   "error": err, "result": result})
             responses.append({"name": str(name)[:80], "content": f"error ({err}): {result}" if err else result})
             if name == "submit_answer" and err is None:
-                if i + 1 < len(calls):      # the first answer is final: hedging with more submits gains nothing
+                # the first answer is final: hedging with more submits gains nothing
+                if i + 1 < len(calls):
                     self._malformed(f"{len(calls) - i - 1} call(s) after submit_answer were ignored",
                                     turn, turn_errors, responses)
                 break
@@ -308,12 +309,13 @@ class MedicalEnv(_Base):
 
 # ---------------------------------------------------------------- the reward outside the env loop
 def score_transcript(task, turns, max_turns=8, kb=None, reward_config=None):
-    """The project's reward for a finished conversation, for a trainer with its own generation loop (TRL, verl):
-    `turns` are the assistant's messages in order, each the text the model wrote (tool calls in <tool_call>
-    tags). They are replayed through a MedicalEnv on `task` exactly as step() runs them (tool errors, the
-    first-submit rule, max_turns, the safety rules), so the reward is the env's to the last digit. Returns
-    (R, reward_info): R with the safety cap applied; reward_info has the five dimensions and the violations.
-    A conversation that stops before it submits is scored as it stands (no answer: accuracy 0)."""
+    """The project's reward for a finished conversation, for a trainer with its own generation loop (TRL,
+    verl): `turns` are the assistant's messages in order, each the text the model wrote (tool calls in
+    <tool_call> tags). They are replayed through a MedicalEnv on `task` exactly as step() runs them (tool
+    errors, the first-submit rule, max_turns, the safety rules), so the reward is the env's to the last
+    digit. Returns (R, reward_info): R with the safety cap applied; reward_info has the five dimensions and
+    the violations. A conversation that stops before it submits is scored as it stands (no answer: accuracy
+    0)."""
     e = MedicalEnv(tasks=[task], max_turns=max_turns, kb=kb, tool_specs="none", reward_config=reward_config)
     e.reset(options={"task_id": task["id"]})
     info = {}

@@ -2,8 +2,8 @@
 and the training-dynamics figure.
 
   python evaluate.py CONFIG [--checkpoint DIR] [--bench KIND=PATH]... [--limit N] [--modes text agent]
-                     [--protocol default|base_ar] [--specs none,full] [--per-domain N] [--out DIR] [key.sub=value ...]
-                     (config overrides may stand anywhere on the line)
+                     [--protocol default|base_ar] [--specs none,full] [--per-domain N] [--out DIR]
+                     [key.sub=value ...] (config overrides may stand anywhere on the line)
   torchrun --nproc_per_node=8 evaluate.py CONFIG ...     # tasks split over ranks, rank 0 writes
   python evaluate.py play CONFIG --task ID [--checkpoint DIR]   # one episode, turn by turn
   python evaluate.py taxonomy RUN_DIR [RUN_DIR ...]     # per-step failure rates -> RUN_DIR/taxonomy.jsonl
@@ -201,7 +201,8 @@ def summarise(records):
     for (mode, group), rs in groups.items():
         row = {"mode": mode, "group": group, "n": len(rs)}
         for k in ("accuracy", "reward", *COMPONENTS, "violation", "submitted", "well_formed", "turns", "tokens"):
-            vals = [r[k] for r in rs if r.get(k) is not None]        # None: not scored (HealthSearchQA accuracy)
+            # None: not scored (HealthSearchQA accuracy)
+            vals = [r[k] for r in rs if r.get(k) is not None]
             row[k] = float(np.mean(vals)) if vals else None
         rows.append(row)
     order = list(domains.names()) + ["all domains"]
@@ -296,7 +297,8 @@ def run_rows(path, one_per_step=False):
     kept = []
     for r in rows:
         last = kept[-1]["step"] if kept else -1
-        if r["step"] < last or (one_per_step and r["step"] == last and "stopped" not in r):   # a resume appended
+        # a resume appended
+        if r["step"] < last or (one_per_step and r["step"] == last and "stopped" not in r):
             files.warn(f"{path}: rows from step {r['step']} on appear "
                        "twice (an older resume); the later ones are used")
             kept = [k for k in kept if k["step"] < r["step"]]
@@ -352,7 +354,8 @@ def benchmark_tasks(specs, protocol="default", limit=0, seed=0):
     """--bench KIND=PATH ... -> tasks, each tagged with its benchmark file (or subject) as 'source'. A file
     that cannot be read as KIND is a DataError naming it; items whose image cannot be read are reported
     (a warning per benchmark) and left out, never scored as the policy's failure.
-    protocol base_ar (the paper's Base+AR): every benchmark task is offered all tools, not its domain's menu."""
+    protocol base_ar (the paper's Base+AR): every benchmark task is offered all tools, not its domain's
+    menu."""
     tasks = []
     for spec in specs:
         kind, _, path = spec.partition("=")
@@ -536,7 +539,8 @@ def run_evaluation(cfg, a, rank, world):
     if set(specs) - {"none", "names", "full"}:
         raise files.UsageError(f"--specs takes none, names and/or full (comma-separated), got {a.specs!r}")
     tasks = [] if a.no_bank else bank_tasks(a.split, a.per_domain)
-    images.check_readable(tasks)         # the bank's own images: damage stops the run (a benchmark's is reported)
+    # the bank's own images: damage stops the run (a benchmark's is reported)
+    images.check_readable(tasks)
     tasks += benchmark_tasks(a.bench, a.protocol, a.limit, cfg.seed)
     kbmod.open_kb(cfg.rollout.kb)       # a missing or stale index fails before the model loads
     torch.manual_seed(cfg.seed)      # an un-trained embedded model is then the same on every rank

@@ -93,7 +93,8 @@ def clipped_pg(ratio, adv, low, high):
 
 
 def token_terms(mb, a):
-    """Per-token clipped surrogate with r = pi / pi_old (+ beta k3 KL to the reference), and the clip indicator."""
+    """Per-token clipped surrogate with r = pi / pi_old (+ beta k3 KL to the reference), and the clip
+    indicator."""
     pg, clip = clipped_pg(torch.exp(mb.logp - mb.old_logp), mb.adv[:, None], a.clip_low, a.clip_high)
     kl = a.kl_coef * k3_kl(mb.logp, mb.ref_logp) if mb.ref_logp is not None else 0.0
     return pg + kl, clip
@@ -166,8 +167,9 @@ def overlong_penalty(n_tokens, max_tokens, buffer):
 
 
 def kept_episodes(shaped, group_size, dynamic_sampling):
-    """Indices of the episodes the update learns from: all of them, or with DAPO's dynamic sampling only those of
-    groups whose shaped rewards differ (a group with equal rewards has advantage 0 everywhere: no signal)."""
+    """Indices of the episodes the update learns from: all of them, or with DAPO's dynamic sampling only
+    those of groups whose shaped rewards differ (a group with equal rewards has advantage 0 everywhere: no
+    signal)."""
     if not dynamic_sampling:
         return list(range(len(shaped)))
     groups = [range(g, g + group_size) for g in range(0, len(shaped), group_size)]
@@ -240,8 +242,9 @@ def local_rollouts(cfg, step, pool, rollout_model, tok, rank, world):
 
 
 def episode_seeds(cfg, step, task_indices):
-    """The sampling seed of episode k of each of the step's tasks (by its index in the step's list): a function of
-    (seed, step, task, k) alone, so any world size samples the same episodes, and no two episodes share one."""
+    """The sampling seed of episode k of each of the step's tasks (by its index in the step's list): a
+    function of (seed, step, task, k) alone, so any world size samples the same episodes, and no two
+    episodes share one."""
     n = cfg.algo.group_size
     return [cfg.seed * 7919 + (step - 1) * 100000 + i * n + k for i in task_indices for k in range(n)]
 
@@ -291,7 +294,8 @@ def micro_batch(cfg, policy, ref, ref_cache, m, chunk, adv, tok, device, batch_s
     images = agent.vision_kwargs(tok, chunk, ids)      # {} unless a vision-language policy saw images
     hidden = agent.final_hidden(policy, ids, attn, images)
     rows = mask.bool()
-    if not rows.any():      # keep the head in the graph on every rank: FSDP's gradient collectives must line up
+    # keep the head in the graph on every rank: FSDP's gradient collectives must line up
+    if not rows.any():
         rows[0, 0] = True
     hidden = hidden[rows]
 
@@ -309,7 +313,8 @@ def micro_batch(cfg, policy, ref, ref_cache, m, chunk, adv, tok, device, batch_s
 
 
 def reference_logprobs(cfg, ref, ref_cache, m, ids, attn, images):
-    """The frozen reference's log-probs of micro-batch m (computed once, then read from ref_cache), or None."""
+    """The frozen reference's log-probs of micro-batch m (computed once, then read from ref_cache), or
+    None."""
     if ref is None:
         return None
     if m not in ref_cache:
@@ -343,9 +348,11 @@ def train_step(cfg, policy, ref, optimizer, trajs, adv, tok, device, ext=None, r
             loss = loss + extra
         (loss * weight).backward()
         add_step_sums(sums, mb, loss * weight, clipped, entropy)
-    grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip or math.inf)   # 0: no clipping
+    # 0: no clipping
+    grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip or math.inf)
     grad_norm = grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm
-    if all_sum([len(trajs)], device)[0] > 0:    # no group kept anywhere: Adam's momentum must not move weights
+    # no group kept anywhere: Adam's momentum must not move weights
+    if all_sum([len(trajs)], device)[0] > 0:
         optimizer.step()
     total = sum_over_ranks(sums, device)
     tokens = max(total["tokens"], 1.0)
@@ -385,8 +392,8 @@ def sum_over_ranks(sums, device):
 
 def update(cfg, policy, ref, optimizer, trajs, adv, tok, device, ext=None):
     """algo.epochs passes over the batch, each algo.minibatches optimiser steps on consecutive parts of it.
-    Every update after the first is off-policy, so ratios and clipping act. Returns the last pass's statistics,
-    averaged over its minibatches."""
+    Every update after the first is off-policy, so ratios and clipping act. Returns the last pass's
+    statistics, averaged over its minibatches."""
     parts = [torch.as_tensor(p, dtype=torch.long) for p in np.array_split(np.arange(len(trajs)),
                                                                           cfg.algo.minibatches)]
     caches = [{} for _ in parts]     # the reference is frozen: one forward per minibatch, whatever the passes
@@ -403,7 +410,8 @@ def dummy_traj(tok):
 
 # ---------------------------------------------------------------- the loop
 VALIDATION_SEED_BASE = 10 ** 6
-LOGS = ("metrics.jsonl", "trajectories.jsonl")      # rank 0 writes them; a resume cuts them back (files.RunLogs)
+# rank 0 writes them; a resume cuts them back (files.RunLogs)
+LOGS = ("metrics.jsonl", "trajectories.jsonl")
 
 
 def evaluate(cfg, rollout_model, tok, tasks, rank, world, device, seed_base=VALIDATION_SEED_BASE):
@@ -438,7 +446,8 @@ def check_values(cfg):
     if cfg.algo.loss not in LOSSES:
         raise config.ConfigError("config key 'algo.loss' must be one of "
                                  f"{sorted(LOSSES)}, got {cfg.algo.loss!r}")
-    kbmod.open_kb(cfg.rollout.kb)       # a missing, stale or damaged index fails here, on every rank, before any model
+    # a missing, stale or damaged index fails here, on every rank, before any model
+    kbmod.open_kb(cfg.rollout.kb)
     # loads; the embedded one is built once (a lock) while the other ranks wait
 
 
@@ -518,7 +527,8 @@ def train(cfg, ext=None):
         t0 = time.time()
         if out_of_time(cfg, t0 - t_start, device):
             row.update(evaluate(cfg, rollout_model, tok, val, rank, world, device))
-            logs.write("metrics.jsonl", [{"step": step - 1, "stopped": "time_budget", **row}])   # the last taken
+            # the last taken
+            logs.write("metrics.jsonl", [{"step": step - 1, "stopped": "time_budget", **row}])
             checkpoint.save_checkpoint(cfg, step - 1, policy, optimizer, sched, ext, logs)
             break
         trajs = local_rollouts(cfg, step, pool, rollout_model, tok, rank, world)
@@ -561,7 +571,8 @@ def log_start(cfg, logs, validation, rank):
 
 
 def log_step(cfg, logs, row, trajs, also_log):
-    """The step's metrics row (and, if asked, its tool-call records) to the run's logs and any external logger."""
+    """The step's metrics row (and, if asked, its tool-call records) to the run's logs and any external
+    logger."""
     logs.write("metrics.jsonl", [row])
     if cfg.save_trajectories:
         logs.write("trajectories.jsonl", [trajectory_record(row["step"], t) for t in trajs])
@@ -569,7 +580,8 @@ def log_step(cfg, logs, row, trajs, also_log):
 
 
 def out_of_time(cfg, elapsed_s, device):
-    """Has the run spent cfg.time_budget_min? Every rank gets the same answer, so all stop at the same step."""
+    """Has the run spent cfg.time_budget_min? Every rank gets the same answer, so all stop at the same
+    step."""
     over = cfg.time_budget_min and elapsed_s / 60 > cfg.time_budget_min
     return bool(max_over_ranks(float(bool(over)), device))
 
@@ -602,7 +614,8 @@ def export_final(cfg, rollout_model, tok, rank):
 
 
 def trajectory_record(step, t):
-    """One trajectory's tool-call record (rank 0's share is logged) for evaluate.py's taxonomy over training."""
+    """One trajectory's tool-call record (rank 0's share is logged) for evaluate.py's taxonomy over
+    training."""
     return {"step": step, "task_id": t.task_id, "reward": t.reward, "errors": t.errors, "n_calls": t.n_calls,
             "response_tokens": sum(t.mask), "calls": t.calls}
 

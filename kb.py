@@ -282,7 +282,8 @@ def _write_arrays(out_dir, terms, tfs, doc_len, doc_nterms, n_terms, meta):
     del order
     idf = bm25_idf(df.astype(np.float64), len(doc_len), meta["epsilon"])
     impact = term_scores(idf[terms], tfs.astype(np.float64), doc_len[doc_ids], meta["k1"], meta["b"], meta["avgdl"])
-    by_impact = np.lexsort((-impact, terms))          # within a term: highest impact first, then lowest doc id
+    # within a term: highest impact first, then lowest doc id
+    by_impact = np.lexsort((-impact, terms))
     del impact
     save("impact_order", (by_impact - indptr[terms]).astype(np.int32))   # offsets within the term's list
     del by_impact
@@ -317,7 +318,8 @@ class KB:
         with open(os.path.join(index_dir, "vocab.json")) as f:
             self.vocab = {w: i for i, w in enumerate(json.load(f))}
         # memory-mapped, seen as plain arrays (a memmap subclass costs microseconds on every slice)
-        load = lambda name: np.asarray(np.load(os.path.join(index_dir, name + ".npy"), mmap_mode="r"))  # noqa: E731
+        # noqa: E731
+        load = lambda name: np.asarray(np.load(os.path.join(index_dir, name + ".npy"), mmap_mode="r"))
         self.indptr, self.doc_ids, self.tfs, self.order = load("indptr"), load("doc_ids"), load("tfs"), \
             load("impact_order")
         self.doc_len, self.idf, self.doc_source = load("doc_len"), load("idf"), load("doc_source")
@@ -438,14 +440,16 @@ class KB:
                 depth[t] = df if df <= SHORT_LIST else min(df, max(FIRST_DEPTH, 2 * d))
                 if depth[t] > d:
                     new.append(self.doc_ids[lo + self.order[lo + d:lo + depth[t]].astype(np.int64)])
-            fresh = np.sort(self._unseen(np.concatenate(new).astype(np.int64), since))   # sorted: faster look-ups
+            # sorted: faster look-ups
+            fresh = np.sort(self._unseen(np.concatenate(new).astype(np.int64), since))
             s = self.scores_of(terms, fresh)
             if allowed is not None:
                 s[~allowed[fresh]] = -np.inf
             rows.append(fresh)
             scores.append(s)
             top = np.concatenate([top, s])
-            if len(top) >= k:                                # the k best scores so far; the k-th bounds the rest
+            # the k best scores so far; the k-th bounds the rest
+            if len(top) >= k:
                 top = np.partition(top, len(top) - k)[len(top) - k:]
                 kth = float(top[0])
             bound = sum(max(0.0, n * self._impact(t, depth[t])) for t, n in count.items() if depth[t] < span[t][1])

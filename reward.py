@@ -64,7 +64,8 @@ def compute(task, traj, weights=WEIGHTS, assertion_weight=ASSERTION_WEIGHT, cap=
 
 
 def settings(cfg):
-    """compute()'s keyword arguments from a config's `reward` section (config.RewardConfig); None: the paper's."""
+    """compute()'s keyword arguments from a config's `reward` section (config.RewardConfig); None: the
+    paper's."""
     if cfg is None:
         return {}
     return {"weights": {k: getattr(cfg, k) for k in WEIGHTS}, "assertion_weight": cfg.assertion,
@@ -136,8 +137,8 @@ TEXT_METRICS = {   # long-form and short free-text answers, by the benchmark's o
 
 def accuracy(task, traj):
     """1 if the submitted answer equals the ground truth (numbers within the task's tolerance), else 0.
-    Free-text answers are scored by the answer's `metric`: f1 (token F1 with the best-matching of the reference and
-    its `accept` alternatives, the default), exact (VQA accuracy:
+    Free-text answers are scored by the answer's `metric`: f1 (token F1 with the best-matching of the
+    reference and its `accept` alternatives, the default), exact (VQA accuracy:
     normalised exact match with the reference or an accepted alternative), recall (of the reference's
     words), statements (K-QA must-have coverage); 'unscored' (no reference exists) gives None, and
     compute() then leaves accuracy out of the composite."""
@@ -160,8 +161,9 @@ def _expected_made(task, work):
 
 def focus(task, traj):
     """1 for a focused work-up, falling to 0 as calls beyond it pile up:
-    extra = work calls - expected calls made; focus = clip(1 - (extra - FREE_CALLS) / (n_expected + FREE_CALLS)).
-    Repeats and calls of tools the case does not need are extra; a menu's worth of calls gives 0."""
+    extra = work calls - expected calls made; focus = clip(1 - (extra - FREE_CALLS) / (n_expected +
+    FREE_CALLS)). Repeats and calls of tools the case does not need are extra; a menu's worth of calls
+    gives 0."""
     work = _work(traj)
     extra = len(work) - _expected_made(task, work)
     return min(1.0, max(0.0, 1.0 - max(0, extra - FREE_CALLS) / (len(task["expected_tools"]) + FREE_CALLS)))

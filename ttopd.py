@@ -15,7 +15,8 @@ What it adds to GRPO (rollouts, advantages, losses and the FSDP loop are grpo.py
   3. turn-level truncated reverse KL on the student's tokens:
        KL_t = sum_v pi_S(v) clip(log pi_S(v) - log pi_T(v), -c, c)        per token (both heads a chunk of
                                                                           tokens at a time: no [T, V] tensor),
-       KL_turn = mean_t in turn KL_t,  D = mean over turns (every turn, or the first `max_kl_turns`) and sequences,
+       KL_turn = mean_t in turn KL_t,  D = mean over turns (every turn, or the first `max_kl_turns`) and
+       sequences,
      added as  loss += lambda(step) * D  with lambda phased out monotonically (never re-engaged);
   4. guards, each logged when it fires: teacher corruption (D > kl_max: distillation and EMA stop for
      good), stale teacher (lambda * D > ratio_max * mean |A|: the term is scaled down), re-engagement
@@ -112,7 +113,8 @@ class LamSchedule:
     def at(self, step):
         frac = min(1.0, (step - 1) / max(self.d.phase_out_steps, 1))
         shape = {"linear": 1 - frac, "cosine": 0.5 * (1 + math.cos(math.pi * frac)), "constant": 1.0}
-        self.value = 0.0 if self.disabled else min(self.value, self.d.lam * shape[self.d.schedule])   # only down
+        # only down
+        self.value = 0.0 if self.disabled else min(self.value, self.d.lam * shape[self.d.schedule])
         return self.value
 
     def disable(self):
@@ -129,8 +131,9 @@ def is_correct(tr):
 
 
 def outcome_of(tr):
-    """What a hint is built from: the episode's correctness, its submitted answer, the expected work-up steps it
-    made and skipped (reward.matches_expected, as the process score counts them) and its safety violations."""
+    """What a hint is built from: the episode's correctness, its submitted answer, the expected work-up
+    steps it made and skipped (reward.matches_expected, as the process score counts them) and its safety
+    violations."""
     ok = [c for c in tr.calls if c["name"] and c.get("error") is None]
     submitted = [c["arguments"].get("answer") for c in ok if c["name"] == "submit_answer"]
     expected = tr.task["expected_tools"]
@@ -160,8 +163,8 @@ def teacher_rows(rows, boundary, n_hint):
 
 
 def token_kl(student_logp, teacher_logp, clip):
-    """Per-token reverse KL with a clipped log-ratio: KL_t = sum_v pi_S(v) clip(log pi_S(v) - log pi_T(v), -c, c).
-    *_logp: [..., V] log-prob rows; returns [...]."""
+    """Per-token reverse KL with a clipped log-ratio: KL_t = sum_v pi_S(v) clip(log pi_S(v) - log pi_T(v),
+    -c, c). *_logp: [..., V] log-prob rows; returns [...]."""
     return (student_logp.exp() * (student_logp - teacher_logp).clamp(-clip, clip)).sum(-1)
 
 
@@ -213,10 +216,11 @@ class TTOPD(grpo.Extension):
                 "hint_example": trajs[0].extras["hint"] if trajs else ""}
 
     def extra_loss(self, mb):
-        """lam * turn-level truncated KL(student || hinted teacher), as this micro-batch's share of the mean over
-        the step's sequences. A teacher that no longer acts (lam phased out, or the guard fired) runs no forward:
-        lam and the guard's state are the same on every rank (the schedule is a function of the step, the guard
-        reads the all-reduced KL), so every rank skips the sharded teacher's forward together (FSDP lockstep)."""
+        """lam * turn-level truncated KL(student || hinted teacher), as this micro-batch's share of the
+        mean over the step's sequences. A teacher that no longer acts (lam phased out, or the guard fired)
+        runs no forward: lam and the guard's state are the same on every rank (the schedule is a function
+        of the step, the guard reads the all-reduced KL), so every rank skips the sharded teacher's forward
+        together (FSDP lockstep)."""
         if self.schedule.disabled and self.d.reengage:
             return self._watch(mb)                                  # ablation v31
         if self.schedule.disabled or self.lam == 0.0:               # phased out, or the guard fired
@@ -227,15 +231,17 @@ class TTOPD(grpo.Extension):
         return self._capped(self.lam * kl, mb) * n_seqs / mb.batch_seqs
 
     def _stop_distilling(self, kl):
-        """Teacher corruption (the step's mean KL above kl_max): distillation and the EMA stop, from here on."""
+        """Teacher corruption (the step's mean KL above kl_max): distillation and the EMA stop, from here
+        on."""
         self.schedule.disable()
         self.lam = 0.0
         self.events.append({"step": self.step, "guard": "teacher_corruption", "kl": self._last_mean})
         return kl * 0.0
 
     def _capped(self, term, mb):
-        """Stale-teacher guard: the PG loss *value* is ~0 on-policy whatever its gradient, so lam * KL is capped
-        against the PG signal's size, ratio_max * mean |A|; a batch without signal (all A = 0) keeps its term."""
+        """Stale-teacher guard: the PG loss *value* is ~0 on-policy whatever its gradient, so lam * KL is
+        capped against the PG signal's size, ratio_max * mean |A|; a batch without signal (all A = 0) keeps
+        its term."""
         cap = self.d.ratio_max * float(mb.adv.abs().mean())
         if cap > 0 and float(term) > cap:
             self.events.append({"step": self.step, "guard": "stale_teacher_clip", "ratio": float(term) / cap})
@@ -276,7 +282,8 @@ class TTOPD(grpo.Extension):
         return (torch.stack(terms).mean() if terms else mb.logp.sum() * 0.0), len(terms)
 
     def _global_mean(self, kl_mean, n):
-        """The mean KL over every rank's sequences of this micro-batch: what the guards read (one all-reduce)."""
+        """The mean KL over every rank's sequences of this micro-batch: what the guards read (one
+        all-reduce)."""
         total = torch.tensor([float(kl_mean.detach()) * n, n], dtype=torch.float64, device=kl_mean.device)
         dist.all_reduce(total)
         self._last_mean = float(total[0]) / max(float(total[1]), 1.0)
@@ -315,7 +322,8 @@ class TTOPD(grpo.Extension):
         return t_ids, t_attn, as_tensor(boundary), as_tensor(n_hint)
 
     def after_step(self, step, policy):
-        if not self.schedule.disabled and self.d.teacher != "frozen":      # a corrupted teacher is frozen as well
+        # a corrupted teacher is frozen as well
+        if not self.schedule.disabled and self.d.teacher != "frozen":
             if self.d.teacher == "ema" and step % self.d.ema_every == 0:
                 ema_update(self.teacher, policy, self.d.ema_alpha)
                 self.last_ema = step

@@ -186,9 +186,9 @@ def copy_pretrain(model, vocab_size, ws):
 
 
 def clone(model, tok, trajs, ws, rng, steps, lr_factor, desc="behaviour cloning", mask_of=None):
-    """`steps` AdamW steps of cross-entropy on the demonstrations' masked tokens (mask_of(batch, mask): another
-    mask), over length-grouped batches reshuffled each pass, the learning rate ws.lr * lr_factor(step).
-    Returns the loss curve."""
+    """`steps` AdamW steps of cross-entropy on the demonstrations' masked tokens (mask_of(batch, mask):
+    another mask), over length-grouped batches reshuffled each pass, the learning rate ws.lr *
+    lr_factor(step). Returns the loss curve."""
     opt = torch.optim.AdamW(model.parameters(), lr=ws.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     model.train()
@@ -245,7 +245,8 @@ def warm_start(cfg):
                "final_loss": float(np.mean(log[-20:])),
                "wall_s": time.time() - t0, "loss_curve": log, "copy_loss_curve": copy_log,
                "answer_loss_curve": answer_log}
-    tmp = os.path.normpath(ws.out_dir) + ".partial"      # written whole, then renamed: never half a warm start
+    # written whole, then renamed: never half a warm start
+    tmp = os.path.normpath(ws.out_dir) + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)

@@ -1,6 +1,6 @@
 """The scale path of agent.py's rollout: KV caches beyond the plain dynamic cache, for speed on GPUs or for
-hybrid models. agent.Batch (one dynamic cache kept across turns) is the reference; agent.decode_cache picks one
-of these by configuration and model, and every one answers the same four calls: feed, keep, reset and
+hybrid models. agent.Batch (one dynamic cache kept across turns) is the reference; agent.decode_cache picks
+one of these by configuration and model, and every one answers the same four calls: feed, keep, reset and
 must_reencode.
 
   static.py     a preallocated StaticCache with fixed shapes, optionally a compiled decode step
@@ -12,9 +12,9 @@ import torch
 
 
 def padded(rows_tokens, pad_id, device, left=False):
-    """[rows, width] ids of rows of unequal length (right-padded, or left-padded), the number of real tokens of
-    each row and the column where each begins. Built on the host and copied once: per-row writes into a GPU
-    tensor would each wait on the device."""
+    """[rows, width] ids of rows of unequal length (right-padded, or left-padded), the number of real
+    tokens of each row and the column where each begins. Built on the host and copied once: per-row writes
+    into a GPU tensor would each wait on the device."""
     lens = [len(t) for t in rows_tokens]
     width, n = max([1, *lens]), len(rows_tokens)
     begin = [width - k if left else 0 for k in lens]

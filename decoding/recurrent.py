@@ -19,13 +19,15 @@ def has_recurrent_layers(model):
 
 class RecurrentBatch:
     """Batch for hybrid models, whose linear-attention layers carry a recurrent state that a pad would change:
-    the prompts go in left-padded (leading pads leave a state at zero), every later prefill runs row by row with
-    no pad (rollout.reuse_cache for such models), decode steps run batched, and a row fed a pad because it has
-    finished its turn first keeps a copy of its states for its next prefill. Needs the cache layout of
-    transformers 5.2x (layers with conv_states / recurrent_states, or keys / values); `supported` says so."""
+    the prompts go in left-padded (leading pads leave a state at zero), every later prefill runs row by row
+    with no pad (rollout.reuse_cache for such models), decode steps run batched, and a row fed a pad
+    because it has finished its turn first keeps a copy of its states for its next prefill. Needs the cache
+    layout of transformers 5.2x (layers with conv_states / recurrent_states, or keys / values); `supported`
+    says so."""
 
     def __init__(self, plain):
-        self.plain = plain       # an agent.Batch: prompts and decode steps go through it, left-padding prompts
+        # an agent.Batch: prompts and decode steps go through it, left-padding prompts
+        self.plain = plain
         self.saved = {}          # row -> {layer: (conv states, recurrent states)} before it was fed a pad
 
     # the plain batch's state, read and written as this batch's own

@@ -2,7 +2,8 @@
 rollout.compile). Every row owns a slot of a preallocated StaticCache for the whole rollout, so a decode step
 always has the same shapes and can be captured as a CUDA graph; decode_attention reads the cache once per
 key/value head and only its used columns. What it buys, measured on GPUs: benchmarks/results/README.md
-("Rollout throughput", "The GPU path on one H100"). On CPU and for teaching, agent.Batch does the same work with a dynamic cache.
+("Rollout throughput", "The GPU path on one H100"). On CPU and for teaching, agent.Batch does the same work
+with a dynamic cache.
 """
 import torch
 
@@ -11,11 +12,12 @@ from decoding import compat
 
 
 def decode_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, decode_len=None, **kw):
-    """transformers' SDPA attention, except in a decode step (one query a row). (1) A grouped-query model's query
-    heads become each key/value head's query length, so the cache is read once: inside torch.compile transformers
-    expands K and V to every query head over the whole static cache (20 of a Qwen3-0.6B shape's 24 ms a decode
-    step on an H200: benchmarks/results/README.md). (2) With decode_len, only the cache's first decode_len columns
-    are read: StaticBatch passes its used width, and every column past it is masked for every row."""
+    """transformers' SDPA attention, except in a decode step (one query a row). (1) A grouped-query model's
+    query heads become each key/value head's query length, so the cache is read once: inside torch.compile
+    transformers expands K and V to every query head over the whole static cache (20 of a Qwen3-0.6B
+    shape's 24 ms a decode step on an H200: benchmarks/results/README.md). (2) With decode_len, only the
+    cache's first decode_len columns are read: StaticBatch passes its used width, and every column past it
+    is masked for every row."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
     (b, h, q, d), g = query.shape, query.shape[1] // key.shape[1]
     if q != 1 or (attention_mask is not None and attention_mask.shape[1] != 1):
@@ -42,10 +44,11 @@ def use_decode_attention(model):
 
 
 class StaticBatch:
-    """Batch over a preallocated StaticCache: every row owns a slot for the whole rollout (a finished row is fed
-    masked pads), so a decode step always has the same shapes and can be captured as a CUDA graph (compile=True
-    compiles the model with mode="reduce-overhead"). Columns are shared by all rows, as in agent.Batch; when the next
-    feed would not fit, must_reencode says so and the caller re-encodes the live rows into a fresh cache."""
+    """Batch over a preallocated StaticCache: every row owns a slot for the whole rollout (a finished row
+    is fed masked pads), so a decode step always has the same shapes and can be captured as a CUDA graph
+    (compile=True compiles the model with mode="reduce-overhead"). Columns are shared by all rows, as in
+    agent.Batch; when the next feed would not fit, must_reencode says so and the caller re-encodes the live
+    rows into a fresh cache."""
 
     def __init__(self, n, device, model, max_len, compile=False):
         self.device = device
@@ -68,8 +71,9 @@ class StaticBatch:
         return self.col + width > self.max_len
 
     def decode_width(self):
-        """The cache columns a decode step reads: the used ones (self.col + 1 with the new token) rounded up to a
-        power of two, at least 512, so a compiled step meets a handful of shapes (one CUDA graph each)."""
+        """The cache columns a decode step reads: the used ones (self.col + 1 with the new token) rounded
+        up to a power of two, at least 512, so a compiled step meets a handful of shapes (one CUDA graph
+        each)."""
         return min(self.max_len, max(512, 1 << self.col.bit_length()))
 
     @torch.no_grad()
@@ -94,4 +98,5 @@ class StaticBatch:
 
     def keep(self, rows):
         self.slots = [self.slots[r] for r in rows]
-        self.slot_idx = torch.tensor(self.slots, device=self.device)    # indexing by a list would copy it every step
+        # indexing by a list would copy it every step
+        self.slot_idx = torch.tensor(self.slots, device=self.device)

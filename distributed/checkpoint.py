@@ -40,8 +40,9 @@ def committed_checkpoints(cfg):
 
 
 def checkpoint_state(policy, optimizer, ext):
-    """The state a checkpoint holds, nested: the model and optimiser state dicts (FSDP2-aware) and the extension's.
-    Flattened by files.leaves to {"model/...": value}: tensors go to DCP, the other values to record.json."""
+    """The state a checkpoint holds, nested: the model and optimiser state dicts (FSDP2-aware) and the
+    extension's. Flattened by files.leaves to {"model/...": value}: tensors go to DCP, the other values to
+    record.json."""
     from torch.distributed.checkpoint.state_dict import get_state_dict
     model_sd, optim_sd = get_state_dict(policy, optimizer)
     return {"model": model_sd, "optim": optim_sd, "extension": ext.state_dict()}
@@ -164,7 +165,8 @@ def resumable_checkpoint(cfg, rank, world):
 
 
 def check_resumed_config(cfg, path, record):
-    """A resumed run must be the run its checkpoint continues: every key but config.RESUME_MAY_CHANGE equal."""
+    """A resumed run must be the run its checkpoint continues: every key but config.RESUME_MAY_CHANGE
+    equal."""
     now = dict(config.flat(json.loads(json.dumps(dataclasses.asdict(cfg)))))
     then = dict(config.flat(record["config"]))
     changed = [k for k in sorted(set(now) | set(then)) if k not in config.RESUME_MAY_CHANGE and now.get(k) != then.get(k)]

@@ -60,9 +60,9 @@ def full_state(model):
 
 @torch.no_grad()
 def sync_weights(sharded, full):
-    """full <- sharded, one parameter at a time, gathered straight into the copy's tensor (through one buffer of
-    that parameter's size when the copy has another dtype or the shards are uneven): the extra memory is one
-    parameter, never the model. Every rank calls this in the same order."""
+    """full <- sharded, one parameter at a time, gathered straight into the copy's tensor (through one
+    buffer of that parameter's size when the copy has another dtype or the shards are uneven): the extra
+    memory is one parameter, never the model. Every rank calls this in the same order."""
     dst = dict(full.named_parameters())
     for name, p in sharded.named_parameters():
         out = dst[name]
