@@ -206,7 +206,8 @@ def observation_ids(tok, tool_messages, max_tokens, close_turn=False):
 
 
 def turn_text(tok, ids):
-    return tok.decode([i for i in ids if i != tok.convert_tokens_to_ids("<|im_end|>")], skip_special_tokens=False)
+    end_id = tok.convert_tokens_to_ids("<|im_end|>")
+    return tok.decode([i for i in ids if i != end_id], skip_special_tokens=False)
 
 
 def sample(logits, temperature, top_p, rngs):
@@ -378,10 +379,12 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb, reward_config, hints):
             obs, rew, term, trunc, info = e.step(turn_text(tok, turns[r]))
             tr.n_turns += 1
             tr.n_calls += sum(1 for c in info["tool_calls"] if c["name"])
-            tr.calls += [{**c, "result": m["content"]} for c, m in zip(info["tool_calls"], info["tool_messages"])]
+            tr.calls += [{**c, "result": m["content"]}
+                         for c, m in zip(info["tool_calls"], info["tool_messages"])]
             tr.well_formed.append(envmod.well_formed_turn(info["tool_calls"]))
             closed = turns[r][-1] == end_id
-            nxt = observation_ids(tok, info["tool_messages"], rcfg.tool_response_tokens, close_turn=not closed)
+            nxt = observation_ids(tok, info["tool_messages"], rcfg.tool_response_tokens,
+                                  close_turn=not closed)
             too_long = len(tr.ids) + len(nxt) + rcfg.max_new_tokens > rcfg.max_total_tokens
             if term or trunc or too_long:
                 finish(tr, e, info.get("reward_info"))
@@ -503,7 +506,8 @@ def validation_tasks(split, n):
     return random.Random(VALIDATION_SAMPLE_SEED).sample(tasks, n) if n else tasks
 
 
-def evaluation_rollouts(model, tok, tasks, rcfg, seed_base, rank=0, world=1, progress=False, reward_config=None):
+def evaluation_rollouts(model, tok, tasks, rcfg, seed_base, rank=0, world=1, progress=False,
+                        reward_config=None):
     """This rank's share of `tasks` (task i goes to rank i % world), one episode each, task i seeded
     seed_base + i: any world size plays the same episodes. Returns (tasks, trajectories) of this rank.
     Used by training-time validation (grpo.evaluate), evaluate.py's agent mode and benchmarks/val_seeds.py."""

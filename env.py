@@ -47,7 +47,8 @@ except ImportError:          # the env itself does not need gymnasium
             self.max_length, self.min_length, self.charset = max_length, min_length, frozenset(charset)
 
         def contains(self, x):
-            return isinstance(x, str) and self.min_length <= len(x) <= self.max_length and set(x) <= self.charset
+            fits = isinstance(x, str) and self.min_length <= len(x) <= self.max_length
+            return fits and set(x) <= self.charset
 
         def sample(self):
             chars = sorted(self.charset)
@@ -202,8 +203,8 @@ class MedicalEnv(_Base):
             kb = kb_module.default_kb()
         self.tasks, self.max_turns, self.kb, self.tool_specs = pool, max_turns, kb or None, tool_specs
         self._by_id = {t["id"]: t for t in pool}
-        self.max_action_chars, self.max_calls_per_turn, self.render_mode = max_action_chars, max_calls_per_turn, \
-            render_mode
+        self.max_action_chars, self.max_calls_per_turn = max_action_chars, max_calls_per_turn
+        self.render_mode = render_mode
         self.reward_kw = reward.settings(reward_config)      # config.RewardConfig; None: the paper's weights
         self.observation_space = Text(max_length=MAX_OBS_CHARS, min_length=0, charset=CHARSET)
         self.action_space = Text(max_length=max_action_chars, min_length=0, charset=CHARSET)
@@ -353,7 +354,8 @@ def expert_actions(task, max_turns=8):
     size = max(1, -(-len(calls) // max(1, max_turns - 1)))     # calls per turn, in their original order
     groups = [calls[i:i + size] for i in range(0, len(calls), size)]
     answer, rationale = expert_answer(task)
-    return ["".join(g) for g in groups] + [format_call("submit_answer", {"answer": answer, "rationale": rationale})]
+    submit = format_call("submit_answer", {"answer": answer, "rationale": rationale})
+    return ["".join(g) for g in groups] + [submit]
 
 
 def run_episode(env, policy, seed=None, options=None):

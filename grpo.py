@@ -237,7 +237,8 @@ def local_rollouts(cfg, step, pool, rollout_model, tok, rank, world):
     mine = list(range(rank, len(tasks), world))
     episodes = [tasks[i] for i in mine for _ in range(cfg.algo.group_size)]
     rcfg = dataclasses.replace(cfg.rollout, spec_keep=spec_keep(cfg, step))
-    return agent.rollout(rollout_model, tok, episodes, rcfg, seeds=episode_seeds(cfg, step, mine), progress=False,
+    return agent.rollout(rollout_model, tok, episodes, rcfg, seeds=episode_seeds(cfg, step, mine),
+                         progress=False,
                          reward_config=cfg.reward)
 
 
@@ -319,14 +320,16 @@ def reference_logprobs(cfg, ref, ref_cache, m, ids, attn, images):
         return None
     if m not in ref_cache:
         with torch.no_grad():
-            ref_cache[m] = agent.token_logprobs(ref, ids, attn, cfg.rollout.temperature, images, cfg.head_chunk)
+            ref_cache[m] = agent.token_logprobs(ref, ids, attn, cfg.rollout.temperature, images,
+                                                cfg.head_chunk)
         if hasattr(ref, "reshard"):     # a forward without backward leaves the root gathered: free it now
             ref.reshard()
     return ref_cache[m]
 
 
 def _logp_and_entropy(logp_rows, targets):
-    return logp_rows.gather(-1, targets[:, None]).squeeze(-1), (-(logp_rows.exp() * logp_rows).sum(-1)).detach()
+    taken = logp_rows.gather(-1, targets[:, None]).squeeze(-1)
+    return taken, (-(logp_rows.exp() * logp_rows).sum(-1)).detach()
 
 
 def train_step(cfg, policy, ref, optimizer, trajs, adv, tok, device, ext=None, ref_cache=None):
@@ -340,8 +343,8 @@ def train_step(cfg, policy, ref, optimizer, trajs, adv, tok, device, ext=None, r
     optimizer.zero_grad(set_to_none=True)
     for m, chunk, adv_mb, weight, last in micro_batches(cfg, trajs, adv, tok, device):
         policy.set_requires_gradient_sync(last)
-        mb, entropy = micro_batch(cfg, policy, ref, ref_cache, m, chunk, adv_mb, tok, device, max(len(trajs), 1),
-                                  batch_tokens)
+        mb, entropy = micro_batch(cfg, policy, ref, ref_cache, m, chunk, adv_mb, tok, device,
+                                  max(len(trajs), 1), batch_tokens)
         loss, clipped = LOSSES[a.loss].loss(mb, a)
         extra = ext.extra_loss(mb)
         if extra is not None:
@@ -463,7 +466,8 @@ def external_logger(cfg):
                                 if isinstance(v, (int, float)) and not isinstance(v, bool)]
         import wandb
         wandb.init(project="healthcare-ai-gym", dir=cfg.out_dir, config=dataclasses.asdict(cfg))
-        return lambda row: wandb.log({k: v for k, v in row.items() if isinstance(v, (int, float))}, step=row["step"])
+        return lambda row: wandb.log({k: v for k, v in row.items() if isinstance(v, (int, float))},
+                                     step=row["step"])
     except ImportError as e:
         raise config.ConfigError(f"config key 'log_to' is {cfg.log_to!r} "
                                  f"but that package is not installed ({e})")

@@ -59,7 +59,8 @@ class DistillConfig:
     schedule: str = opt("linear", "linear or cosine phase-out of lambda, "
                                   "or constant (no phase-out: ablation v30)",
                         choices=("linear", "cosine", "constant"))
-    phase_out_steps: int = opt(40, "lambda falls from lam (step 1) to 0 over this many steps, and stays 0", least=1)
+    phase_out_steps: int = opt(40, "lambda falls from lam (step 1) to 0 over this many steps, and stays 0",
+                               least=1)
     max_kl_turns: int = opt(0, "distil the first K assistant turns only "
                                "(0 = every turn, the paper's reading)",
                             least=0)
@@ -72,7 +73,8 @@ class DistillConfig:
                            least=0)
     reengage: bool = opt(False, "ablation v31: after the guard fires, distillation re-engages when "
                                 "the KL falls below reengage_kl (the teacher keeps being measured)")
-    reengage_kl: float = opt(0.35, "the KL below which a disabled distillation re-engages (reengage only)", least=0)
+    reengage_kl: float = opt(0.35, "the KL below which a disabled distillation re-engages (reengage only)",
+                             least=0)
 
 
 @dataclasses.dataclass
@@ -268,8 +270,9 @@ class TTOPD(grpo.Extension):
         b, j = mb.rows.nonzero(as_tuple=True)       # the teacher's row for each student row the head runs on
         t_at = teacher_rows(j, boundary[b], n_hint[b])
         temperature, clip = self.cfg.rollout.temperature, self.d.logratio_clip
-        kl_tok = mb.per_token(lambda s, th: token_kl(s, agent.head_logprobs(self.teacher, th, temperature), clip),
-                              t_hidden[b, t_at])
+        def kl_of(student_logp, teacher_hidden):
+            return token_kl(student_logp, agent.head_logprobs(self.teacher, teacher_hidden, temperature), clip)
+        kl_tok = mb.per_token(kl_of, t_hidden[b, t_at])
         terms = []
         for i, tr in enumerate(mb.trajs):
             if not tr.turn_spans:        # nothing the policy wrote (grpo.py's lockstep rows)
@@ -332,7 +335,8 @@ class TTOPD(grpo.Extension):
                 self.last_copy = step
         seq_kl, turn_kl = self._step_kls()
         return {"distill_kl": seq_kl, "distill_kl_turn": turn_kl,
-                "teacher_staleness_ema": step - self.last_ema, "teacher_staleness_copy": step - self.last_copy,
+                "teacher_staleness_ema": step - self.last_ema,
+                "teacher_staleness_copy": step - self.last_copy,
                 "distill_disabled": self.schedule.disabled,
                 "guard_events": [e for e in self.events if e["step"] == step]}
 

@@ -62,7 +62,8 @@ def train_tokenizer(out_dir=agent.TOKENIZER_DIR, vocab_size=3072):
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(tokenizer_corpus(), trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                   additional_special_tokens=agent.SPECIAL[1:], chat_template=agent.CHAT_TEMPLATE)
+                                   additional_special_tokens=agent.SPECIAL[1:],
+                                   chat_template=agent.CHAT_TEMPLATE)
     fast.save_pretrained(out_dir)
     return fast
 
@@ -85,7 +86,8 @@ def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None, hint="", hint
         if late and i == len(actions) - 1:
             tr.add_context(agent.hint_ids(tok, late))
         turn = tok.encode(action, add_special_tokens=False) + [end_id]
-        tr.extras.setdefault("answer_positions", []).extend(len(tr.ids) + k for k in answer_tokens(tok, action))
+        positions = tr.extras.setdefault("answer_positions", [])
+        positions.extend(len(tr.ids) + k for k in answer_tokens(tok, action))
         tr.add_turn(turn, [0.0] * len(turn))
         obs, rew, term, trunc, info = e.step(action)
         if term or trunc:
@@ -159,7 +161,8 @@ def copy_strings(vocab_size, ws, gen):
     shape = (ws.copy_batch, ws.copy_length)
     if not ws.copy_alphabet:
         return torch.randint(0, vocab_size, shape, generator=gen)
-    alphabets = torch.stack([torch.randperm(vocab_size, generator=gen)[:ws.copy_alphabet] for _ in range(shape[0])])
+    alphabets = torch.stack([torch.randperm(vocab_size, generator=gen)[:ws.copy_alphabet]
+                             for _ in range(shape[0])])
     return torch.gather(alphabets, 1, torch.randint(0, ws.copy_alphabet, shape, generator=gen))
 
 

@@ -11,7 +11,8 @@ import decoding
 from decoding import compat
 
 
-def decode_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, decode_len=None, **kw):
+def decode_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, decode_len=None,
+                     **kw):
     """transformers' SDPA attention, except in a decode step (one query a row). (1) A grouped-query model's
     query heads become each key/value head's query length, so the cache is read once: inside torch.compile
     transformers expands K and V to every query head over the whole static cache (20 of a Qwen3-0.6B
@@ -63,7 +64,8 @@ class StaticBatch:
         model = model or self.step
         self.cache = StaticCache(config=getattr(model, "config", None), max_cache_len=self.max_len)
         self.mask = torch.zeros(n, self.max_len, dtype=torch.long, device=self.device)
-        self.pos, self.col, self.slots = torch.zeros(n, dtype=torch.long, device=self.device), 0, list(range(n))
+        self.pos = torch.zeros(n, dtype=torch.long, device=self.device)
+        self.col, self.slots = 0, list(range(n))
         self.slot_idx = torch.arange(n, device=self.device)
 
     def must_reencode(self, width):
