@@ -15,13 +15,11 @@ are written with torch.distributed.checkpoint, committed by a rename and verifie
 against a sha256 manifest; `resume: true` continues from the newest whole one exactly,
 logs included, wherever the run was killed (docs/reference.md, "Crash safety").
 """
-import copy
 import dataclasses
 import json
 import math
 import os
 import random
-import shutil
 import sys
 import time
 
@@ -36,7 +34,7 @@ import kb as kbmod
 import reward as rewardmod
 from clinic import bank, files, images
 from distributed import checkpoint, fsdp
-from distributed.fsdp import all_sum, max_over_ranks, shard, sync_weights
+from distributed.fsdp import all_sum, max_over_ranks, sync_weights
 
 
 # ---------------------------------------------------------------- losses (one function per variant)
@@ -182,35 +180,6 @@ def shaped_reward(tr, a):
     if a.length_reward:
         r += rewardmod.cosine_length_reward(n, tr.reward_info["accuracy"] == 1.0, max_len=a.max_policy_tokens)
     return r + overlong_penalty(n, a.max_policy_tokens, a.overlong_buffer)
-
-
-def sharded_copy(cfg, policy, device):
-    """A frozen FSDP2 copy of the sharded policy (FSDP modules cannot be deep-copied): a fresh module sharded
-    the same way, then each rank copies its own shards."""
-    model = agent.load_policy(dataclasses.replace(cfg.model, device=str(device), dtype="float32"),
-                              cfg.init_checkpoint or None)[0]
-    copy_ = shard(model.eval().requires_grad_(False), device, device.type == "cuda", False)
-    fsdp.copy_shards(copy_, policy)
-    return copy_
-
-
-def build_models(cfg, device):
-    """Policy (FSDP), its full-weight rollout copy, and the frozen reference when kl_coef > 0."""
-    torch.manual_seed(cfg.seed)
-    ck = cfg.init_checkpoint or None
-    if ck and not os.path.isdir(ck):     # a silent fresh init would waste the whole run
-        raise config.ConfigError(f"config key 'init_checkpoint': no directory {ck!r} (run `python warmstart.py "
-                                 "CONFIG` first, or set init_checkpoint: '' to start from model.path)")
-    mcfg = dataclasses.replace(cfg.model, device=str(device), dtype="float32")
-    policy, tok = agent.load_policy(mcfg, ck)
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[cfg.model.dtype]
-    rollout_model = copy.deepcopy(policy).to(dtype).eval()     # copies: same weights even from a fresh init
-    ref = None
-    if cfg.algo.kl_coef > 0:
-        ref = copy.deepcopy(policy).eval().requires_grad_(False)
-        ref = shard(ref, device, device.type == "cuda", False)
-    policy = shard(policy, device, device.type == "cuda", cfg.activation_checkpointing)
-    return policy, rollout_model, ref, tok
 
 
 # ---------------------------------------------------------------- one training step
@@ -512,7 +481,7 @@ def train(cfg, ext=None):
     path, record = checkpoint.start_point(cfg, rank, world)
     pool, val = training_tasks(cfg, world)
     os.makedirs(cfg.out_dir, exist_ok=True)
-    policy, rollout_model, ref, tok = build_models(cfg, device)
+    policy, rollout_model, ref, tok = fsdp.build_models(cfg, device)
     optimizer, sched = make_optimizer(cfg, policy)
     ext.setup(cfg, policy, tok, device)
     done = 0        # optimiser steps taken
@@ -560,7 +529,7 @@ def train(cfg, ext=None):
             checkpoint.save_checkpoint(cfg, step, policy, optimizer, sched, ext, logs)
     logs.close()
     files.crash_point("export.start")
-    export_final(cfg, rollout_model, tok, rank)
+    checkpoint.export_final(cfg, rollout_model, tok, rank)
     return row, policy
 
 
@@ -596,25 +565,6 @@ def speed(dt, n_tokens, device):
     if device.type == "cuda":
         out["gpu_mem_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
     return out
-
-
-def export_final(cfg, rollout_model, tok, rank):
-    """The trained weights as a plain HF checkpoint (out_dir/final, written whole, then renamed into place),
-    and each rank's checksum of the full parameters it holds (they must agree)."""
-    import hashlib
-    h = hashlib.sha1()
-    for name, p in sorted(rollout_model.state_dict().items()):
-        h.update(name.encode() + p.detach().float().cpu().numpy().tobytes())
-    with files.atomic_open(os.path.join(cfg.out_dir, f"params_rank{rank}.sha1")) as f:
-        f.write(h.hexdigest())
-    if rank == 0:
-        final = os.path.join(cfg.out_dir, "final")
-        shutil.rmtree(final + ".partial", ignore_errors=True)
-        for part in (rollout_model, tok, getattr(tok, "image_processor", None)):
-            if part is not None:
-                part.save_pretrained(final + ".partial")
-        files.replace_dir(final + ".partial", final)
-    dist.barrier()
 
 
 def trajectory_record(step, t):

@@ -194,7 +194,7 @@ class TTOPD(grpo.Extension):
     def setup(self, cfg, policy, tok, device):
         self.tok, self.device = tok, device
         # sharded exactly like the student, so the EMA can run shard by shard
-        self.teacher = grpo.sharded_copy(cfg, policy, device)
+        self.teacher = fsdp.sharded_copy(cfg, policy, device)
 
     def state_dict(self):
         from torch.distributed.checkpoint.state_dict import get_model_state_dict

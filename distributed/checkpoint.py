@@ -227,3 +227,22 @@ def start_point(cfg, rank, world):
                 shutil.rmtree(leftover)
     dist.barrier()       # no rank writes into out_dir before every rank has looked at it
     return path, record
+
+
+def export_final(cfg, rollout_model, tok, rank):
+    """The trained weights as a plain HF checkpoint (out_dir/final, written whole, then renamed into place),
+    and each rank's checksum of the full parameters it holds (they must agree)."""
+    import hashlib
+    h = hashlib.sha1()
+    for name, p in sorted(rollout_model.state_dict().items()):
+        h.update(name.encode() + p.detach().float().cpu().numpy().tobytes())
+    with files.atomic_open(os.path.join(cfg.out_dir, f"params_rank{rank}.sha1")) as f:
+        f.write(h.hexdigest())
+    if rank == 0:
+        final = os.path.join(cfg.out_dir, "final")
+        shutil.rmtree(final + ".partial", ignore_errors=True)
+        for part in (rollout_model, tok, getattr(tok, "image_processor", None)):
+            if part is not None:
+                part.save_pretrained(final + ".partial")
+        files.replace_dir(final + ".partial", final)
+    dist.barrier()

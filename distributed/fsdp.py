@@ -3,11 +3,14 @@
 Plain `python grpo.py` runs a one-process group through the same code (gloo on CPU), so nothing here is
 optional; a reader of the algorithm can skip it: it decides where tensors live, never what a step computes.
 """
+import copy
+import dataclasses
 import os
 
 import torch
 import torch.distributed as dist
 
+import agent
 import config
 
 
@@ -101,3 +104,32 @@ def max_over_ranks(x, device):
     t = torch.tensor([float(x)], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return t.item()
+
+
+def sharded_copy(cfg, policy, device):
+    """A frozen FSDP2 copy of the sharded policy (FSDP modules cannot be deep-copied): a fresh module sharded
+    the same way, then each rank copies its own shards."""
+    model = agent.load_policy(dataclasses.replace(cfg.model, device=str(device), dtype="float32"),
+                              cfg.init_checkpoint or None)[0]
+    copy_ = shard(model.eval().requires_grad_(False), device, device.type == "cuda", False)
+    copy_shards(copy_, policy)
+    return copy_
+
+
+def build_models(cfg, device):
+    """Policy (FSDP), its full-weight rollout copy, and the frozen reference when kl_coef > 0."""
+    torch.manual_seed(cfg.seed)
+    ck = cfg.init_checkpoint or None
+    if ck and not os.path.isdir(ck):     # a silent fresh init would waste the whole run
+        raise config.ConfigError(f"config key 'init_checkpoint': no directory {ck!r} (run `python warmstart.py "
+                                 "CONFIG` first, or set init_checkpoint: '' to start from model.path)")
+    mcfg = dataclasses.replace(cfg.model, device=str(device), dtype="float32")
+    policy, tok = agent.load_policy(mcfg, ck)
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[cfg.model.dtype]
+    rollout_model = copy.deepcopy(policy).to(dtype).eval()     # copies: same weights even from a fresh init
+    ref = None
+    if cfg.algo.kl_coef > 0:
+        ref = copy.deepcopy(policy).eval().requires_grad_(False)
+        ref = shard(ref, device, device.type == "cuda", False)
+    policy = shard(policy, device, device.type == "cuda", cfg.activation_checkpointing)
+    return policy, rollout_model, ref, tok

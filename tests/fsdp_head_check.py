@@ -105,7 +105,7 @@ gathered = {k: v.clone() for k, v in fsdp.full_state(policy).items()}
 synced = copy.deepcopy(model).to(torch.bfloat16)
 fsdp.sync_weights(policy, synced)
 same = all(torch.equal(p, gathered[k].to(torch.bfloat16)) for k, p in synced.state_dict().items())
-twin = grpo.sharded_copy(cfg, policy, device)
+twin = fsdp.sharded_copy(cfg, policy, device)
 same &= all(torch.equal(v, gathered[k]) for k, v in fsdp.full_state(twin).items())
 if rank == 0:
     print("SYNC_OK" if same and not torch.equal(gathered["model.norm.weight"], model.model.norm.weight) else

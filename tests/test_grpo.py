@@ -166,7 +166,7 @@ def test_missing_init_checkpoint_is_an_error_not_a_fresh_model(tmp_path):
     import config
     cfg = config.load("configs/tiny.yaml", config.Config, [f"init_checkpoint={tmp_path / 'warmstrat'}"])
     with pytest.raises(config.ConfigError, match="init_checkpoint.*warmstrat"):
-        grpo.build_models(cfg, torch.device("cpu"))
+        fsdp.build_models(cfg, torch.device("cpu"))
 
 
 def test_lr_schedule_warms_up_then_decays_to_the_floor():

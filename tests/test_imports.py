@@ -10,8 +10,8 @@ import os
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SKIP = {"tests", "benchmarks", "data", "docs", "configs", "runs", "checkpoints"}
 # lower layers never import higher ones:
-# clinic <- tools, kb, reward <- env <- decoding, distributed <- agent <- warmstart, grpo <- ttopd
-LAYERS = [["clinic"], ["tools", "kb", "reward"], ["env"], ["decoding", "distributed"], ["agent"],
+# clinic <- tools, kb, reward <- env <- decoding <- agent <- distributed <- warmstart, grpo <- ttopd
+LAYERS = [["clinic"], ["tools", "kb", "reward"], ["env"], ["decoding"], ["agent"], ["distributed"],
           ["warmstart", "grpo"], ["ttopd"]]
 
 

@@ -341,7 +341,7 @@ def test_a_checkpoint_restores_the_teacher_lambda_the_guard_and_the_counters(pro
     from clinic import files
     rank, world, device = process_group
     cfg = config.load("configs/ttopd_tiny.yaml", ttopd.TTOPDConfig, ["init_checkpoint=", f"out_dir={tmp_path}"])
-    policy, _, _, tok = grpo.build_models(cfg, device)
+    policy, _, _, tok = fsdp.build_models(cfg, device)
     optimizer, sched = grpo.make_optimizer(cfg, policy)
     ext = ttopd.TTOPD(cfg)
     ext.setup(cfg, policy, tok, device)
