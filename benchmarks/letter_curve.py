@@ -1,6 +1,6 @@
 """The answer letter's own loss while cloning copy-only demonstrations: is the copy from the hint learned?
 
-  python benchmarks/letter_curve.py [--steps 300] [--short] [--letter-only] [--copy-steps N] [--seed S]
+  python benchmarks/letter_curve.py [--steps 300] [--short] [--letter-only] [--copy-steps N] [--seed S] [--similar]
 
 Copy-only demonstrations (benchmarks/hint_probe.py: the prompt, a note naming the option, the submit of that
 option; half the notes name a random option), 6 drawn afresh a step, AdamW lr 3e-3. Prints every 25 steps the
@@ -39,6 +39,9 @@ def main():
     ap.add_argument("--letter-only", action="store_true")
     ap.add_argument("--copy-steps", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0, help="initial weights and the demonstrations drawn")
+    ap.add_argument("--similar", action="store_true",
+                    help="each step's 6 demonstrations are of similar length (as warmstart.length_batches groups "
+                         "them): 60 drawn, sorted by length, 6 neighbours taken")
     a = ap.parse_args()
     torch.set_num_threads(1)
     cfg = config.load("configs/tiny.yaml", config.Config, [
@@ -57,10 +60,14 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=0.003, weight_decay=0.0)
     for step in range(a.steps):
         batch = []
-        for _ in range(6):
+        for _ in range(60 if a.similar else 6):
             t, h = demo(copy.deepcopy(rng.choice(train)), rng, cfg.warm_start)
             tr = warmstart.expert_trajectory(tok, t, cfg.rollout, expert_turns=5, hint=h)
             batch.append(last_message(tr, start_id) if a.short else tr)
+        if a.similar:
+            batch.sort(key=lambda tr: len(tr.ids))
+            k = rng.randrange(len(batch) - 5)
+            batch = batch[k:k + 6]
         ids, _, mask, _ = agent.pad_trajectories(batch, tok.pad_token_id, "cpu")
         logits = model(input_ids=ids, use_cache=False).logits[:, :-1].float()
         nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
