@@ -37,7 +37,18 @@ TOKENIZER_DIR = os.path.join(ROOT, "data", "tokenizer")
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>", "<tool_response>",
            "</tool_response>"]
 CHAT_TEMPLATE = (   # Qwen/Hermes layout: tools in the system turn, tool results as a user turn
-    "{%- for m in messages %}{%- if m.role == 'system' %}{{- '<|im_start|>system\\n' + m.content }}{%- if tools %}{{- '\\n\\n# Tools\\n<tools>' }}{%- for t in tools %}{{- '\\n' + (t | tojson) }}{%- endfor %}{{- '\\n</tools>' }}{%- endif %}{{- '<|im_end|>\\n' }}{%- elif m.role == 'tool' %}{%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}{{- '<|im_start|>user' }}{%- endif %}{{- '\\n<tool_response>\\n' + m.content + '\\n</tool_response>' }}{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}{{- '<|im_end|>\\n' }}{%- endif %}{%- else %}{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{%- endif %}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
+    "{%- for m in messages %}"
+    "{%- if m.role == 'system' %}"
+    "{{- '<|im_start|>system\\n' + m.content }}"
+    "{%- if tools %}{{- '\\n\\n# Tools\\n<tools>' }}{%- for t in tools %}{{- '\\n' + (t | tojson) }}{%- endfor %}"
+    "{{- '\\n</tools>' }}{%- endif %}"
+    "{{- '<|im_end|>\\n' }}"
+    "{%- elif m.role == 'tool' %}"
+    "{%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}{{- '<|im_start|>user' }}{%- endif %}"
+    "{{- '\\n<tool_response>\\n' + m.content + '\\n</tool_response>' }}"
+    "{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}{{- '<|im_end|>\\n' }}{%- endif %}"
+    "{%- else %}{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{%- endif %}"
+    "{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
 
 
 # ---------------------------------------------------------------- tokenizer and model
@@ -440,8 +451,7 @@ def pad_trajectories(trajs, pad_id, device):
     return ids.to(device), attn.long().to(device), mask.to(device), logprobs.to(device)
 
 
-# ---------------------------------------------------------------- the output head, a chunk of tokens at a
-# time
+# ---------------------------------------------------------------- the output head, in chunks of tokens
 HEAD_CHUNK = 128     # tokens whose [C, V] logits exist at once (151,936 x 128 x 4 bytes = 78 MB for Qwen3)
 
 

@@ -248,9 +248,10 @@ class WarmStartConfig:
     expert_max_turns: int = opt(5, "the expert's calls are grouped to fit this many turns (paper budget: 5)", least=1)
     max_tasks: int = opt(0, "train tasks to clone (0 = all; at most the train split's size)", least=0)
     seed: int = opt(0, "seed for init and shuffling")
-    hint_share: float = opt(0.0, "share of demonstrations that carry an informative "
-                                 "TT-OPD hint (clinic/hints.py) between prompt and "
-                                 "first turn, so the teacher learns to read hints", least=0, most=1)
+    hint_share: float = opt(0.0, "share of demonstrations that carry an informative TT-OPD hint "
+                                 "(clinic/hints.py) between prompt and first turn, meant to teach the "
+                                 "teacher to read hints (at the embedded default's scale it does not "
+                                 "yet: benchmarks/hint_probe.py)", least=0, most=1)
     wrong_hint_share: float = opt(0.5, "of the hinted demonstrations, the share whose hint is a diagnostic "
                                        "redirection of a simulated wrong episode (else a confirmatory cue)",
                                   least=0, most=1)
@@ -259,7 +260,8 @@ class WarmStartConfig:
                                "tokens of a demonstration, the answer is not learned from a "
                                "hint that names it (benchmarks/letter_curve.py)", least=0)
     copy_steps: int = opt(0, "steps of copy pre-training before cloning (random token strings shown twice, "
-                             "loss on the repeat): forms the copying heads a hint is read with", least=0)
+                             "loss on the repeat): forms copying (induction) heads; cloning afterwards "
+                             "still did not copy a hinted answer (benchmarks/hint_probe.py)", least=0)
     copy_length: int = opt(48, "tokens in each copy pre-training string", least=2)
     copy_batch: int = opt(16, "strings per copy pre-training step", least=1)
     copy_alphabet: int = opt(6, "distinct tokens in each copy string (0 = any token): a small "
@@ -291,9 +293,9 @@ class AlgoConfig:
                               "paper); every update after the first is off-policy", least=1)
 
 
-# keys that may differ between a run and its resumption (they change how long it runs, where its folder is,
-# how
-# often it saves, evaluates and logs, never what a step computes); every other key must equal the checkpoint's
+# keys that may differ between a run and its resumption (they change how long it runs, where its
+# folder is, how often it saves, evaluates and logs, never what a step computes); every other key must
+# equal the checkpoint's
 RESUME_MAY_CHANGE = ("steps", "resume", "out_dir", "time_budget_min", "checkpoint_every", "keep_checkpoints",
                      "eval_every", "log_to")
 

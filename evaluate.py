@@ -297,7 +297,7 @@ def run_rows(path, one_per_step=False):
     kept = []
     for r in rows:
         last = kept[-1]["step"] if kept else -1
-        # a resume appended
+        # a step at or before the last one kept: a resume appended these rows
         if r["step"] < last or (one_per_step and r["step"] == last and "stopped" not in r):
             files.warn(f"{path}: rows from step {r['step']} on appear "
                        "twice (an older resume); the later ones are used")

@@ -184,8 +184,7 @@ def shaped_reward(tr, a):
 
 # ---------------------------------------------------------------- one training step
 # Steps are numbered 1..cfg.steps everywhere (logs, checkpoints, the Extension); seeds and schedules are
-# functions
-# of the number of steps taken before this one, step - 1.
+# functions of the number of steps taken before this one, step - 1.
 def step_tasks(cfg, step, pool):
     """The step's global task list, identical on every rank (seeded by the step)."""
     return random.Random(cfg.seed * 100003 + step - 1).sample(pool, cfg.algo.tasks_per_step)
@@ -271,8 +270,8 @@ def micro_batch(cfg, policy, ref, ref_cache, m, chunk, adv, tok, device, batch_s
 
     def head(h):
         return agent.head_logprobs(policy, h, cfg.rollout.temperature)
-    # one pass of the head gives both: the taken token's log-prob (with gradient) and the entropy (a
-    # statistic)
+    # one pass of the head gives both: the taken token's log-prob (with gradient) and the entropy
+    # (a statistic)
     logp, entropy = agent.chunked(lambda h, y: _logp_and_entropy(head(h), y), hidden, ids[:, 1:][rows],
                                   chunk=cfg.head_chunk)
     ref_logp = reference_logprobs(cfg, ref, ref_cache, m, ids, attn, images)
@@ -320,7 +319,7 @@ def train_step(cfg, policy, ref, optimizer, trajs, adv, tok, device, ext=None, r
             loss = loss + extra
         (loss * weight).backward()
         add_step_sums(sums, mb, loss * weight, clipped, entropy)
-    # 0: no clipping
+    # cfg.grad_clip = 0: no clipping (the norm is still logged)
     grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip or math.inf)
     grad_norm = grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm
     # no group kept anywhere: Adam's momentum must not move weights
@@ -395,6 +394,9 @@ def evaluate(cfg, rollout_model, tok, tasks, rank, world, device, seed_base=VALI
     return {f"val_{k}": m[k] for k in ("reward", "accuracy", "response_tokens", "turns")}
 
 
+TOOL_ERRORS = ("malformed", "phantom_tool", "schema", "off_menu", "execution", "no_tool_call")
+
+
 def rollout_metrics(trajs, shaped, device):
     """Means over all ranks' episodes: reward, shaped reward, the 5D components, violations, length, turns,
     calls, tool errors by kind; and the total policy tokens."""
@@ -410,17 +412,15 @@ def rollout_metrics(trajs, shaped, device):
     return {k: v / n for k, v in total.items()}, total["response_tokens"]
 
 
-TOOL_ERRORS = ("malformed", "phantom_tool", "schema", "off_menu", "execution", "no_tool_call")
-
 
 def check_values(cfg):
     """What config.py cannot check: the loss registry, and the KB that rollout.kb names."""
     if cfg.algo.loss not in LOSSES:
         raise config.ConfigError("config key 'algo.loss' must be one of "
                                  f"{sorted(LOSSES)}, got {cfg.algo.loss!r}")
-    # a missing, stale or damaged index fails here, on every rank, before any model
+    # a missing, stale or damaged index fails here, on every rank, before any model loads; the embedded one
+    # is built once (a lock) while the other ranks wait
     kbmod.open_kb(cfg.rollout.kb)
-    # loads; the embedded one is built once (a lock) while the other ranks wait
 
 
 def external_logger(cfg):
@@ -500,7 +500,7 @@ def train(cfg, ext=None):
         t0 = time.time()
         if out_of_time(cfg, t0 - t_start, device):
             row.update(evaluate(cfg, rollout_model, tok, val, rank, world, device))
-            # the last taken
+            # logged and saved as the last step taken
             logs.write("metrics.jsonl", [{"step": step - 1, "stopped": "time_budget", **row}])
             checkpoint.save_checkpoint(cfg, step - 1, policy, optimizer, sched, ext, logs)
             break

@@ -318,8 +318,8 @@ class KB:
         with open(os.path.join(index_dir, "vocab.json")) as f:
             self.vocab = {w: i for i, w in enumerate(json.load(f))}
         # memory-mapped, seen as plain arrays (a memmap subclass costs microseconds on every slice)
-        # noqa: E731
-        load = lambda name: np.asarray(np.load(os.path.join(index_dir, name + ".npy"), mmap_mode="r"))
+        def load(name):
+            return np.asarray(np.load(os.path.join(index_dir, name + ".npy"), mmap_mode="r"))
         self.indptr, self.doc_ids, self.tfs, self.order = load("indptr"), load("doc_ids"), load("tfs"), \
             load("impact_order")
         self.doc_len, self.idf, self.doc_source = load("doc_len"), load("idf"), load("doc_source")
@@ -440,7 +440,7 @@ class KB:
                 depth[t] = df if df <= SHORT_LIST else min(df, max(FIRST_DEPTH, 2 * d))
                 if depth[t] > d:
                     new.append(self.doc_ids[lo + self.order[lo + d:lo + depth[t]].astype(np.int64)])
-            # sorted: faster look-ups
+            # sorted, for faster look-ups
             fresh = np.sort(self._unseen(np.concatenate(new).astype(np.int64), since))
             s = self.scores_of(terms, fresh)
             if allowed is not None:

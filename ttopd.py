@@ -15,8 +15,8 @@ What it adds to GRPO (rollouts, advantages, losses and the FSDP loop are grpo.py
   3. turn-level truncated reverse KL on the student's tokens:
        KL_t = sum_v pi_S(v) clip(log pi_S(v) - log pi_T(v), -c, c)        per token (both heads a chunk of
                                                                           tokens at a time: no [T, V] tensor),
-       KL_turn = mean_t in turn KL_t,  D = mean over turns (every turn, or the first `max_kl_turns`) and
-       sequences,
+       KL_turn = mean_t in turn KL_t,
+       D = mean over turns (every turn, or the first `max_kl_turns`) and sequences,
      added as  loss += lambda(step) * D  with lambda phased out monotonically (never re-engaged);
   4. guards, each logged when it fires: teacher corruption (D > kl_max: distillation and EMA stop for
      good), stale teacher (lambda * D > ratio_max * mean |A|: the term is scaled down), re-engagement
@@ -25,7 +25,6 @@ The paper's three failure modes are ablation switches (configs/ablations/): corr
 (v29), teacher=frozen with schedule=constant (v30), reengage=true (v31).
 """
 import dataclasses
-import functools
 import math
 
 import torch
@@ -115,7 +114,7 @@ class LamSchedule:
     def at(self, step):
         frac = min(1.0, (step - 1) / max(self.d.phase_out_steps, 1))
         shape = {"linear": 1 - frac, "cosine": 0.5 * (1 + math.cos(math.pi * frac)), "constant": 1.0}
-        # only down
+        # the value only ever goes down
         self.value = 0.0 if self.disabled else min(self.value, self.d.lam * shape[self.d.schedule])
         return self.value
 
@@ -228,16 +227,16 @@ class TTOPD(grpo.Extension):
         if self.schedule.disabled or self.lam == 0.0:               # phased out, or the guard fired
             return mb.logp.sum() * 0.0
         kl, n_seqs = self._turn_kl(mb)
-        if self.d.corruption_guard and self._global_mean(kl, n_seqs) > self.d.kl_max:
-            return self._stop_distilling(kl)
+        mean_kl = self._global_mean(kl, n_seqs)       # every rank decides on the same number
+        if self.d.corruption_guard and mean_kl > self.d.kl_max:
+            return self._stop_distilling(kl, mean_kl)
         return self._capped(self.lam * kl, mb) * n_seqs / mb.batch_seqs
 
-    def _stop_distilling(self, kl):
-        """Teacher corruption (the step's mean KL above kl_max): distillation and the EMA stop, from here
-        on."""
+    def _stop_distilling(self, kl, mean_kl):
+        """Teacher corruption (the mean KL above kl_max): distillation and the EMA stop, from here on."""
         self.schedule.disable()
         self.lam = 0.0
-        self.events.append({"step": self.step, "guard": "teacher_corruption", "kl": self._last_mean})
+        self.events.append({"step": self.step, "guard": "teacher_corruption", "kl": mean_kl})
         return kl * 0.0
 
     def _capped(self, term, mb):
@@ -255,9 +254,10 @@ class TTOPD(grpo.Extension):
         the next step once the mean KL falls below reengage_kl."""
         with torch.no_grad():
             kl, n_seqs = self._turn_kl(mb)
-        if self._global_mean(kl, n_seqs) < self.d.reengage_kl:
+        mean_kl = self._global_mean(kl, n_seqs)
+        if mean_kl < self.d.reengage_kl:
             self.schedule.reengage()
-            self.events.append({"step": self.step, "guard": "reengaged", "kl": self._last_mean})
+            self.events.append({"step": self.step, "guard": "reengaged", "kl": mean_kl})
         return mb.logp.sum() * 0.0
 
     def _turn_kl(self, mb):
@@ -284,13 +284,13 @@ class TTOPD(grpo.Extension):
                 self.turn_kls.setdefault(k, []).append(float(v.detach()))
         return (torch.stack(terms).mean() if terms else mb.logp.sum() * 0.0), len(terms)
 
-    def _global_mean(self, kl_mean, n):
+    @staticmethod
+    def _global_mean(kl_mean, n):
         """The mean KL over every rank's sequences of this micro-batch: what the guards read (one
         all-reduce)."""
         total = torch.tensor([float(kl_mean.detach()) * n, n], dtype=torch.float64, device=kl_mean.device)
         dist.all_reduce(total)
-        self._last_mean = float(total[0]) / max(float(total[1]), 1.0)
-        return self._last_mean
+        return float(total[0]) / max(float(total[1]), 1.0)
 
     def _step_kls(self):
         """The step's mean sequence KL (what the guard reads) and mean KL per turn, over every rank's
@@ -321,8 +321,9 @@ class TTOPD(grpo.Extension):
         t_attn = torch.zeros_like(t_ids)
         for i, s in enumerate(seqs):
             t_ids[i, :len(s)], t_attn[i, :len(s)] = torch.tensor(s, device=ids.device), 1
-        as_tensor = functools.partial(torch.tensor, dtype=torch.long, device=ids.device)
-        return t_ids, t_attn, as_tensor(boundary), as_tensor(n_hint)
+        boundary = torch.tensor(boundary, dtype=torch.long, device=ids.device)
+        n_hint = torch.tensor(n_hint, dtype=torch.long, device=ids.device)
+        return t_ids, t_attn, boundary, n_hint
 
     def after_step(self, step, policy):
         # a corrupted teacher is frozen as well

@@ -69,11 +69,14 @@ def train_tokenizer(out_dir=agent.TOKENIZER_DIR, vocab_size=3072):
 
 
 # ---------------------------------------------------------------- behaviour cloning
-def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None, hint="", hint_before_submit=False):
+def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None, hint="", hint_before_submit=False,
+                      mark_answer=False):
     """The scripted expert's episode as a Trajectory (mask 1 on its turns, log-probs 0); its calls are
     grouped into at most expert_turns turns (default: the rollout's max_turns); `hint` text, if any,
     sits between the prompt and the first turn (mask 0), where TT-OPD's teacher reads it, or right before
-    the last (submit) turn with hint_before_submit (a diagnostic of benchmarks/hint_probe.py only)."""
+    the last (submit) turn with hint_before_submit (a diagnostic of benchmarks/hint_probe.py only).
+    mark_answer: tr.extras["answer_positions"] lists the tokens that write the submitted answer
+    (warm_start.answer_steps; it needs a fast tokenizer's offsets)."""
     expert_turns = expert_turns or rcfg.max_turns
     e = agent.episode_env(task, rcfg, kb, max_turns=max(expert_turns, rcfg.max_turns))
     info = e.reset(seed=0)[1]
@@ -86,8 +89,9 @@ def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None, hint="", hint
         if late and i == len(actions) - 1:
             tr.add_context(agent.hint_ids(tok, late))
         turn = tok.encode(action, add_special_tokens=False) + [end_id]
-        positions = tr.extras.setdefault("answer_positions", [])
-        positions.extend(len(tr.ids) + k for k in answer_tokens(tok, action))
+        if mark_answer:
+            positions = tr.extras.setdefault("answer_positions", [])
+            positions.extend(len(tr.ids) + k for k in answer_tokens(tok, action))
         tr.add_turn(turn, [0.0] * len(turn))
         obs, rew, term, trunc, info = e.step(action)
         if term or trunc:
@@ -223,6 +227,9 @@ def warm_start(cfg):
     torch.manual_seed(ws.seed)
     rng = random.Random(ws.seed)
     model, tok = agent.load_policy(cfg.model)
+    if ws.answer_steps and not tok.is_fast:
+        raise config.ConfigError("config key 'warm_start.answer_steps' needs a fast tokenizer (its offsets find "
+                                 "the answer's tokens); this checkpoint's is not one")
     copy_log = copy_pretrain(model, len(tok), ws) if ws.copy_steps else []
     tasks = bank.load_tasks(split="train")
     if ws.max_tasks > len(tasks):
@@ -233,7 +240,8 @@ def warm_start(cfg):
     images.check_readable(tasks)
     hint_rng = random.Random(ws.seed + 1)
     demos = [demonstration(t, hint_rng, ws) for t in tasks]
-    trajs = [expert_trajectory(tok, t, cfg.rollout, expert_turns=ws.expert_max_turns, hint=h)
+    trajs = [expert_trajectory(tok, t, cfg.rollout, expert_turns=ws.expert_max_turns, hint=h,
+                               mark_answer=ws.answer_steps > 0)
              for t, h in tqdm(demos, desc="expert episodes", unit="ep")]
     n_hinted = sum(bool(h) for _, h in demos)
     n_tok = sum(len(t.ids) for t in trajs)

@@ -75,8 +75,8 @@ def sync_weights(sharded, full):
         local = p.to_local()
         even = local.shape[0] * dist.get_world_size() == out.shape[0]
         if even and out.dtype == local.dtype and out.is_contiguous():
-            # (torch 2.13 deprecates all_gather_into_tensor for all_gather_single; older releases lack the
-            # new name)
+            # torch 2.13 deprecates all_gather_into_tensor for all_gather_single; older releases lack
+            # the new name
             (getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor)(out, local.contiguous())
         else:
             out.copy_(p.full_tensor())

@@ -107,13 +107,23 @@ def test_answer_steps_train_exactly_the_submitted_answers_tokens(tasks):
         assert answer.strip() == text            # (" 12" is one token: the space comes with it)
     assert warmstart.answer_tokens(tok, '<tool_call>{"name": "get_vitals", "arguments": {}}</tool_call>') == []
     task = next(t for t in tasks if t["answer"]["type"] == "choice")
-    tr = warmstart.expert_trajectory(tok, task, cfg.rollout)
+    assert "answer_positions" not in warmstart.expert_trajectory(tok, task, cfg.rollout).extras   # not asked
+    tr = warmstart.expert_trajectory(tok, task, cfg.rollout, mark_answer=True)
     positions = tr.extras["answer_positions"]
     assert [tok.decode([tr.ids[i]]) for i in positions] == [task["answer"]["value"]]
     assert positions[0] in range(*tr.turn_spans[-1])               # inside the submit turn
     ids, _, mask, _ = agent.pad_trajectories([tr, tr], tok.pad_token_id, "cpu")
     only = warmstart.answer_only([tr, tr], mask)
     assert only.sum() == 2 and only[0, positions[0]] == 1
+
+
+def test_answer_steps_with_a_slow_tokenizer_is_one_error_naming_the_key(monkeypatch):
+    cfg = config.load("configs/tiny.yaml", config.Config, ["warm_start.answer_steps=5"])
+    model, tok = agent.load_policy(cfg.model)
+    monkeypatch.setattr(type(tok), "is_fast", property(lambda self: False))
+    monkeypatch.setattr(agent, "load_policy", lambda *a, **k: (model, tok))
+    with pytest.raises(config.ConfigError, match="warm_start.answer_steps"):
+        warmstart.warm_start(cfg)
 
 
 def test_copy_strings_repeat_tokens_of_a_small_alphabet():
