@@ -20,7 +20,6 @@ import dataclasses
 import json
 import os
 import random
-import zlib
 
 import torch
 from tqdm import tqdm
@@ -30,26 +29,10 @@ import decoding
 import env as envmod
 import kb as kbmod
 from clinic import bank, files
-from decoding import compat, recurrent, static
+from decoding import compat, recurrent, static, vlm
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 TOKENIZER_DIR = os.path.join(ROOT, "data", "tokenizer")
-SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>", "<tool_response>",
-           "</tool_response>"]
-CHAT_TEMPLATE = (   # Qwen/Hermes layout: tools in the system turn, tool results as a user turn
-    "{%- for m in messages %}"
-    "{%- if m.role == 'system' %}"
-    "{{- '<|im_start|>system\\n' + m.content }}"
-    "{%- if tools %}{{- '\\n\\n# Tools\\n<tools>' }}{%- for t in tools %}{{- '\\n' + (t | tojson) }}{%- endfor %}"
-    "{{- '\\n</tools>' }}{%- endif %}"
-    "{{- '<|im_end|>\\n' }}"
-    "{%- elif m.role == 'tool' %}"
-    "{%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}{{- '<|im_start|>user' }}{%- endif %}"
-    "{{- '\\n<tool_response>\\n' + m.content + '\\n</tool_response>' }}"
-    "{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}{{- '<|im_end|>\\n' }}{%- endif %}"
-    "{%- else %}{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{%- endif %}"
-    "{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
-
 
 # ---------------------------------------------------------------- tokenizer and model
 def load_policy(cfg: config.ModelConfig, checkpoint=None):
@@ -59,8 +42,8 @@ def load_policy(cfg: config.ModelConfig, checkpoint=None):
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[cfg.dtype]
     path = checkpoint or cfg.path
     if path and not os.path.isdir(path):
-        raise config.ConfigError(f"{'checkpoint' if checkpoint else 'config key model.path'}: {path!r} is not a local "
-                                 "checkpoint directory")
+        where = "checkpoint" if checkpoint else "config key model.path"
+        raise config.ConfigError(f"{where}: {path!r} is not a local checkpoint directory")
     if not path and not os.path.isfile(os.path.join(ROOT, cfg.tiny_config)):
         raise config.ConfigError(f"config key 'model.tiny_config': no file {cfg.tiny_config!r}")
     try:
@@ -73,15 +56,11 @@ def load_policy(cfg: config.ModelConfig, checkpoint=None):
 
 
 def _load(cfg, path, dtype):
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
     if path:
         tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        if hasattr(AutoConfig.from_pretrained(path, local_files_only=True), "vision_config"):
-            # a vision-language checkpoint: its image processor rides on the tokenizer, so every caller
-            # that builds prompts (rollout, expert, evaluation) can turn a task's image into model inputs
-            from transformers import AutoImageProcessor, AutoModelForImageTextToText
-            model = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True, dtype=dtype)
-            tok.image_processor = AutoImageProcessor.from_pretrained(path, local_files_only=True)
+        if vlm.is_vision_language(path):
+            model, tok.image_processor = vlm.load(path, dtype)
         else:
             model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype)
     else:
@@ -109,12 +88,9 @@ class Trajectory:
     n_turns: int = 0
     n_calls: int = 0
     well_formed: list = dataclasses.field(default_factory=list)   # per turn: >= 1 call, none malformed
-    # every call: name, arguments, error, result (text)
-    calls: list = dataclasses.field(default_factory=list)
-    # vision-language checkpoints: pixel_values, image_grid_thw of the prompt image
-    vision: dict = None
-    # what a trainer extension attaches (ttopd.py: hints)
-    extras: dict = dataclasses.field(default_factory=dict)
+    calls: list = dataclasses.field(default_factory=list)     # every call: name, arguments, error, result
+    vision: dict = None             # a VLM's prompt image inputs: pixel_values, image_grid_thw
+    extras: dict = dataclasses.field(default_factory=dict)    # what a trainer extension attaches (hints)
     task: dict = dataclasses.field(default=None, repr=False)  # the task played (answer, expected work-up)
 
     @classmethod
@@ -136,27 +112,13 @@ class Trajectory:
         self.logprobs += [0.0] * len(tokens)
 
 
-def withdraw_specs(schemas, task_id, keep):
-    """The first round(keep * n) schemas of a fixed per-task shuffle: as `keep` falls, the shown set
-    only shrinks (Progressive Spec Withdrawal). keep >= 1 returns the menu unchanged."""
-    if keep >= 1:
-        return schemas
-    order = list(range(len(schemas)))
-    random.Random(zlib.crc32(task_id.encode())).shuffle(order)
-    kept = set(order[:round(max(keep, 0.0) * len(schemas))])
-    return [s for i, s in enumerate(schemas) if i in kept]
-
-
 def prompt_ids(tok, info, tool_specs, spec_keep=1.0):
     system = info["system"]
-    schemas = withdraw_specs(info["tools"], info["task_id"], spec_keep)
+    schemas = envmod.withdraw_specs(info["tools"], info["task_id"], spec_keep)
     if tool_specs == "names" and schemas:
         system += "\n\n" + envmod.menu_text(schemas, "names")
     msgs = [{"role": "system", "content": system}, {"role": "user", "content": info["user"]}]
     return chat_ids(tok, msgs, schemas if tool_specs == "full" and schemas else None)
-
-
-IMAGE_PLACEHOLDER = "<|vision_start|><|image_pad|><|vision_end|>"     # how Qwen-VL templates show an image
 
 
 def hint_ids(tok, text):
@@ -168,31 +130,11 @@ def hint_ids(tok, text):
 def episode_prompt(tok, info, tool_specs, spec_keep=1.0):
     """An episode's prompt ids and, for a vision-language checkpoint on a visual task, its image inputs
     ({pixel_values, image_grid_thw} from the checkpoint's image processor; else None)."""
-    proc = getattr(tok, "image_processor", None)
-    if proc is None or not info.get("image"):
+    if getattr(tok, "image_processor", None) is None or not info.get("image"):
         return prompt_ids(tok, info, tool_specs, spec_keep), None
-    ids = prompt_ids(tok, {**info, "user": IMAGE_PLACEHOLDER + "\n" + info["user"]}, tool_specs, spec_keep)
-    from clinic import images
-    img = images.read_image(os.path.join(ROOT, "data", info["image"]))
-    if img.ndim == 2:                   # grey ECG strips: the processors expect RGB
-        img = img[:, :, None].repeat(3, axis=2)
-    enc = proc(images=[img], return_tensors="pt")
-    pad = tok.convert_tokens_to_ids("<|image_pad|>")
-    n = int(enc["image_grid_thw"].prod()) // proc.merge_size ** 2    # one token per merged patch
-    k = ids.index(pad)
-    return ids[:k] + [pad] * n + ids[k + 1:], {"pixel_values": enc["pixel_values"],
-                                                 "image_grid_thw": enc["image_grid_thw"]}
-
-
-def vision_kwargs(tok, trajs, ids):
-    """Forward kwargs carrying the images of a padded batch's rows (rows in order); {} when it has none."""
-    vs = [t.vision for t in trajs if t.vision]
-    if not vs:
-        return {}
-    pad = tok.convert_tokens_to_ids("<|image_pad|>")
-    return {"pixel_values": torch.cat([v["pixel_values"] for v in vs]).to(ids.device),
-            "image_grid_thw": torch.cat([v["image_grid_thw"] for v in vs]).to(ids.device),
-            "mm_token_type_ids": (ids == pad).int()}
+    info = {**info, "user": vlm.PLACEHOLDER + "\n" + info["user"]}
+    return vlm.with_image(tok, prompt_ids(tok, info, tool_specs, spec_keep),
+                          os.path.join(ROOT, "data", info["image"]))
 
 
 def chat_ids(tok, messages, tools=None):
@@ -212,7 +154,8 @@ def observation_ids(tok, tool_messages, max_tokens, close_turn=False):
     """Tokens after an assistant turn: the tool responses as a user turn, then the next generation prompt."""
     body = "".join(f"\n<tool_response>\n{cut_middle(tok, m['content'], max_tokens)}\n</tool_response>"
                    for m in tool_messages)
-    text = ("<|im_end|>" if close_turn else "") + f"\n<|im_start|>user{body}<|im_end|>\n<|im_start|>assistant\n"
+    close = "<|im_end|>" if close_turn else ""
+    text = f"{close}\n<|im_start|>user{body}<|im_end|>\n<|im_start|>assistant\n"
     return tok.encode(text, add_special_tokens=False)
 
 
@@ -274,31 +217,13 @@ class Batch:
             self.cache = DynamicCache(config=getattr(model, "config", None))
         extra, shift = {}, torch.zeros_like(self.pos)
         if vision and any(v is not None for v in vision):
-            positions, shift, extra = self._image_positions(model, ids, start, n_new, positions, vision)
+            positions, shift, extra = vlm.rope_positions(model, ids, start, n_new, positions, vision,
+                                                         self.pos)
         out = model(input_ids=ids, attention_mask=self.mask, position_ids=positions, use_cache=True,
                     **{compat.cache_kwarg(model): self.cache}, **extra)
         self.pos += n_new + shift
         last = (start + n_new - 1).clamp(min=0)
         return out.logits[torch.arange(len(rows_tokens)), last]
-
-    def _image_positions(self, model, ids, start, n_new, positions, vision):
-        """M-RoPE: (3, rows, width) positions, image rows from the model's own get_rope_index; each image
-        row's next text position is its largest position + 1, not its token count."""
-        pos3 = positions[None].repeat(3, 1, 1)
-        shift = torch.zeros_like(self.pos)
-        rows = [r for r, v in enumerate(vision) if v is not None]
-        for r in rows:
-            assert self.pos[r] == 0, "image inputs go with a row's first tokens"
-            a, b = int(start[r]), int(start[r] + n_new[r])
-            row = ids[r:r + 1, a:b]
-            grid = vision[r]["image_grid_thw"].to(ids.device)
-            p, delta = model.model.get_rope_index(row, mm_token_type_ids=(row == model.config.image_token_id).int(),
-                                                  image_grid_thw=grid)
-            pos3[:, r, a:b] = p[:, 0]
-            shift[r] = int(delta.reshape(-1)[0])
-        extra = {"pixel_values": torch.cat([vision[r]["pixel_values"] for r in rows]).to(ids.device),
-                 "image_grid_thw": torch.cat([vision[r]["image_grid_thw"] for r in rows]).to(ids.device)}
-        return pos3, shift, extra
 
     def keep(self, rows):
         idx = torch.tensor(rows, dtype=torch.long, device=self.device)
@@ -355,26 +280,20 @@ def rollout(model, tok, tasks, rcfg: config.RolloutConfig, seed=0, kb=None, prog
 
 
 def _rollout_batch(model, tok, tasks, rcfg, seeds, kb, reward_config, hints):
-    device = next(model.parameters()).device
-    rngs = [random.Random(int(s)) for s in seeds]
     end_id, pad_id = tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id
-    envs, trajs, pending = [], [], []
-    for t, seed, hint in zip(tasks, seeds, hints):
-        e = episode_env(t, rcfg, kb, reward_config)
-        info = e.reset(seed=int(seed))[1]
-        ids, vision = episode_prompt(tok, info, rcfg.tool_specs, rcfg.spec_keep)
-        ids = ids + list(hint)
-        envs.append(e)
-        trajs.append(Trajectory.start(t, ids, vision))
-        pending.append(list(ids))
-    live = [i for i in range(len(tasks)) if len(pending[i]) + rcfg.max_new_tokens <= rcfg.max_total_tokens]
+    envs = [episode_env(t, rcfg, kb, reward_config) for t in tasks]
+    trajs = [_start_episode(tok, e, t, seed, hint, rcfg)
+             for e, t, seed, hint in zip(envs, tasks, seeds, hints)]
+    live = [i for i, tr in enumerate(trajs) if len(tr.ids) + rcfg.max_new_tokens <= rcfg.max_total_tokens]
     for i in sorted(set(range(len(tasks))) - set(live)):     # no room for even one turn: scored unplayed
-        print(f"warning: prompt of {tasks[i]['id']} has {len(pending[i])} tokens, no room for a turn within "
-              f"rollout.max_total_tokens={rcfg.max_total_tokens}; the episode is scored without playing")
+        print(f"warning: prompt of {tasks[i]['id']} has {len(trajs[i].ids)} tokens, no room for a turn "
+              f"within rollout.max_total_tokens={rcfg.max_total_tokens}; "
+              "the episode is scored without playing")
         finish(trajs[i], envs[i])
-    pending = [pending[i] for i in live]
+    rngs = [random.Random(int(s)) for s in seeds]
+    pending = [list(trajs[i].ids) for i in live]
     vision = [trajs[i].vision for i in live]     # goes in with each row's first tokens only
-    batch = decode_cache(model, rcfg, len(live), device, any(vision))
+    batch = decode_cache(model, rcfg, len(live), next(model.parameters()).device, any(vision))
     model.eval()
     while live:
         if batch.must_reencode(max(map(len, pending)) + rcfg.max_new_tokens):
@@ -383,31 +302,39 @@ def _rollout_batch(model, tok, tasks, rcfg, seeds, kb, reward_config, hints):
         logits = batch.feed(model, pending, pad_id, vision)
         vision = None
         turns, lps = sample_turns(model, batch, logits, [rngs[i] for i in live], rcfg, end_id, pad_id)
-        pending, still = [], []
-        for r, i in enumerate(live):
-            tr, e = trajs[i], envs[i]
-            tr.add_turn(turns[r], lps[r])
-            obs, rew, term, trunc, info = e.step(turn_text(tok, turns[r]))
-            tr.n_turns += 1
-            tr.n_calls += sum(1 for c in info["tool_calls"] if c["name"])
-            tr.calls += [{**c, "result": m["content"]}
-                         for c, m in zip(info["tool_calls"], info["tool_messages"])]
-            tr.well_formed.append(envmod.well_formed_turn(info["tool_calls"]))
-            closed = turns[r][-1] == end_id
-            nxt = observation_ids(tok, info["tool_messages"], rcfg.tool_response_tokens,
-                                  close_turn=not closed)
-            too_long = len(tr.ids) + len(nxt) + rcfg.max_new_tokens > rcfg.max_total_tokens
-            if term or trunc or too_long:
-                finish(tr, e, info.get("reward_info"))
-                continue
-            # the turn's last sampled token is not in the cache yet: it goes in with the observation
-            pending.append(([turns[r][-1]] if turns[r] else []) + nxt)
-            tr.add_context(nxt)
-            still.append(r)
+        nxt = [_play_turn(tok, trajs[i], envs[i], turns[r], lps[r], rcfg) for r, i in enumerate(live)]
+        still = [r for r, x in enumerate(nxt) if x is not None]
+        pending = [nxt[r] for r in still]
         live = [live[r] for r in still]
         if live:
             batch.keep(still)
     return trajs
+
+
+def _start_episode(tok, e, task, seed, hint, rcfg):
+    """Reset the env; the Trajectory holds the prompt (and a hint's ids after it, for TT-OPD's teacher)."""
+    info = e.reset(seed=int(seed))[1]
+    ids, vision = episode_prompt(tok, info, rcfg.tool_specs, rcfg.spec_keep)
+    return Trajectory.start(task, ids + list(hint), vision)
+
+
+def _play_turn(tok, tr, e, turn, logprobs, rcfg):
+    """Record a sampled turn and step the env with it. Returns the tokens the cache must take next (the
+    observation), or None when the episode has ended (submitted, out of turns or out of tokens)."""
+    tr.add_turn(turn, logprobs)
+    obs, rew, term, trunc, info = e.step(turn_text(tok, turn))
+    tr.n_turns += 1
+    tr.n_calls += sum(1 for c in info["tool_calls"] if c["name"])
+    tr.calls += [{**c, "result": m["content"]} for c, m in zip(info["tool_calls"], info["tool_messages"])]
+    tr.well_formed.append(envmod.well_formed_turn(info["tool_calls"]))
+    closed = turn[-1] == tok.convert_tokens_to_ids("<|im_end|>")
+    nxt = observation_ids(tok, info["tool_messages"], rcfg.tool_response_tokens, close_turn=not closed)
+    if term or trunc or len(tr.ids) + len(nxt) + rcfg.max_new_tokens > rcfg.max_total_tokens:
+        finish(tr, e, info.get("reward_info"))
+        return None
+    tr.add_context(nxt)
+    # the turn's last sampled token is not in the cache yet: it goes in with the observation
+    return ([turn[-1]] if turn else []) + nxt
 
 
 def sample_turns(model, batch, logits, rngs, rcfg, end_id, pad_id):
@@ -459,8 +386,8 @@ def final_hidden(model, ids, attn=None, extra=None):
     """[B, T-1, H]: the final (normed) hidden state before each next token, from one forward that computes
     the logits of the last position only. Under FSDP2 the forward leaves the root unit (embeddings, final
     norm, output head) gathered until its backward, so the head can be applied to these states afterwards."""
-    out = model(input_ids=ids, attention_mask=attn, use_cache=False, logits_to_keep=1, output_hidden_states=True,
-                **(extra or {}))
+    out = model(input_ids=ids, attention_mask=attn, use_cache=False, logits_to_keep=1,
+                output_hidden_states=True, **(extra or {}))
     return out.hidden_states[-1][:, :-1]
 
 
@@ -499,7 +426,7 @@ def score_logprobs(model, ids, temperature=1.0, tok=None, traj=None):
     """Log-prob of every token given its prefix, by one full forward pass (index 0 gets 0.0); pass the
     tokenizer and the trajectory to score a vision-language episode with its image."""
     x = torch.tensor([ids], device=next(model.parameters()).device)
-    extra = vision_kwargs(tok, [traj], x) if traj is not None else {}
+    extra = vlm.forward_kwargs(tok, [traj], x) if traj is not None else {}
     lp = token_logprobs(model, x, temperature=temperature, extra=extra)[0]
     return torch.cat([torch.zeros(1, device=lp.device), lp])
 

@@ -30,7 +30,8 @@ def opt(default, help, choices=None, least=None, above=None, most=None, pattern=
     """A documented config field (lists/dicts are copied per instance) and what values it allows: choices, a
     smallest value (least: >=, above: >), a largest (most: <=), a regular expression the whole value matches.
     They are checked when a config is loaded, and the error names the key."""
-    meta = {"help": help, "choices": choices, "least": least, "above": above, "most": most, "pattern": pattern}
+    meta = {"help": help, "choices": choices, "least": least, "above": above, "most": most,
+            "pattern": pattern}
     if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):   # fresh copy per instance
         return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -40,7 +41,8 @@ def allowed(field):
     """What a field allows, as text ('' when anything of its type goes)."""
     m = field.metadata
     parts = [f"one of {', '.join(map(str, m['choices']))}"] if m.get("choices") is not None else []
-    parts += [f"{op} {m[k]}" for k, op in (("least", ">="), ("above", ">"), ("most", "<=")) if m.get(k) is not None]
+    bounds = (("least", ">="), ("above", ">"), ("most", "<="))
+    parts += [f"{op} {m[k]}" for k, op in bounds if m.get(k) is not None]
     parts += [f"matching {m['pattern']}"] if m.get("pattern") else []
     return " and ".join(parts)
 
@@ -161,12 +163,12 @@ def describe(cls, prefix=""):
     """Lines 'key (default): help' for every key, nested sections included."""
     lines = []
     for f in dataclasses.fields(cls):
-        if dataclasses.is_dataclass(f.type) or (isinstance(f.type, type) and dataclasses.is_dataclass(f.type)):
+        if dataclasses.is_dataclass(f.type):
             lines += describe(f.type, f"{prefix}{f.name}.")
         else:
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            rule = allowed(f)
-            lines.append(f"{prefix}{f.name} ({default!r}): {f.metadata.get('help', '')}" + (f" [{rule}]" if rule else ""))
+            rule = f" [{allowed(f)}]" if allowed(f) else ""
+            lines.append(f"{prefix}{f.name} ({default!r}): {f.metadata.get('help', '')}{rule}")
     return lines
 
 
@@ -187,7 +189,8 @@ class ModelConfig:
 
 @dataclasses.dataclass
 class RolloutConfig:
-    temperature: float = opt(1.0, "sampling temperature; log-probs are of softmax(logits / temperature)", above=0)
+    temperature: float = opt(1.0, "sampling temperature; log-probs are of softmax(logits / temperature)",
+                             above=0)
     top_p: float = opt(1.0, "nucleus sampling mass (1.0 = off)", above=0, most=1)
     max_new_tokens: int = opt(96, "tokens per assistant turn before the turn is cut", least=1)
     max_total_tokens: int = opt(2048, "conversation length at which an episode is stopped", least=1)
@@ -199,7 +202,8 @@ class RolloutConfig:
                       "DIR CORPUS...`: PubMed, MedRAG, text); empty = the embedded "
                       "433-passage KB. Every rank opens and verifies it at start-up; a "
                       "missing, stale or damaged index is an error naming this key")
-    tool_response_tokens: int = opt(128, "each tool response is cut to this many tokens, from the middle", least=1)
+    tool_response_tokens: int = opt(128, "each tool response is cut to this many tokens, from the middle",
+                                    least=1)
     tool_specs: str = opt("none", "tool schemas in the prompt: full (via the chat template), names or none",
                           choices=("full", "names", "none"))
     spec_keep: float = opt(1.0, "share of the task's tool schemas shown (grpo.py's "
@@ -220,12 +224,14 @@ class RewardConfig:
     """The composite R = sum(w_d * d) / sum(w_d) over the five dimensions (+ assertion on tasks with rubric
     assertions), so R stays in [0, 1] whatever the weights; any critical safety violation caps R at
     critical_cap. Defaults: the paper's weights."""
-    accuracy: float = opt(reward.WEIGHTS["accuracy"], "weight of accuracy (the submitted answer is right)", least=0)
+    accuracy: float = opt(reward.WEIGHTS["accuracy"], "weight of accuracy (the submitted answer is right)",
+                          least=0)
     process: float = opt(reward.WEIGHTS["process"], "weight of process (expected work-up "
                                                     "done, without spraying calls)",
                          least=0)
     safety: float = opt(reward.WEIGHTS["safety"], "weight of safety (no safety rule broken)", least=0)
-    format: float = opt(reward.WEIGHTS["format"], "weight of format (well-formed calls, a parseable answer)", least=0)
+    format: float = opt(reward.WEIGHTS["format"], "weight of format (well-formed calls, a parseable answer)",
+                        least=0)
     coherence: float = opt(reward.WEIGHTS["coherence"],
                            "weight of coherence (the answer agrees with the evidence gathered)", least=0)
     assertion: float = opt(reward.ASSERTION_WEIGHT, "weight of the rubric assertions, "
@@ -245,7 +251,8 @@ class WarmStartConfig:
     epochs: float = opt(2.0, "passes over the expert trajectories (fractions allowed)", above=0)
     lr: float = opt(3e-3, "peak AdamW learning rate (linear warm-up then cosine decay)", above=0)
     tokens_per_batch: int = opt(8192, "padded tokens per optimiser step", least=1)
-    expert_max_turns: int = opt(5, "the expert's calls are grouped to fit this many turns (paper budget: 5)", least=1)
+    expert_max_turns: int = opt(5, "the expert's calls are grouped to fit this many turns (paper budget: 5)",
+                                least=1)
     max_tasks: int = opt(0, "train tasks to clone (0 = all; at most the train split's size)", least=0)
     seed: int = opt(0, "seed for init and shuffling")
     hint_share: float = opt(0.0, "share of demonstrations that carry an informative TT-OPD hint "
@@ -275,7 +282,8 @@ class AlgoConfig:
     group_size: int = opt(4, "episodes per task (n); advantages are relative within this group", least=2)
     tasks_per_step: int = opt(8, "tasks per optimiser step, over all ranks", least=1)
     clip_low: float = opt(0.2, "PPO clip: ratio >= 1 - clip_low (GSPO: 3e-4)", least=0, most=1)
-    clip_high: float = opt(0.2, "PPO clip: ratio <= 1 + clip_high (DAPO clip-higher: 0.28; GSPO: 4e-4)", least=0)
+    clip_high: float = opt(0.2, "PPO clip: ratio <= 1 + clip_high (DAPO clip-higher: 0.28; GSPO: 4e-4)",
+                           least=0)
     kl_coef: float = opt(0.0, "k3 KL to a frozen reference; 0 = no reference model is held", least=0)
     length_reward: bool = opt(False, "add reward.cosine_length_reward to each episode's reward")
     dynamic_sampling: bool = opt(False, "DAPO: drop groups whose rewards are all equal")
@@ -287,7 +295,8 @@ class AlgoConfig:
                                  least=1)
     dr_grpo_norm: int = opt(480, "Dr. GRPO constant normaliser (tokens)", least=1)
     epochs: int = opt(1, "passes over each rollout batch (DeepSeekMath's mu); with 1 pass of 1 minibatch "
-                         "every ratio is 1, so clipping never acts and GSPO's gradient equals GRPO's", least=1)
+                         "every ratio is 1, so clipping never acts and GSPO's gradient equals GRPO's",
+                      least=1)
     minibatches: int = opt(1, "optimiser steps per pass: each rank's batch in "
                               "this many parts (PPO mini-batches, as in the GSPO "
                               "paper); every update after the first is off-policy", least=1)
@@ -329,7 +338,8 @@ class Config:
                                "loss (the head is applied in chunks and recomputed in backward)", least=1)
     activation_checkpointing: bool = opt(False, "recompute each decoder layer in backward")
     train_split: str = opt("train", "split tasks are drawn from", choices=SPLITS)
-    eval_every: int = opt(0, "evaluate every K steps on eval_tasks of eval_split (0 = before and after)", least=0)
+    eval_every: int = opt(0, "evaluate every K steps on eval_tasks of eval_split (0 = before and after)",
+                          least=0)
     out_dir: str = opt("runs/grpo", "metrics, checkpoints, trajectories: one run per folder (a "
                                     "folder that holds another run is refused unless resume=true)")
     checkpoint_every: int = opt(10, "save every K steps (0 = only at the end)", least=0)
@@ -345,7 +355,8 @@ class Config:
     spec_withdraw_end: int = opt(0, "step by which every schema is gone (0 "
                                     "= curriculum off: rollout.spec_keep)",
                                  least=0)
-    time_budget_min: float = opt(0.0, "stop after the step that passes this many minutes (0 = no limit)", least=0)
+    time_budget_min: float = opt(0.0, "stop after the step that passes this many minutes (0 = no limit)",
+                                 least=0)
     log_to: str = opt("none", "also log scalars to: none, tensorboard or wandb (each only if installed)",
                       choices=("none", "tensorboard", "wandb"))
 
@@ -365,7 +376,8 @@ def main(argv):
         try:
             cls = getattr(importlib.import_module(mod), name)
         except (ImportError, AttributeError, ValueError):
-            raise ConfigError(f"no config class {mod}.{name} (give module.Class, e.g. ttopd.TTOPDConfig)") from None
+            raise ConfigError(f"no config class {mod}.{name} "
+                              "(give module.Class, e.g. ttopd.TTOPDConfig)") from None
     if not argv:
         return print("\n".join(describe(cls)))
     load(argv[0], cls, argv[1:])

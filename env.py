@@ -16,8 +16,10 @@ error. gymnasium is optional: with it installed MedicalEnv is a
 gymnasium.Env.
 """
 import json
+import random
 import re
 import string
+import zlib
 
 import numpy as np
 
@@ -169,6 +171,17 @@ def menu_of(task):
     return task.get("menu") or task["domain"]
 
 
+def withdraw_specs(schemas, task_id, keep):
+    """The first round(keep * n) schemas of a fixed per-task shuffle: as `keep` falls, the shown set
+    only shrinks (Progressive Spec Withdrawal). keep >= 1 returns the menu unchanged."""
+    if keep >= 1:
+        return schemas
+    order = list(range(len(schemas)))
+    random.Random(zlib.crc32(task_id.encode())).shuffle(order)
+    kept = set(order[:round(max(keep, 0.0) * len(schemas))])
+    return [s for i, s in enumerate(schemas) if i in kept]
+
+
 def menu_text(schemas, mode):
     if mode == "full":
         return "Tools (JSON schemas):\n" + "\n".join(json.dumps(s["function"]) for s in schemas)
@@ -236,32 +249,8 @@ class MedicalEnv(_Base):
             raise RuntimeError("episode is over; call reset()")
         turn_errors = dict.fromkeys(ERROR_COUNTS, 0)
         responses, turn = [], {"calls": [], "no_call": False}
-        if not isinstance(action, str):
-            action = repr(action)
-        if len(action) > self.max_action_chars:
-            calls, problems = [], [f"action too long ({len(action)} > {self.max_action_chars} characters)"]
-        else:
-            calls, problems = parse_tool_calls(action, self.max_calls_per_turn)
-        for p in problems:
-            self._malformed(p, turn, turn_errors, responses)
-        if not calls and not problems:
-            turn["no_call"] = True
-            turn_errors["no_tool_call"] += 1
-            responses.append({"name": "error", "content": "error (no_tool_call): no tool call "
-                                                          "found; call a tool or submit_answer"})
-        for i, (name, args) in enumerate(calls):
-            result, err = tools.dispatch(self.case, name, args, menu_of(self.case.task))
-            if err:
-                turn_errors[err] += 1
-            turn["calls"].append({"name": name if isinstance(name, str) else repr(name)[:80], "arguments": args,
-                                  "error": err, "result": result})
-            responses.append({"name": str(name)[:80], "content": f"error ({err}): {result}" if err else result})
-            if name == "submit_answer" and err is None:
-                # the first answer is final: hedging with more submits gains nothing
-                if i + 1 < len(calls):
-                    self._malformed(f"{len(calls) - i - 1} call(s) after submit_answer were ignored",
-                                    turn, turn_errors, responses)
-                break
+        calls = self._parse(action, turn, turn_errors, responses)
+        self._run(calls, turn, turn_errors, responses)
         self.traj["turns"].append(turn)
         self.traj["answer"], self.traj["rationale"] = self.case.answer, self.case.rationale
         for k, v in turn_errors.items():
@@ -281,6 +270,40 @@ class MedicalEnv(_Base):
         if self.render_mode == "human":
             print(obs)
         return obs, rew, terminated, truncated, info
+
+    def _parse(self, action, turn, turn_errors, responses):
+        """The action's tool calls; what cannot be parsed, or no call at all, is recorded as an error."""
+        if not isinstance(action, str):
+            action = repr(action)
+        if len(action) > self.max_action_chars:
+            calls, problems = [], [f"action too long ({len(action)} > {self.max_action_chars} characters)"]
+        else:
+            calls, problems = parse_tool_calls(action, self.max_calls_per_turn)
+        for p in problems:
+            self._malformed(p, turn, turn_errors, responses)
+        if not calls and not problems:
+            turn["no_call"] = True
+            turn_errors["no_tool_call"] += 1
+            responses.append({"name": "error", "content": "error (no_tool_call): no tool call "
+                                                          "found; call a tool or submit_answer"})
+        return calls
+
+    def _run(self, calls, turn, turn_errors, responses):
+        """Dispatch the calls in order, up to and including the first accepted submit_answer."""
+        for i, (name, args) in enumerate(calls):
+            result, err = tools.dispatch(self.case, name, args, menu_of(self.case.task))
+            if err:
+                turn_errors[err] += 1
+            shown = name if isinstance(name, str) else repr(name)[:80]
+            turn["calls"].append({"name": shown, "arguments": args, "error": err, "result": result})
+            content = f"error ({err}): {result}" if err else result
+            responses.append({"name": str(name)[:80], "content": content})
+            if name == "submit_answer" and err is None:
+                # the first answer is final: hedging with more submits gains nothing
+                if i + 1 < len(calls):
+                    self._malformed(f"{len(calls) - i - 1} call(s) after submit_answer were ignored",
+                                    turn, turn_errors, responses)
+                break
 
     @staticmethod
     def _malformed(message, turn, turn_errors, responses):

@@ -142,10 +142,12 @@ def text_mode(model, tok, tasks, max_new_tokens=96, batch_size=16):
     answers = {t["id"]: (a, None) for t, a in zip(mc, pick_options(model, tok, mc, batch_size) if mc else [])}
     for b in tqdm(range(0, len(free), batch_size), desc="text mode", disable=not free, leave=False):
         chunk = free[b:b + batch_size]
-        for t, reply in zip(chunk, greedy_replies(model, tok, [text_prompt(tok, t) for t in chunk], max_new_tokens)):
+        replies = greedy_replies(model, tok, [text_prompt(tok, t) for t in chunk], max_new_tokens)
+        for t, reply in zip(chunk, replies):
             answers[t["id"]] = (reply_answer(reply), len(tok.encode(reply, add_special_tokens=False)))
     return [{"mode": "text", "group": group_of(t), "task_id": t["id"],
-             "accuracy": rewardmod.accuracy(t, {"answer": answers[t["id"]][0]}), "tokens": answers[t["id"]][1]}
+             "accuracy": rewardmod.accuracy(t, {"answer": answers[t["id"]][0]}),
+             "tokens": answers[t["id"]][1]}
             for t in tasks]
 
 
@@ -200,14 +202,16 @@ def summarise(records):
     rows = []
     for (mode, group), rs in groups.items():
         row = {"mode": mode, "group": group, "n": len(rs)}
-        for k in ("accuracy", "reward", *COMPONENTS, "violation", "submitted", "well_formed", "turns", "tokens"):
+        for k in ("accuracy", "reward", *COMPONENTS, "violation", "submitted", "well_formed", "turns",
+                  "tokens"):
             # None: not scored (HealthSearchQA accuracy)
             vals = [r[k] for r in rs if r.get(k) is not None]
             row[k] = float(np.mean(vals)) if vals else None
         rows.append(row)
     order = list(domains.names()) + ["all domains"]
-    return sorted(rows, key=lambda r: (r["mode"], order.index(r["group"]) if r["group"] in order else len(order),
-                                       r["group"]))
+    def place(r):
+        return order.index(r["group"]) if r["group"] in order else len(order)
+    return sorted(rows, key=lambda r: (r["mode"], place(r), r["group"]))
 
 
 def markdown(rows):
@@ -244,7 +248,8 @@ def classify_call(task, call):
     answer."""
     if call.get("error"):
         return call["error"] if call["error"] in TAXONOMY else "malformed"
-    if call["name"] == "submit_answer" or any(rewardmod.matches_expected(call, e) for e in task["expected_tools"]):
+    expected = any(rewardmod.matches_expected(call, e) for e in task["expected_tools"])
+    if call["name"] == "submit_answer" or expected:
         return "ok"
     text = str(call.get("result", "")).lower()
     return "ok" if any(p.search(text) for p in answer_evidence(task)) else "misuse"
@@ -321,8 +326,9 @@ def run_series(run_dir):
         out["tool_errors"] = ([r["step"] for r in tax], [sum(r["per_1000"].values()) for r in tax])
     else:    # trajectories without per-call records: the env's error counts (no semantic misuse)
         tr = [r for r in rows if "tool_calls" in r]
-        out["tool_errors"] = ([r["step"] for r in tr], [1000 * sum(r[f"err_{k}"] for k in TAXONOMY if k != "misuse")
-                                                        / max(r["tool_calls"], 1e-9) for r in tr])
+        kinds = [k for k in TAXONOMY if k != "misuse"]
+        per_1000 = [1000 * sum(r[f"err_{k}"] for k in kinds) / max(r["tool_calls"], 1e-9) for r in tr]
+        out["tool_errors"] = ([r["step"] for r in tr], per_1000)
     return out
 
 
@@ -363,19 +369,20 @@ def benchmark_tasks(specs, protocol="default", limit=0, seed=0):
             raise files.UsageError("--bench wants KIND=PATH with KIND one of "
                                    f"{sorted(loaders.LOADERS)}, got {spec!r}")
         if not os.path.exists(path):
-            raise files.DataError(f"--bench {kind}: no file or directory at {path} (docs/reference.md: where to get "
-                                  "it)")
+            raise files.DataError(f"--bench {kind}: no file or directory at {path} "
+                                  "(docs/reference.md: where to get it)")
         loaded = readable(spec, load_benchmark(kind, path))
         if limit and len(loaded) > limit:       # a seeded sample, in the file's order
             keep = set(random.Random(seed).sample(range(len(loaded)), limit))
             loaded = [t for i, t in enumerate(loaded) if i in keep]
-        files.info(f"--bench {spec}: {len(loaded)} items" + (f" (a seeded sample, --limit {limit})" if limit else ""))
+        sampled = f" (a seeded sample, --limit {limit})" if limit else ""
+        files.info(f"--bench {spec}: {len(loaded)} items{sampled}")
         tasks += loaded
     seen = collections.Counter(t["id"] for t in tasks)
     twice = [i for i, n in seen.items() if n > 1]
     if twice:
-        raise files.DataError(f"--bench: task ids {twice[:3]} occur more than once: two files of one benchmark share "
-                              "a name; rename one")
+        raise files.DataError(f"--bench: task ids {twice[:3]} occur more than once: two files of one "
+                              "benchmark share a name; rename one")
     if protocol == "base_ar":
         tasks = [{**t, "menu": tools.ALL_TOOLS} for t in tasks]
     return tasks
@@ -389,8 +396,8 @@ def load_benchmark(kind, path):
         raise
     except (OSError, ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as e:
         raise files.DataError(f"--bench {kind}={path}: cannot read it as {kind} ({type(e).__name__}: "
-                              f"{' '.join(str(e).split())[:300]}; docs/reference.md lists the files each loader "
-                              "reads)") from None
+                              f"{' '.join(str(e).split())[:300]}; docs/reference.md lists the files "
+                              "each loader reads)") from None
 
 
 def readable(spec, tasks):
@@ -419,11 +426,13 @@ def evaluate_model(cfg, model, tok, tasks, modes, specs, rank=0, world=1):
     (up to the float summation order of different batch shapes)."""
     records = []
     if "text" in modes:
-        records += text_mode(model, tok, tasks[rank::world], cfg.rollout.max_new_tokens, cfg.rollout.batch_size)
+        records += text_mode(model, tok, tasks[rank::world], cfg.rollout.max_new_tokens,
+                             cfg.rollout.batch_size)
     for s in (specs if "agent" in modes else []):
         rcfg = dataclasses.replace(cfg.rollout, tool_specs=s)
         mode = "agent" if len(specs) == 1 else f"agent, specs={s}"
-        records += agent_mode(model, tok, tasks, rcfg, cfg.seed, rank, world, mode=mode, reward_config=cfg.reward)
+        records += agent_mode(model, tok, tasks, rcfg, cfg.seed, rank, world, mode=mode,
+                              reward_config=cfg.reward)
     return records
 
 
@@ -448,7 +457,8 @@ def write_results(records, out_dir):
 
 def resolve_checkpoint(cfg, checkpoint):
     """--checkpoint, else model.path, else the warm start if it exists, else the untrained embedded model."""
-    ck = checkpoint or cfg.model.path or (cfg.warm_start.out_dir if os.path.isdir(cfg.warm_start.out_dir) else "")
+    warm = cfg.warm_start.out_dir if os.path.isdir(cfg.warm_start.out_dir) else ""
+    ck = checkpoint or cfg.model.path or warm
     print(f"policy: {ck or 'embedded tiny Qwen3, random init (run warmstart.py first)'}", file=sys.stderr)
     return ck or None
 
@@ -474,43 +484,56 @@ def split_overrides(argv):
     """(config overrides, the rest): `key.sub=value` items anywhere on the command line, told from a --bench
     KIND=PATH by their first part being a config key (so `--modes agent rollout.kb=DIR` works)."""
     keys = {f.name for f in dataclasses.fields(config.Config)}
-    is_override = [re.match(r"([A-Za-z_]\w*)(\.\w+)*=", x) is not None and x.split(".")[0].split("=")[0] in keys
-                   for x in argv]
-    return [x for x, o in zip(argv, is_override) if o], [x for x, o in zip(argv, is_override) if not o]
+    def is_override(x):
+        return re.match(r"([A-Za-z_]\w*)(\.\w+)*=", x) is not None and x.split(".")[0].split("=")[0] in keys
+    flags = [is_override(x) for x in argv]
+    return [x for x, o in zip(argv, flags) if o], [x for x, o in zip(argv, flags) if not o]
+
+
+def play_main(argv):
+    ap = files.ArgumentParser(prog="evaluate.py play")
+    ap.add_argument("config")
+    ap.add_argument("--task", required=True)
+    ap.add_argument("--checkpoint", default="")
+    overrides, rest = split_overrides(argv)
+    a = ap.parse_intermixed_args(rest)
+    return play(config.load(a.config, config.Config, overrides, ignore_sections=True), a.checkpoint, a.task)
+
+
+def taxonomy_main(argv):
+    for run in argv:
+        for r in run_taxonomy(run):
+            rates = {k: round(v, 1) for k, v in r["per_1000"].items()}
+            print(json.dumps({"run": run, "step": r["step"], "calls": r["calls"],
+                              "vocabulary": r["vocabulary"], **rates}))
+
+
+def plot_main(argv):
+    ap = files.ArgumentParser(prog="evaluate.py plot")
+    ap.add_argument("runs", nargs="+")
+    ap.add_argument("--out", default="training_dynamics.png")
+    a = ap.parse_args(argv)
+    print(f"wrote {plot(a.runs, a.out)}")
+
+
+SUBCOMMANDS = {"play": play_main, "taxonomy": taxonomy_main, "plot": plot_main}
 
 
 def main(argv):
-    if argv and argv[0] == "play":
-        ap = files.ArgumentParser(prog="evaluate.py play")
-        ap.add_argument("config")
-        ap.add_argument("--task", required=True)
-        ap.add_argument("--checkpoint", default="")
-        overrides, rest = split_overrides(argv[1:])
-        a = ap.parse_intermixed_args(rest)
-        return play(config.load(a.config, config.Config, overrides, ignore_sections=True), a.checkpoint, a.task)
-    if argv and argv[0] == "taxonomy":
-        for run in argv[1:]:
-            for r in run_taxonomy(run):
-                print(json.dumps({"run": run, "step": r["step"], "calls": r["calls"], "vocabulary": r["vocabulary"],
-                                  **{k: round(v, 1) for k, v in r["per_1000"].items()}}))
-        return
-    if argv and argv[0] == "plot":
-        ap = files.ArgumentParser(prog="evaluate.py plot")
-        ap.add_argument("runs", nargs="+")
-        ap.add_argument("--out", default="training_dynamics.png")
-        a = ap.parse_args(argv[1:])
-        return print(f"wrote {plot(a.runs, a.out)}")
+    if argv and argv[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[argv[0]](argv[1:])
     ap = files.ArgumentParser(prog="evaluate.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("config")
     ap.add_argument("--checkpoint", default="")
     ap.add_argument("--bench", action="append", default=[], help="KIND=PATH (repeatable), KIND in "
                     + ", ".join(loaders.LOADERS))
     ap.add_argument("--modes", nargs="+", default=["text", "agent"], choices=["text", "agent"])
-    ap.add_argument("--specs", default="", help="tool schemas in agent mode, comma-separated, one agent run each: "
+    ap.add_argument("--specs", default="",
+                    help="tool schemas in agent mode, comma-separated, one agent run each: "
                     "none, names, full (default: the config's rollout.tool_specs)")
     ap.add_argument("--protocol", default="default", choices=["default", "base_ar"],
-                    help="agent mode for --bench tasks: default = the domain's tool menu; base_ar = the paper's "
-                    "Base+AR, every tool (and the KB that rollout.kb names)")
+                    help="agent mode for --bench tasks: default = the domain's tool menu; "
+                    "base_ar = the paper's Base+AR, every tool (and the KB that rollout.kb names)")
     ap.add_argument("--split", default="test", choices=bank.SPLITS)
     ap.add_argument("--per-domain", type=files.whole_number(0), default=0,
                     help="first N tasks of each domain (0 = all)")

@@ -16,9 +16,7 @@ against a sha256 manifest; `resume: true` continues from the newest whole one ex
 logs included, wherever the run was killed (docs/reference.md, "Crash safety").
 """
 import dataclasses
-import json
 import math
-import os
 import random
 import sys
 import time
@@ -33,7 +31,8 @@ import config
 import kb as kbmod
 import reward as rewardmod
 from clinic import bank, files, images
-from distributed import checkpoint, fsdp
+from decoding import vlm
+from distributed import checkpoint, fsdp, runlog
 from distributed.fsdp import all_sum, max_over_ranks, sync_weights
 
 
@@ -192,7 +191,7 @@ def step_tasks(cfg, step, pool):
 
 def spec_keep(cfg, step):
     """Progressive Spec Withdrawal: share of tool schemas in the prompt, 1 until spec_withdraw_start,
-    then linearly down to 0 at spec_withdraw_end (agent.withdraw_specs drops them in a fixed order)."""
+    then linearly down to 0 at spec_withdraw_end (env.withdraw_specs drops them in a fixed order)."""
     start, end, taken = cfg.spec_withdraw_start, cfg.spec_withdraw_end, step - 1
     if end <= 0:
         return cfg.rollout.spec_keep
@@ -260,7 +259,7 @@ def micro_batch(cfg, policy, ref, ref_cache, m, chunk, adv, tok, device, batch_s
     """Forward one micro-batch of the policy (and the frozen reference, cached per micro-batch m); the head
     runs on the policy's tokens only, in chunks. Returns the MicroBatch and the entropy per token [B, T-1]."""
     ids, attn, mask, old = pad_batch(chunk, tok.pad_token_id, device)
-    images = agent.vision_kwargs(tok, chunk, ids)      # {} unless a vision-language policy saw images
+    images = vlm.forward_kwargs(tok, chunk, ids)      # {} unless a vision-language policy saw images
     hidden = agent.final_hidden(policy, ids, attn, images)
     rows = mask.bool()
     # keep the head in the graph on every rank: FSDP's gradient collectives must line up
@@ -381,8 +380,6 @@ def dummy_traj(tok):
 
 # ---------------------------------------------------------------- the loop
 VALIDATION_SEED_BASE = 10 ** 6
-# rank 0 writes them; a resume cuts them back (files.RunLogs)
-LOGS = ("metrics.jsonl", "trajectories.jsonl")
 
 
 def evaluate(cfg, rollout_model, tok, tasks, rank, world, device, seed_base=VALIDATION_SEED_BASE):
@@ -423,25 +420,6 @@ def check_values(cfg):
     kbmod.open_kb(cfg.rollout.kb)
 
 
-def external_logger(cfg):
-    """A function row -> None that forwards numeric metrics to TensorBoard or W&B, if asked for."""
-    if cfg.log_to == "none":
-        return lambda row: None
-    try:
-        if cfg.log_to == "tensorboard":
-            from torch.utils.tensorboard import SummaryWriter
-            writer = SummaryWriter(os.path.join(cfg.out_dir, "tensorboard"))
-            return lambda row: [writer.add_scalar(k, v, row["step"]) for k, v in row.items()
-                                if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        import wandb
-        wandb.init(project="healthcare-ai-gym", dir=cfg.out_dir, config=dataclasses.asdict(cfg))
-        return lambda row: wandb.log({k: v for k, v in row.items() if isinstance(v, (int, float))},
-                                     step=row["step"])
-    except ImportError as e:
-        raise config.ConfigError(f"config key 'log_to' is {cfg.log_to!r} "
-                                 f"but that package is not installed ({e})")
-
-
 def lr_factor(cfg, s):
     """LR multiplier at step s: linear warm-up, then 1 (constant) or a cosine from 1 to min_lr_ratio at
     cfg.steps. With a time budget, set steps to about what fits, so the decay ends where the run does."""
@@ -480,27 +458,21 @@ def train(cfg, ext=None):
     rank, world, device = fsdp.setup_distributed(cfg.model.device)
     path, record = checkpoint.start_point(cfg, rank, world)
     pool, val = training_tasks(cfg, world)
-    os.makedirs(cfg.out_dir, exist_ok=True)
     policy, rollout_model, ref, tok = fsdp.build_models(cfg, device)
     optimizer, sched = make_optimizer(cfg, policy)
     ext.setup(cfg, policy, tok, device)
-    done = 0        # optimiser steps taken
-    if path:
-        done = checkpoint.load_checkpoint(path, record, policy, optimizer, sched, ext)
+    done = checkpoint.load_checkpoint(path, record, policy, optimizer, sched, ext) if path else 0
     sync_weights(policy, rollout_model)
-    logs = files.RunLogs(cfg.out_dir, LOGS, record["logs"] if record else {}, active=rank == 0)
-    also_log = external_logger(cfg) if rank == 0 else (lambda row: None)
+    logs, also_log = runlog.open_logs(cfg, record, rank)
     row = {}
     if done == 0:
-        row = log_start(cfg, logs, evaluate(cfg, rollout_model, tok, val, rank, world, device), rank)
-    name = cfg.algo.loss if type(ext) is Extension else f"{type(ext).__name__.lower()}/{cfg.algo.loss}"
-    bar = tqdm(range(done + 1, cfg.steps + 1), desc=name, unit="step", disable=rank != 0)
+        row = runlog.log_start(cfg, logs, evaluate(cfg, rollout_model, tok, val, rank, world, device), rank)
+    bar = tqdm(range(done + 1, cfg.steps + 1), desc=run_name(cfg, ext), unit="step", disable=rank != 0)
     t_start = time.time()
     for step in bar:     # step k = the k-th optimiser step
         t0 = time.time()
-        if out_of_time(cfg, t0 - t_start, device):
+        if runlog.out_of_time(cfg, t0 - t_start, device):     # logged and saved as the last step taken
             row.update(evaluate(cfg, rollout_model, tok, val, rank, world, device))
-            # logged and saved as the last step taken
             logs.write("metrics.jsonl", [{"step": step - 1, "stopped": "time_budget", **row}])
             checkpoint.save_checkpoint(cfg, step - 1, policy, optimizer, sched, ext, logs)
             break
@@ -510,19 +482,17 @@ def train(cfg, ext=None):
         adv = advantages(cfg.algo, shaped)
         keep = kept_episodes(shaped, cfg.algo.group_size, cfg.algo.dynamic_sampling)
         metrics, n_tokens = rollout_metrics(trajs, shaped, device)
-        kept = [trajs[i] for i in keep]
-        stats = update(cfg, policy, ref, optimizer, kept, adv[keep], tok, device, ext)
+        stats = update(cfg, policy, ref, optimizer, [trajs[i] for i in keep], adv[keep], tok, device, ext)
         sched.step()
         sync_weights(policy, rollout_model)
         files.crash_point("step.updated")
         row = {"step": step, **metrics, **stats, **ext_metrics, "lr": sched.get_last_lr()[0],
                "spec_keep": spec_keep(cfg, step),
-               "kept_groups": all_sum([len(kept) / cfg.algo.group_size], device)[0],
-               **speed(time.time() - t0, n_tokens, device)}
-        row.update(ext.after_step(step, policy))
+               "kept_groups": all_sum([len(keep) / cfg.algo.group_size], device)[0],
+               **runlog.speed(time.time() - t0, n_tokens, device), **ext.after_step(step, policy)}
         if (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps:
             row.update(evaluate(cfg, rollout_model, tok, val, rank, world, device))
-        log_step(cfg, logs, row, trajs, also_log)
+        runlog.log_step(cfg, logs, row, trajs, also_log)
         bar.set_postfix(reward=f"{row['reward']:.3f}", loss=f"{row['loss']:.3f}")
         files.crash_point("step.logged")
         if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or step == cfg.steps:
@@ -533,45 +503,9 @@ def train(cfg, ext=None):
     return row, policy
 
 
-def log_start(cfg, logs, validation, rank):
-    """A new run's config.json and its step-0 row (validation before any update); returns the row."""
-    if rank == 0:
-        with files.atomic_open(os.path.join(cfg.out_dir, "config.json")) as f:
-            json.dump(dataclasses.asdict(cfg), f, indent=1)
-    row = {"step": 0, **validation}
-    logs.write("metrics.jsonl", [row])
-    return row
-
-
-def log_step(cfg, logs, row, trajs, also_log):
-    """The step's metrics row (and, if asked, its tool-call records) to the run's logs and any external
-    logger."""
-    logs.write("metrics.jsonl", [row])
-    if cfg.save_trajectories:
-        logs.write("trajectories.jsonl", [trajectory_record(row["step"], t) for t in trajs])
-    also_log(row)
-
-
-def out_of_time(cfg, elapsed_s, device):
-    """Has the run spent cfg.time_budget_min? Every rank gets the same answer, so all stop at the same
-    step."""
-    over = cfg.time_budget_min and elapsed_s / 60 > cfg.time_budget_min
-    return bool(max_over_ranks(float(bool(over)), device))
-
-
-def speed(dt, n_tokens, device):
-    """The step's wall time, policy tokens per second and (on GPU) peak memory."""
-    out = {"step_time_s": dt, "tokens_per_s": n_tokens / dt}
-    if device.type == "cuda":
-        out["gpu_mem_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
-    return out
-
-
-def trajectory_record(step, t):
-    """One trajectory's tool-call record (rank 0's share is logged) for evaluate.py's taxonomy over
-    training."""
-    return {"step": step, "task_id": t.task_id, "reward": t.reward, "errors": t.errors, "n_calls": t.n_calls,
-            "response_tokens": sum(t.mask), "calls": t.calls}
+def run_name(cfg, ext):
+    """The progress bar's label: the loss, and the extension's class if there is one ("ttopd/grpo")."""
+    return cfg.algo.loss if type(ext) is Extension else f"{type(ext).__name__.lower()}/{cfg.algo.loss}"
 
 
 def main(argv, cls=config.Config, extension=None):

@@ -113,8 +113,9 @@ def _files(inputs):
 def _default_source(path, fmt):
     parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
     if fmt == "medrag":      # MedRAG keeps each corpus as <name>/chunk/*.jsonl
-        return os.path.basename(os.path.dirname(os.path.dirname(os.path.abspath(path)))) if parent == "chunk" \
-            else parent
+        if parent != "chunk":
+            return parent
+        return os.path.basename(os.path.dirname(os.path.dirname(os.path.abspath(path))))
     return "pubmed" if fmt == "pubmed" else os.path.basename(path).split(".")[0]
 
 
@@ -131,7 +132,8 @@ def _records(path, needs):
 
 def read_jsonl(path, source=None):
     for p in _records(path, [("id",), ("text",)]):
-        yield dict(id=str(p["id"]), title=p.get("title", ""), text=p["text"], source=source or p.get("source", ""))
+        yield dict(id=str(p["id"]), title=p.get("title", ""), text=p["text"],
+                   source=source or p.get("source", ""))
 
 
 def read_medrag(path, source):
@@ -186,7 +188,8 @@ def read_text(path, source, passage_words=200):
                 yield dict(id=f"{stem}-{n:06d}", title=stem, text=" ".join(buf), source=source)
                 n, buf = n + 1, []
             while len(para) > passage_words:
-                yield dict(id=f"{stem}-{n:06d}", title=stem, text=" ".join(para[:passage_words]), source=source)
+                text = " ".join(para[:passage_words])
+                yield dict(id=f"{stem}-{n:06d}", title=stem, text=text, source=source)
                 n, para = n + 1, para[passage_words:]
             buf += para
     if buf:
@@ -210,7 +213,8 @@ def read_passages(inputs, fmt="auto", source=None, passage_words=200):
 
 
 # ---------------------------------------------------------------- index
-def build(inputs, out_dir, fmt="auto", source=None, passage_words=200, k1=K1, b=B, epsilon=EPSILON, batch=20000):
+def build(inputs, out_dir, fmt="auto", source=None, passage_words=200, k1=K1, b=B, epsilon=EPSILON,
+          batch=20000):
     """Index one corpus (file, directory or list of them) into out_dir (arrays + passages.db + meta.json).
     Memory grows with the postings (a few bytes each), never with the raw text. The index is written into a
     temporary folder and renamed into place once whole, so a killed build never leaves a half-built out_dir;
@@ -234,7 +238,8 @@ def _build_into(out_dir, inputs, fmt, source, passage_words, k1, b, epsilon, bat
     terms, tfs, doc_len, doc_src = array.array("i"), array.array("H"), array.array("i"), array.array("H")
     doc_nterms = array.array("i")                   # distinct terms per document = its number of postings
     rows = []
-    for p in tqdm(read_passages(inputs, fmt, source, passage_words), desc="indexing", unit="doc", mininterval=2):
+    passages = read_passages(inputs, fmt, source, passage_words)
+    for p in tqdm(passages, desc="indexing", unit="doc", mininterval=2):
         counts = collections.Counter(tokenize(p["title"] + " " + p["text"]))
         for w, c in counts.items():
             terms.append(vocab.setdefault(w, len(vocab)))
@@ -256,7 +261,8 @@ def _build_into(out_dir, inputs, fmt, source, passage_words, k1, b, epsilon, bat
     db.close()
     lengths = np.frombuffer(doc_len, np.int32)
     meta = dict(version=VERSION, n_docs=len(lengths), avgdl=int(lengths.sum()) / len(lengths), k1=k1, b=b,
-                epsilon=epsilon, sources=sorted(sources, key=sources.get), inputs=[os.path.abspath(p) for p in inputs])
+                epsilon=epsilon, sources=sorted(sources, key=sources.get),
+                inputs=[os.path.abspath(p) for p in inputs])
     _write_arrays(out_dir, np.frombuffer(terms, np.int32), np.frombuffer(tfs, np.uint16), lengths,
                   np.frombuffer(doc_nterms, np.int32), len(vocab), meta)
     np.save(os.path.join(out_dir, "doc_source.npy"), np.frombuffer(doc_src, np.uint16))
@@ -281,7 +287,8 @@ def _write_arrays(out_dir, terms, tfs, doc_len, doc_nterms, n_terms, meta):
     doc_ids, tfs, terms = doc_ids[order], tfs[order], terms[order]
     del order
     idf = bm25_idf(df.astype(np.float64), len(doc_len), meta["epsilon"])
-    impact = term_scores(idf[terms], tfs.astype(np.float64), doc_len[doc_ids], meta["k1"], meta["b"], meta["avgdl"])
+    impact = term_scores(idf[terms], tfs.astype(np.float64), doc_len[doc_ids], meta["k1"], meta["b"],
+                         meta["avgdl"])
     # within a term: highest impact first, then lowest doc id
     by_impact = np.lexsort((-impact, terms))
     del impact
@@ -298,7 +305,8 @@ def _write_arrays(out_dir, terms, tfs, doc_len, doc_nterms, n_terms, meta):
         dense[j, doc_ids[indptr[t]:indptr[t + 1]]] = tfs[indptr[t]:indptr[t + 1]]
     save("dense_row", dense_row)
     save("dense_tf", dense)
-    for name, a in (("indptr", indptr), ("doc_ids", doc_ids), ("tfs", tfs), ("doc_len", doc_len), ("idf", idf)):
+    arrays = dict(indptr=indptr, doc_ids=doc_ids, tfs=tfs, doc_len=doc_len, idf=idf)
+    for name, a in arrays.items():
         save(name, a)
 
 
@@ -452,7 +460,8 @@ class KB:
             if len(top) >= k:
                 top = np.partition(top, len(top) - k)[len(top) - k:]
                 kth = float(top[0])
-            bound = sum(max(0.0, n * self._impact(t, depth[t])) for t, n in count.items() if depth[t] < span[t][1])
+            bound = sum(max(0.0, n * self._impact(t, depth[t]))
+                        for t, n in count.items() if depth[t] < span[t][1])
             if bound + 1e-9 * (1 + bound) < kth or bound <= 0:
                 break                   # no unread posting can lift an unseen document into the top k
         return np.concatenate(rows), np.concatenate(scores)
@@ -471,7 +480,8 @@ class KB:
         return dict(zip(("id", "title", "text", "source"), r))
 
     def get(self, passage_id):
-        r = self.db.execute("SELECT id, title, text, source FROM passages WHERE id = ?", (passage_id,)).fetchone()
+        query = "SELECT id, title, text, source FROM passages WHERE id = ?"
+        r = self.db.execute(query, (passage_id,)).fetchone()
         if r is None:
             raise ValueError(f"no passage with id {passage_id!r}")
         return dict(zip(("id", "title", "text", "source"), r))

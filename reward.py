@@ -347,8 +347,11 @@ def matches_expected(call, expected):
 def is_forbidden_call(call, c):
     """The call a forbidden_call constraint describes: its tool, with a forbidden value when it names an
     argument (any call of the tool when it does not)."""
-    return call["name"] == c["tool"] and (
-        "argument" not in c or _phrase(call["arguments"].get(c["argument"])) in {_phrase(v) for v in c["values"]})
+    if call["name"] != c["tool"]:
+        return False
+    if "argument" not in c:
+        return True
+    return _phrase(call["arguments"].get(c["argument"])) in {_phrase(v) for v in c["values"]}
 
 
 def fulfils(call, c):
@@ -360,7 +363,8 @@ def fulfils(call, c):
     if "argument" not in c:
         return True
     arg = call["arguments"].get(c["argument"])
-    return any(_has_phrase(arg, v) for v in c["values"]) and not any(_has_phrase(arg, x) for x in c.get("exclude", ()))
+    excluded = any(_has_phrase(arg, x) for x in c.get("exclude", ()))
+    return not excluded and any(_has_phrase(arg, v) for v in c["values"])
 
 
 # ---------------------------------------------------------------- text normalisation
@@ -392,7 +396,8 @@ def _has_phrase(text, phrase):
 
 # ---------------------------------------------------------------- strict answer parsing
 LEAD_IN = re.compile(   # "the final answer is", "ESI level", "Child-Pugh class:", "severity", ...
-    r"(?:(?:so|thus|therefore|hence|overall),?\s+)?(?:(?:the|my|our|final|correct|best|most|likely|calculated|child-pugh|child "
+    r"(?:(?:so|thus|therefore|hence|overall),?\s+)?"
+    r"(?:(?:the|my|our|final|correct|best|most|likely|calculated|child-pugh|child "
     r"pugh|triage|esi|news2|phq-9|gad-7|audit-c)\s+)*(?:answer|choice|option|diagnosis|esi level|triage "
     r"level|esi|level|class|category|band|score|total|result|rhythm|severity)s?(?:\s+(?:is|would "
     r"be|will be))?")

@@ -33,11 +33,12 @@ import torch.distributed as dist
 import agent
 import config
 import grpo
-from distributed import fsdp
 import reward
 from clinic import files
 from clinic import hints as outcome_hints   # (DistillConfig has a field named hints)
 from config import opt
+from decoding import vlm
+from distributed import fsdp
 
 
 @dataclasses.dataclass
@@ -190,10 +191,11 @@ class TTOPD(grpo.Extension):
         self.step, self.device = 0, "cpu"                               # device: setup's
         self.events, self.turn_kls, self.seq_kls, self.last_ema, self.last_copy = [], {}, [], 0, 0
 
-    def setup(self, cfg, policy, tok, device):
+    def setup(self, cfg, policy, tok, device, teacher=None):
+        """The teacher: a copy of the policy, sharded exactly like it so the EMA can run shard by shard, or
+        `teacher` (already sharded) for a model the config does not describe (benchmarks/head_memory.py)."""
         self.tok, self.device = tok, device
-        # sharded exactly like the student, so the EMA can run shard by shard
-        self.teacher = fsdp.sharded_copy(cfg, policy, device)
+        self.teacher = teacher if teacher is not None else fsdp.sharded_copy(cfg, policy, device)
 
     def state_dict(self):
         from torch.distributed.checkpoint.state_dict import get_model_state_dict
@@ -265,13 +267,14 @@ class TTOPD(grpo.Extension):
         sequences it averages. Both heads run a chunk of tokens at a time, on the student's rows only."""
         t_ids, t_attn, boundary, n_hint = self._teacher_batch(mb.trajs, mb.ids, mb.attn)
         with torch.no_grad():
-            images = agent.vision_kwargs(self.tok, mb.trajs, t_ids)
+            images = vlm.forward_kwargs(self.tok, mb.trajs, t_ids)
             t_hidden = agent.final_hidden(self.teacher, t_ids, t_attn, images)
         b, j = mb.rows.nonzero(as_tuple=True)       # the teacher's row for each student row the head runs on
         t_at = teacher_rows(j, boundary[b], n_hint[b])
         temperature, clip = self.cfg.rollout.temperature, self.d.logratio_clip
         def kl_of(student_logp, teacher_hidden):
-            return token_kl(student_logp, agent.head_logprobs(self.teacher, teacher_hidden, temperature), clip)
+            teacher_logp = agent.head_logprobs(self.teacher, teacher_hidden, temperature)
+            return token_kl(student_logp, teacher_logp, clip)
         kl_tok = mb.per_token(kl_of, t_hidden[b, t_at])
         terms = []
         for i, tr in enumerate(mb.trajs):

@@ -29,9 +29,28 @@ import agent
 import config
 import env as envmod
 from clinic import bank, files, hints, images
+from decoding import vlm
 
 
 # ---------------------------------------------------------------- the embedded default's tokenizer
+SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>", "<tool_response>",
+           "</tool_response>"]
+CHAT_TEMPLATE = (   # Qwen/Hermes layout: tools in the system turn, tool results as a user turn
+    "{%- for m in messages %}"
+    "{%- if m.role == 'system' %}"
+    "{{- '<|im_start|>system\\n' + m.content }}"
+    "{%- if tools %}{{- '\\n\\n# Tools\\n<tools>' }}"
+    "{%- for t in tools %}{{- '\\n' + (t | tojson) }}{%- endfor %}"
+    "{{- '\\n</tools>' }}{%- endif %}"
+    "{{- '<|im_end|>\\n' }}"
+    "{%- elif m.role == 'tool' %}"
+    "{%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}{{- '<|im_start|>user' }}{%- endif %}"
+    "{{- '\\n<tool_response>\\n' + m.content + '\\n</tool_response>' }}"
+    "{%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}{{- '<|im_end|>\\n' }}{%- endif %}"
+    "{%- else %}{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{%- endif %}"
+    "{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
+
+
 def tokenizer_corpus(max_tasks=4000):
     """Text the tokenizer is trained on: tasks, expert turns and tool responses, KB passages."""
     tasks = bank.load_tasks()[:max_tasks]
@@ -58,12 +77,12 @@ def train_tokenizer(out_dir=agent.TOKENIZER_DIR, vocab_size=3072):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=agent.SPECIAL, show_progress=False,
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(tokenizer_corpus(), trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                   additional_special_tokens=agent.SPECIAL[1:],
-                                   chat_template=agent.CHAT_TEMPLATE)
+                                   additional_special_tokens=SPECIAL[1:],
+                                   chat_template=CHAT_TEMPLATE)
     fast.save_pretrained(out_dir)
     return fast
 
@@ -206,7 +225,7 @@ def clone(model, tok, trajs, ws, rng, steps, lr_factor, desc="behaviour cloning"
             batch = [trajs[i] for i in idx]
             ids, _, mask, _ = agent.pad_trajectories(batch, tok.pad_token_id, model.device)
             mask = mask_of(batch, mask) if mask_of else mask
-            loss = masked_nll(model, ids, mask, agent.vision_kwargs(tok, batch, ids))
+            loss = masked_nll(model, ids, mask, vlm.forward_kwargs(tok, batch, ids))
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -228,8 +247,8 @@ def warm_start(cfg):
     rng = random.Random(ws.seed)
     model, tok = agent.load_policy(cfg.model)
     if ws.answer_steps and not tok.is_fast:
-        raise config.ConfigError("config key 'warm_start.answer_steps' needs a fast tokenizer (its offsets find "
-                                 "the answer's tokens); this checkpoint's is not one")
+        raise config.ConfigError("config key 'warm_start.answer_steps' needs a fast tokenizer "
+                                 "(its offsets find the answer's tokens); this checkpoint's is not one")
     copy_log = copy_pretrain(model, len(tok), ws) if ws.copy_steps else []
     tasks = bank.load_tasks(split="train")
     if ws.max_tasks > len(tasks):

@@ -43,16 +43,17 @@ def one(mode, n_tokens, chunk):
                        tie_word_embeddings=False, pad_token_id=0)
     model = Qwen3ForCausalLM(mcfg)
     cfg = config.load(os.path.join(ROOT, "configs", "ttopd_tiny.yaml"), ttopd.TTOPDConfig,
-                      [f"head_chunk={chunk or n_tokens}", "micro_batch=1", "distill.kl_max=100"])
+                      [f"head_chunk={chunk or n_tokens}", "micro_batch=1", "distill.kl_max=100",
+                       "distill.lam=1.0"])
     tok = types.SimpleNamespace(pad_token_id=0)
-    ext = None
-    if mode == "ttopd":
-        ext = ttopd.TTOPD(cfg)
+    ext = ttopd.TTOPD(cfg) if mode == "ttopd" else None      # hints: extras["hint_ids"] below
+    if ext:
         teacher = Qwen3ForCausalLM(mcfg)
         teacher.load_state_dict(model.state_dict())
-        ext.tok, ext.lam = tok, 1.0        # hints: each trajectory's extras["hint_ids"] below
-        ext.teacher = fsdp.shard(teacher.requires_grad_(False), device, False, False)
+        teacher = fsdp.shard(teacher.requires_grad_(False), device, False, False)
     policy = fsdp.shard(model, device, False, False)
+    if ext:
+        ext.setup(cfg, policy, tok, device, teacher=teacher)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-4)
     g = torch.Generator().manual_seed(0)
 

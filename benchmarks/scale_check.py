@@ -18,6 +18,7 @@ Sequence length is rollout.max_total_tokens (the longest conversation a rank can
 verdict; --json writes the numbers.
 """
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -124,12 +125,13 @@ def measure(cfg, model_json, vocab, is_ttopd):
     model = transformers.AutoModelForCausalLM.from_config(mcfg).to(device)
     rollout = transformers.AutoModelForCausalLM.from_config(mcfg).to(device, torch.bfloat16)
     ext = None
-    if is_ttopd:
+    if is_ttopd:        # a random teacher of the same shape: its values do not matter here, its memory does
         teacher = transformers.AutoModelForCausalLM.from_config(mcfg).to(device)
-        ext = ttopd.TTOPD(cfg)
-        ext.tok, ext.lam = types.SimpleNamespace(pad_token_id=0), 1.0
-        ext.teacher = fsdp.shard(teacher.requires_grad_(False), device, True, False)
+        teacher = fsdp.shard(teacher.requires_grad_(False), device, True, False)
+        ext = ttopd.TTOPD(dataclasses.replace(cfg, distill=dataclasses.replace(cfg.distill, lam=1.0)))
     policy = fsdp.shard(model, device, True, cfg.activation_checkpointing)
+    if ext:
+        ext.setup(cfg, policy, types.SimpleNamespace(pad_token_id=0), device, teacher=teacher)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-6)
     g = torch.Generator().manual_seed(0)
     T = cfg.rollout.max_total_tokens

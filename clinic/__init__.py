@@ -6,7 +6,8 @@
   domains/         one file per clinical domain: its generator, tool menu, answer types, safety kinds
   cases.py         the pieces the domain generators share (patients, sections, options, constraints)
   taskgen.py       writes the bank from every domain, deterministically (`python -m clinic.taskgen`)
-  toolset.py       the retrieval and intervention tool bodies (tools.py registers them)
+  toolset.py       @tool(kind), and the retrieval, intervention and scaffold tools (tools.py registers all)
+  charttools.py    the record, clinical-score and image tool bodies
   bank.py          where the bank lives and load_tasks, which the env, agent and trainer read it with
   kbtext.py        the embedded knowledge-base passages written from the same tables
   images.py        ECG strips and skin lesions: render and measure back; PNG encode/decode

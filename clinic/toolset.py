@@ -1,10 +1,9 @@
-"""The retrieval, intervention and scaffold tools, declared here and registered by tools.py.
+"""The @tool(kind) decorator every tool is declared with, and the retrieval, intervention and scaffold tools.
 
-tools.py holds the registry, dispatch, record readers, score and image tools;
-after registering its own it registers everything this module declared, so
-`import tools` always yields the full menu, and this module does not import
-tools. Interventions are recorded in case.actions (reward.py reads them for
-the process and safety dimensions); their results come from the hidden record.
+A declaration only records (fn, kind) in DECLARED; tools.py turns each into a registry entry (schema,
+dispatch), so this module and clinic/charttools.py never import tools. Interventions are recorded in
+case.actions (reward.py reads them for the process and safety dimensions); their results come from the
+hidden record.
 """
 import inspect
 
@@ -12,12 +11,12 @@ from clinic import knowledge as K
 from clinic import pharmacology as P
 from clinic import scores as S
 
-DECLARED = []   # (fn, kind) in declaration order; tools.py registers them, so this module never imports it
+DECLARED = []   # (fn, kind) of every tool declared, in declaration order
 
 
 def tool(kind):
-    """Declare fn an agent tool of this kind (registered by tools.py, in this order; the domain files put it on
-    their menus)."""
+    """Declare fn an agent tool of this kind (tools.py registers it; a domain file, or tools.EVERYWHERE,
+    puts it on menus)."""
     def declare(fn):
         DECLARED.append((fn, kind))
         return fn
@@ -341,3 +340,48 @@ INTERVENTIONS = [  # name, docstring, signature (argument: type)
 ]
 for _n, _doc, _args in INTERVENTIONS:   # recorded and acknowledged; reward.py judges them
     tool("intervention")(make_tool(_n, _doc, _args, lambda n, kw: {"status": "done", "action": n, **kw}))
+
+
+# ---------------------------------------------------------------- reasoning scaffolds
+def _noted(name, kw):
+    return {"recorded": name, **{k: (v[:20] if isinstance(v, list) else str(v)[:500]) for k, v in kw.items()}}
+
+
+for _n, _doc, _args in [
+        ("think", "Write down private reasoning; it changes nothing in the case.", {"thought": str}),
+        ("differential_diagnosis", "Record a ranked differential diagnosis.", {"candidates": list}),
+        ("make_plan", "Record a step-by-step plan.", {"steps": list}),
+        ("summarize_case", "Record a one-paragraph case summary.", {"summary": str}),
+        ("list_red_flags", "Record red-flag features.", {"flags": list}),
+        ("record_finding", "Record a finding for the final answer.", {"finding": str}),
+        ("draft_report", "Draft a structured report (findings and impression).", {"findings": str,
+                                                                                  "impression": str}),
+        ("compare_options", "Record pros and cons of the answer options.", {"notes": str}),
+        ("self_check", "Re-check the reasoning before answering.", {"notes": str})]:
+    tool("scaffold")(make_tool(_n, _doc, _args, _noted))
+
+
+UNITS = {("mg/dl", "mmol/l", "glucose"): 1 / 18.0, ("mmol/l", "mg/dl", "glucose"): 18.0,
+         ("mg/dl", "umol/l", "creatinine"): 88.4, ("umol/l", "mg/dl", "creatinine"): 1 / 88.4,
+         ("lb", "kg", "weight"): 0.45359237, ("kg", "lb", "weight"): 1 / 0.45359237}
+
+
+@tool("scaffold")
+def convert_units(case, value: float, from_unit: str, to_unit: str, quantity: str) -> dict:
+    """Convert glucose (mg/dL<->mmol/L), creatinine (mg/dL<->umol/L), weight (lb<->kg) or
+    temperature (F<->C)."""
+    f, t, q = from_unit.lower(), to_unit.lower(), quantity.lower()
+    if q == "temperature" and (f, t) in (("f", "c"), ("c", "f")):
+        return {"value": round((value - 32) / 1.8 if f == "f" else value * 1.8 + 32, 2), "unit": to_unit}
+    if (f, t, q) not in UNITS:
+        raise ValueError(f"cannot convert {quantity} from {from_unit} to {to_unit}")
+    return {"value": round(value * UNITS[(f, t, q)], 3), "unit": to_unit}
+
+
+@tool("scaffold")
+def weight_based_dose(case, mg_per_kg: float, weight_kg: float, max_mg: float = 0.0) -> dict:
+    """Compute a weight-based dose (mg), optionally capped at max_mg."""
+    if not (0 < weight_kg < 400 and 0 < mg_per_kg < 1000):
+        raise ValueError("implausible weight or dose")
+    dose = mg_per_kg * weight_kg
+    return {"dose_mg": round(min(dose, max_mg) if max_mg > 0 else dose, 2)}

@@ -35,7 +35,9 @@ def checkpoint_dir(cfg, step):
 def committed_checkpoints(cfg):
     """Paths of the committed checkpoints, oldest first."""
     root = os.path.join(cfg.out_dir, "checkpoints")
-    names = sorted(d for d in os.listdir(root) if re.fullmatch(r"step_\d{6}", d)) if os.path.isdir(root) else []
+    if not os.path.isdir(root):
+        return []
+    names = sorted(d for d in os.listdir(root) if re.fullmatch(r"step_\d{6}", d))
     return [os.path.join(root, d) for d in names]
 
 
@@ -103,7 +105,8 @@ class _MetadataUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         import torch.distributed.checkpoint.metadata as md
         dtype = module == "torch" and isinstance(getattr(torch, name, None), torch.dtype)
-        dcp_class = module == md.__name__ and getattr(getattr(md, name, None), "__module__", None) == md.__name__
+        home = getattr(getattr(md, name, None), "__module__", None)
+        dcp_class = module == md.__name__ and home == md.__name__
         if (module, name) not in self.ALLOWED and not dtype and not dcp_class:
             raise CheckpointError(f"refusing to load {module}.{name} from "
                                   "a checkpoint's .metadata (a pickle)")
@@ -116,7 +119,8 @@ def dcp_metadata(path):
         with open(os.path.join(path, ".metadata"), "rb") as f:
             return _MetadataUnpickler(f).load()
     except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as e:
-        raise CheckpointError(f"checkpoint {path}: its .metadata cannot be read ({type(e).__name__}: {e})") from None
+        raise CheckpointError(f"checkpoint {path}: its .metadata cannot be read "
+                              f"({type(e).__name__}: {e})") from None
 
 
 def dcp_reader(path):
@@ -169,7 +173,8 @@ def check_resumed_config(cfg, path, record):
     equal."""
     now = dict(config.flat(json.loads(json.dumps(dataclasses.asdict(cfg)))))
     then = dict(config.flat(record["config"]))
-    changed = [k for k in sorted(set(now) | set(then)) if k not in config.RESUME_MAY_CHANGE and now.get(k) != then.get(k)]
+    changed = [k for k in sorted(set(now) | set(then))
+               if k not in config.RESUME_MAY_CHANGE and now.get(k) != then.get(k)]
     if changed:
         k = changed[0]
         raise config.ConfigError(f"config key '{k}' is {now.get(k)!r} but the checkpoint {path} "
@@ -209,13 +214,15 @@ def load_checkpoint(path, record, policy, optimizer, sched, ext):
 
 
 def start_point(cfg, rank, world):
-    """Where this run starts: (None, None) for step 0, or (the checkpoint's path, its record) to resume. A new
-    run refuses an out_dir that holds another run's files; resume skips damaged checkpoints (warning) and
-    refuses a config that differs from its checkpoint's; with no checkpoint left it starts from step 0."""
-    used = [n for n in ("config.json", "metrics.jsonl", "checkpoints") if os.path.exists(os.path.join(cfg.out_dir, n))]
+    """Where this run starts (its out_dir exists afterwards): (None, None) for step 0, or (the checkpoint's
+    path, its record) to resume. A new run refuses an out_dir that holds another run's files; resume skips
+    damaged checkpoints (warning) and refuses a config that differs from its checkpoint's; with no
+    checkpoint left it starts from step 0."""
+    used = [n for n in ("config.json", "metrics.jsonl", "checkpoints")
+            if os.path.exists(os.path.join(cfg.out_dir, n))]
     if not cfg.resume and used:
-        raise config.ConfigError(f"config key 'out_dir': {cfg.out_dir!r} holds another run ({used[0]}); set "
-                                 "resume=true to continue it, or choose a new out_dir")
+        raise config.ConfigError(f"config key 'out_dir': {cfg.out_dir!r} holds another run ({used[0]}); "
+                                 "set resume=true to continue it, or choose a new out_dir")
     path, record = resumable_checkpoint(cfg, rank, world) if cfg.resume else (None, None)
     if path:
         check_resumed_config(cfg, path, record)
@@ -226,6 +233,7 @@ def start_point(cfg, rank, world):
             for leftover in glob.glob(os.path.join(cfg.out_dir, "checkpoints", pattern)):
                 shutil.rmtree(leftover)
     dist.barrier()       # no rank writes into out_dir before every rank has looked at it
+    os.makedirs(cfg.out_dir, exist_ok=True)
     return path, record
 
 

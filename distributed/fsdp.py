@@ -121,8 +121,9 @@ def build_models(cfg, device):
     torch.manual_seed(cfg.seed)
     ck = cfg.init_checkpoint or None
     if ck and not os.path.isdir(ck):     # a silent fresh init would waste the whole run
-        raise config.ConfigError(f"config key 'init_checkpoint': no directory {ck!r} (run `python warmstart.py "
-                                 "CONFIG` first, or set init_checkpoint: '' to start from model.path)")
+        raise config.ConfigError(f"config key 'init_checkpoint': no directory {ck!r} "
+                                 "(run `python warmstart.py CONFIG` first, or set init_checkpoint: '' "
+                                 "to start from model.path)")
     mcfg = dataclasses.replace(cfg.model, device=str(device), dtype="float32")
     policy, tok = agent.load_policy(mcfg, ck)
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[cfg.model.dtype]

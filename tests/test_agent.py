@@ -251,7 +251,7 @@ def test_spec_withdrawal_only_shrinks_the_shown_menu_and_reaches_none(policy, va
     _, tok = policy
     e = envmod.MedicalEnv(tasks=val_tasks[:1], tool_specs="none")
     info = e.reset(seed=0)[1]
-    shown = [{s["function"]["name"] for s in agent.withdraw_specs(info["tools"], info["task_id"], k)}
+    shown = [{s["function"]["name"] for s in envmod.withdraw_specs(info["tools"], info["task_id"], k)}
              for k in (1.0, 0.75, 0.5, 0.25, 0.0)]
     assert len(shown[0]) == len(info["tools"]) and shown[-1] == set()
     assert all(b <= a for a, b in zip(shown, shown[1:])) and len(shown[2]) == round(0.5 * len(info["tools"]))

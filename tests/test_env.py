@@ -164,8 +164,8 @@ def test_truncation_and_terminal_reward(make_env):
 def test_no_tool_evaluates_text_as_code():
     import inspect
     import tools
-    from clinic import toolset
-    for mod in (tools, toolset, env):
+    from clinic import charttools, toolset
+    for mod in (tools, toolset, charttools, env):
         src = inspect.getsource(mod)
         assert "eval(" not in src and "exec(" not in src
 
@@ -191,3 +191,4 @@ def test_score_transcript_is_the_envs_reward_for_the_same_turns():
             r, info = env.score_transcript(t, turns, max_turns=5)
             assert info["accuracy"] == 0.0 and r == info["reward"] and r < 0.5
         assert env.score_transcript(t, expert, max_turns=5)[0] > env.score_transcript(t, wrong, max_turns=5)[0]
+

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import grpo
-from distributed import fsdp
+from distributed import fsdp, runlog
 from torchrun import torchrun
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -159,7 +159,7 @@ def test_value_checks_and_optional_loggers_name_the_key():
         import tensorboard  # noqa: F401
     except ImportError:
         with pytest.raises(config.ConfigError, match="log_to"):
-            grpo.external_logger(config.load("configs/tiny.yaml", config.Config, ["log_to=tensorboard"]))
+            runlog.external_logger(config.load("configs/tiny.yaml", config.Config, ["log_to=tensorboard"]))
 
 
 def test_missing_init_checkpoint_is_an_error_not_a_fresh_model(tmp_path):

@@ -11,6 +11,7 @@ import config  # noqa: E402
 import grpo  # noqa: E402
 from distributed import fsdp  # noqa: E402
 from clinic import bank  # noqa: E402
+from decoding import vlm as vlm_inputs  # noqa: E402
 import warmstart  # noqa: E402
 from tiny_models import make_tiny_vlm  # noqa: E402
 
@@ -61,7 +62,7 @@ def test_the_pixels_change_what_the_model_predicts(vlm, tasks):
     cfg, model, tok = vlm
     tr = warmstart.expert_trajectory(tok, tasks[0], cfg.rollout)
     x = torch.tensor([tr.ids])
-    kw = agent.vision_kwargs(tok, [tr], x)
+    kw = vlm_inputs.forward_kwargs(tok, [tr], x)
     with torch.no_grad():
         a = model(input_ids=x, **kw).logits[0, -1]
         b = model(input_ids=x, **{**kw, "pixel_values": torch.zeros_like(kw["pixel_values"])}).logits[0, -1]
