@@ -351,6 +351,17 @@ def score_transcript(task, turns, max_turns=8, kb=None, reward_config=None):
     return reward_info["reward"], reward_info
 
 
+def transcript_reward(task, calls, answer=None, rationale="", max_turns=None, kb=None, reward_config=None):
+    """The reward of a transcript given as its tool calls and its answer, for any trainer's reward function:
+    `calls` are {"name", "arguments"} in order, each played as one turn, then submit_answer(answer, rationale)
+    (no answer: none submitted). max_turns defaults to exactly that many turns, so nothing is cut off.
+    Returns (R, reward_info) as score_transcript: R with the safety cap, and the five dimensions."""
+    turns = [format_call(c["name"], c.get("arguments", {})) for c in calls]
+    if answer is not None:
+        turns.append(format_call("submit_answer", {"answer": answer, "rationale": rationale}))
+    return score_transcript(task, turns, max_turns or max(1, len(turns)), kb, reward_config)
+
+
 # ---------------------------------------------------------------- scripted policies
 def well_formed_turn(calls):
     """A turn with at least one tool call and no malformed one (the warm start's target metric)."""

@@ -192,3 +192,22 @@ def test_score_transcript_is_the_envs_reward_for_the_same_turns():
             assert info["accuracy"] == 0.0 and r == info["reward"] and r < 0.5
         assert env.score_transcript(t, expert, max_turns=5)[0] > env.score_transcript(t, wrong, max_turns=5)[0]
 
+
+def test_transcript_reward_scores_calls_and_an_answer_as_the_env_does():
+    """env.transcript_reward(task, calls, answer): each call one turn, then the submit; the same as playing
+    those turns in MedicalEnv; the right answer after the expected work-up scores 1, a forbidden call is capped,
+    and no answer scores accuracy 0."""
+    from clinic import bank
+    tasks = bank.load_tasks(split="validation")
+    t = next(t for t in tasks if any(c["kind"] == "forbidden_call" for c in t["safety"]))
+    answer, rationale = env.expert_answer(t)
+    calls = [{"name": c["name"], "arguments": c["arguments"]} for c in t["expected_tools"]]
+    r, info = env.transcript_reward(t, calls, answer, rationale)
+    turns = [env.format_call(c["name"], c["arguments"]) for c in calls]
+    turns.append(env.format_call("submit_answer", {"answer": answer, "rationale": rationale}))
+    assert (r, info) == env.score_transcript(t, turns, max_turns=len(turns)) and r == 1.0
+    bad = next(c for c in t["safety"] if c["kind"] == "forbidden_call")
+    harm = {"name": bad["tool"], "arguments": {bad["argument"]: bad["values"][0]} if "argument" in bad else {}}
+    r, info = env.transcript_reward(t, calls + [harm], answer, rationale)
+    assert info["critical_violation"] and r <= 0.1
+    assert env.transcript_reward(t, calls)[1]["accuracy"] == 0.0
