@@ -130,8 +130,8 @@ def main():
         work = [episodes(tasks, k, a.episodes, rng) for k in range(a.clients)]
         latencies, errors, statuses, rss_rounds, walls = [], [], [], [], []
         for r in range(a.rounds):       # the same load again: memory must level off, not climb
-            threads = [threading.Thread(target=play, args=(f"http://127.0.0.1:{a.port}", w, latencies, errors))
-                       for w in work]
+            address = f"http://127.0.0.1:{a.port}"
+            threads = [threading.Thread(target=play, args=(address, w, latencies, errors)) for w in work]
             if r == 0:
                 threads.append(threading.Thread(target=bad_traffic, args=(a.port, statuses)))
             t0 = time.perf_counter()
@@ -151,7 +151,8 @@ def main():
         n = a.clients * a.episodes * a.rounds
         out = {"clients": a.clients, "episodes": n, "rounds": a.rounds, "wall_s": round(wall, 2),
                "episodes_per_s": round(n / wall, 2), "steps": len(latencies),
-               "http_step_ms_p50": round(pct(latencies, 0.5), 2), "http_step_ms_p99": round(pct(latencies, 0.99), 2),
+               "http_step_ms_p50": round(pct(latencies, 0.5), 2),
+               "http_step_ms_p99": round(pct(latencies, 0.99), 2),
                "in_process_step_ms_p50": round(pct(local, 0.5), 2),
                "in_process_step_ms_p99": round(pct(local, 0.99), 2),
                "errors": len(errors), "error_samples": errors[:3],

@@ -2,7 +2,8 @@
 
   e = RemoteMedicalEnv("http://127.0.0.1:8000", domain="triage_emergency")
   obs, info = e.reset(seed=0)
-  obs, reward, terminated, truncated, info = e.step('<tool_call>{"name": "get_vitals", "arguments": {}}</tool_call>')
+  call = '<tool_call>{"name": "get_vitals", "arguments": {}}</tool_call>'
+  obs, reward, terminated, truncated, info = e.step(call)
 
 The same observations, rewards and info as a local MedicalEnv on the same tasks and seed (info after a JSON
 round trip). One keep-alive HTTP connection per env; close() frees the server's session. A server error
@@ -54,6 +55,10 @@ class RemoteMedicalEnv(_Base):
 
     def state(self):
         return self._request("GET", f"/state?session_id={self.session_id}")
+
+    def score(self):
+        """The episode's reward breakdown as it stands (MedicalEnv.score, on the server)."""
+        return self.state()["score"]
 
     def close(self):
         if self.session_id is not None:

@@ -11,14 +11,15 @@ and step/state/close take it as "session_id".
                -> observation {"text"}, metadata {"session_id", "info"}   (a new session unless one is named)
   POST /step   {"session_id", "action": {"text": the assistant's whole turn}}
                -> observation {"text"}, reward, done, metadata {"terminated", "truncated", "info"}
-  GET  /state?session_id=...   -> the episode so far (task, turns, answer, error counts, done)
+  GET  /state?session_id=...   -> the episode so far (task, turns, answer, error counts, done, and its
+                                  reward breakdown as it stands: "score")
   POST /close  {"session_id"}  -> frees the session
   GET  /health                 -> {"status": "healthy", "sessions", "max_sessions"}
 
 Limits: at most max_sessions open sessions (another reset gets 503), a session idle for idle_s seconds is
-closed (a client that vanished mid-episode costs nothing after that), bodies over max_body bytes get 413. A bad
-request gets a 4xx with a one-line {"error"}; nothing a client sends stops the server. Each session has a
-lock, so two requests on one session run one after the other; the KB is shared (its searches hold a lock).
+closed (a client that vanished mid-episode costs nothing after that), bodies over max_body bytes get 413.
+A bad request gets a 4xx with a one-line {"error"}; nothing a client sends stops the server. Each session has
+a lock, so two requests on one session run one after the other; the KB is shared (its searches hold a lock).
 """
 import argparse
 import json
@@ -121,7 +122,8 @@ class EnvServer(ThreadingHTTPServer):
             pool = [t for t in self.tasks if body.get("domain") in (None, t["domain"])
                     and body.get("split") in (None, t["split"])]
             if not pool:
-                raise HTTPError(404, f"no tasks in domain {body.get('domain')!r}, split {body.get('split')!r}")
+                where = f"domain {body.get('domain')!r}, split {body.get('split')!r}"
+                raise HTTPError(404, f"no tasks in {where}")
         max_turns, specs = body.get("max_turns", 8), body.get("tool_specs", "full")
         if not isinstance(max_turns, int) or isinstance(max_turns, bool) or not 1 <= max_turns <= 64:
             raise HTTPError(400, "max_turns must be an integer from 1 to 64")
@@ -167,7 +169,7 @@ def state(server, query):
         e = session.env
         return {"session_id": sid, "task_id": e.case.task["id"] if e.case else None,
                 "step_count": len(e.traj["turns"]), "turns": e.traj["turns"], "answer": e.traj.get("answer"),
-                "errors": dict(e.errors), "done": session.done}
+                "errors": dict(e.errors), "done": session.done, "score": e.score() if e.case else None}
 
 
 def close(server, body):

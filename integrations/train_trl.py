@@ -3,6 +3,7 @@ environment (integrations/trl_env.py), the env's 5D reward as the only reward.
 
   pip install trl==1.16.0
   python integrations/train_trl.py [--steps 2] [--model CHECKPOINT_DIR] [--tasks 64] [--out runs/trl]
+                                  [--server http://HOST:PORT]     # episodes on an environment server
 
 The embedded tokenizer is given TRL's Qwen3 chat template, the layout a Qwen3 checkpoint brings, so that TRL
 renders the tool schemas and parses <tool_call> blocks as it does for Qwen3 (set_qwen3_template). A real
@@ -26,7 +27,7 @@ def set_qwen3_template(tok):
 
 
 def trainer_for(model, tok, rows, out_dir, steps, max_turns=8, generations=4, max_completion_length=256,
-                factories=None, **grpo_config):
+                factories=None, server_url=None, **grpo_config):
     """A GRPOTrainer on these dataset rows, rewarded by the environments alone (factories: {domain: class},
     default every domain's trl_env class; grpo_config: more GRPOConfig fields)."""
     from datasets import Dataset
@@ -37,7 +38,8 @@ def trainer_for(model, tok, rows, out_dir, steps, max_turns=8, generations=4, ma
                       use_cpu=not model.device.type == "cuda", bf16=False, seed=0,
                       gradient_checkpointing=False, **grpo_config)
     return GRPOTrainer(model=model, processing_class=tok, args=args, train_dataset=Dataset.from_list(rows),
-                       environment_factory=factories or trl_env.environment_factories(max_turns=max_turns))
+                       environment_factory=factories or trl_env.environment_factories(
+                           max_turns=max_turns, server_url=server_url))
 
 
 def main(argv):
@@ -47,11 +49,14 @@ def main(argv):
     ap.add_argument("--model", default="", help="a local checkpoint (default: the embedded tiny Qwen3)")
     ap.add_argument("--tasks", type=int, default=64, help="a seeded sample of this many train tasks")
     ap.add_argument("--out", default="runs/trl")
+    ap.add_argument("--server", default=None, help="play the episodes on this environment server "
+                                                   "(python -m integrations.server)")
     a = ap.parse_args(argv)
     model, tok = agent.load_policy(config.ModelConfig(path=a.model))
     if not a.model:
         tok = set_qwen3_template(tok)
-    trainer = trainer_for(model, tok, trl_env.dataset_rows("train", n=a.tasks), a.out, a.steps)
+    trainer = trainer_for(model, tok, trl_env.dataset_rows("train", n=a.tasks), a.out, a.steps,
+                          server_url=a.server)
     trainer.train()
     for row in trainer.state.log_history:
         print({k: v for k, v in row.items() if "reward" in k or k == "step"})

@@ -12,7 +12,8 @@ are the domain's menu (tools.menu), and every method is one MedicalEnv step with
   get_reward() -> the env's reward for the episode (the 5D composite, safety cap applied), scored as it
     stands when the model stops without submitting
 
-So observations, rewards, violations and the tool-error taxonomy are MedicalEnv's (tests/test_integrations.py).
+So observations, rewards, violations and the tool-error taxonomy are MedicalEnv's
+(tests/test_integrations.py).
 Two differences come from TRL, not from here: each tool call is its own env step (MedicalEnv counts turns,
 and a turn may hold several calls), so max_turns counts calls; and a call to a tool that is not a method (off
 the menu, or not a tool) is answered by TRL itself ("Tool X not found") and never reaches the env, so the
@@ -32,23 +33,36 @@ ARG_LINE = re.compile(r"^\s*(\w+): (.+)$", re.M)
 
 
 class MedicalToolEnv:
-    """One episode of MedicalEnv per rollout; the subclasses made by environment_class add the tools."""
+    """One episode of MedicalEnv per rollout; the subclasses made by environment_class add the tools. With
+    server_url the episode runs on an environment server (integrations/server.py) instead of in-process."""
     domain = None
     max_turns = 8
-    kb_dir = ""                 # rollout.kb: '' = the embedded KB
-    reward_config = None        # config.RewardConfig, or None for the paper's weights
+    kb_dir = ""                 # rollout.kb: '' = the embedded KB (in-process only; a server has its own)
+    reward_config = None        # config.RewardConfig, or None for the paper's weights (in-process only)
+    server_url = None           # "http://host:port": play on that server
 
     def __init__(self):
         self._env = None
-        self._info = {}
+        self._info, self._done = {}, False
 
     def reset(self, task_id=None, **row):
         """Start the episode of the row's task; returns the case text TRL appends to the prompt."""
         task = _task(task_id)
-        self._env = envmod.MedicalEnv(tasks=[task], max_turns=self.max_turns, kb=kbmod.open_kb(self.kb_dir),
-                                      tool_specs="none", reward_config=self.reward_config)
-        self._info = {}
+        if self.server_url:
+            from integrations import client
+            if self._env is None:
+                self._env = client.RemoteMedicalEnv(self.server_url, max_turns=self.max_turns,
+                                                    tool_specs="none")
+        else:
+            self._env = envmod.MedicalEnv(tasks=[task], max_turns=self.max_turns, tool_specs="none",
+                                          kb=kbmod.open_kb(self.kb_dir), reward_config=self.reward_config)
+        self._info, self._done = {}, False
         return self._env.reset(options={"task_id": task["id"]})[1]["user"]
+
+    def __del__(self):
+        """Free a server's session when TRL drops the instance (else it expires once idle long enough)."""
+        if self.server_url and self._env is not None:
+            self._env.close()
 
     def get_reward(self):
         """The episode's reward: the env's at the end, or the episode scored as it stands."""
@@ -57,14 +71,12 @@ class MedicalToolEnv:
     def _reward_info(self):
         return self._info.get("reward_info") or self._env.score()
 
-    def _over(self):
-        return self._env.case.answer is not None or len(self._env.traj["turns"]) >= self._env.max_turns
-
     def _call(self, name, arguments):
         """One env step with this single call; the tool's response as the model will read it."""
-        if self._env is None or self._over():
+        if self._env is None or self._done:
             return "error: the episode is over (an answer was submitted or the turns ran out)"
         obs, reward, terminated, truncated, self._info = self._env.step(envmod.format_call(name, arguments))
+        self._done = terminated or truncated
         return "\n".join(m["content"] for m in self._info["tool_messages"])
 
 
@@ -95,16 +107,18 @@ def tool_method(t):
     return call
 
 
-def environment_class(domain, max_turns=8, kb_dir="", reward_config=None):
+def environment_class(domain, max_turns=8, kb_dir="", reward_config=None, server_url=None):
     """The environment class of one domain: MedicalToolEnv plus one method per tool on its menu."""
     methods = {n: tool_method(tools.TOOLS[n]) for n in tools.menu(domain)}
-    attrs = dict(domain=domain, max_turns=max_turns, kb_dir=kb_dir, reward_config=reward_config, **methods)
+    attrs = dict(domain=domain, max_turns=max_turns, kb_dir=kb_dir, reward_config=reward_config,
+                 server_url=server_url, **methods)
     return type(f"Medical_{domain}", (MedicalToolEnv,), attrs)
 
 
-def environment_factories(max_turns=8, kb_dir="", reward_config=None):
-    """{domain: environment class}: TRL's multi-environment form (each row names its "environment")."""
-    return {d: environment_class(d, max_turns, kb_dir, reward_config) for d in domains.names()}
+def environment_factories(max_turns=8, kb_dir="", reward_config=None, server_url=None):
+    """{domain: environment class}: TRL's multi-environment form (each row names its "environment");
+    server_url: every episode runs on that environment server."""
+    return {d: environment_class(d, max_turns, kb_dir, reward_config, server_url) for d in domains.names()}
 
 
 def dataset_rows(split="train", n=None, domain=None, seed=0):

@@ -101,11 +101,15 @@ def play_local(task, calls):
     return out, info.get("reward_info") or e.score(), dict(e.errors)
 
 
-def play_trl(task, calls):
-    e = trl_env.environment_class(task["domain"], max_turns=len(calls) + 1)()
+def play_trl(task, calls, server_url=None):
+    e = trl_env.environment_class(task["domain"], max_turns=len(calls) + 1, server_url=server_url)()
     e.reset(task_id=task["id"])
     out = [getattr(e, name)(**args) for name, args in calls]
-    return out, e._reward_info(), dict(e._env.errors)
+    errors = e._env.state()["errors"] if server_url else dict(e._env.errors)
+    reward_info = e._reward_info()
+    if server_url:
+        e._env.close()
+    return out, reward_info, errors
 
 
 def play_remote(task, calls, address):
@@ -123,6 +127,8 @@ def play_remote(task, calls, address):
 
 
 def test_trl_env_server_client_and_medicalenv_agree_on_every_domain(srv):
+    """The TRL env (in-process and on the server), the server's Gymnasium client and MedicalEnv: the same tool
+    responses, reward breakdown and error counts for the expert's, random and safety-breaking calls."""
     rng = random.Random(0)
     tasks = bank.load_tasks(split="validation")
     for d in domains.names():
@@ -132,6 +138,9 @@ def test_trl_env_server_client_and_medicalenv_agree_on_every_domain(srv):
             local, local_reward, local_errors = play_local(task, calls)
             trl_out, trl_reward, trl_errors = play_trl(task, calls)
             remote, remote_reward, remote_errors = play_remote(task, calls, url(srv))
+            trl_remote = play_trl(task, calls, url(srv))
+            assert trl_remote[0] == trl_out and trl_remote[2] == trl_errors, (d, calls)
+            assert trl_remote[1] == json.loads(json.dumps(local_reward, default=str)), (d, calls)
             assert trl_out[:len(local)] == [content for _, content in local], (d, calls)
             assert remote == [obs for obs, _ in local], (d, calls)
             as_json = json.loads(json.dumps(local_reward, default=str))
