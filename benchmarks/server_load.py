@@ -42,19 +42,24 @@ def episodes(tasks, k, n, rng):
     return out
 
 
+def timed_episodes(e, work, latencies):
+    """Play each (task, actions) on e, remote or in-process (the same Gymnasium calls), timing every step."""
+    for task, actions in work:
+        e.reset(options={"task_id": task["id"]})
+        for a in actions:
+            t0 = time.perf_counter()
+            done = any(e.step(a)[2:4])
+            latencies.append(time.perf_counter() - t0)
+            if done:
+                break
+
+
 def play(address, work, latencies, errors):
     e = client.RemoteMedicalEnv(address, max_turns=8)
-    for task, actions in work:
-        try:
-            e.reset(options={"task_id": task["id"]})
-            for a in actions:
-                t0 = time.perf_counter()
-                done = any(e.step(a)[2:4])
-                latencies.append(time.perf_counter() - t0)
-                if done:
-                    break
-        except Exception as x:      # noqa: BLE001  (counted: the run must report it, not stop)
-            errors.append(f"{type(x).__name__}: {x}")
+    try:
+        timed_episodes(e, work, latencies)
+    except Exception as x:      # noqa: BLE001  (counted: the run must report it, not stop)
+        errors.append(f"{type(x).__name__}: {x}")
     e.close()
 
 
@@ -83,15 +88,7 @@ def bad_traffic(port, statuses, n_abandoned=5):
 
 def in_process(work):
     lat = []
-    for task, actions in work:
-        e = envmod.MedicalEnv(tasks=[task], max_turns=8)
-        e.reset(options={"task_id": task["id"]})
-        for a in actions:
-            t0 = time.perf_counter()
-            done = any(e.step(a)[2:4])
-            lat.append(time.perf_counter() - t0)
-            if done:
-                break
+    timed_episodes(envmod.MedicalEnv(tasks=[task for task, _ in work], max_turns=8), work, lat)
     return lat
 
 

@@ -13,12 +13,7 @@ import http.client
 import json
 from urllib.parse import urlparse
 
-from env import CHARSET, MAX_OBS_CHARS, _Base
-
-try:
-    from gymnasium.spaces import Text
-except ImportError:     # gymnasium is optional, as for MedicalEnv
-    Text = None
+from env import CHARSET, MAX_OBS_CHARS, Text, _Base
 
 
 class EnvServerError(RuntimeError):
@@ -38,11 +33,11 @@ class RemoteMedicalEnv(_Base):
                                                 max_turns=max_turns, tool_specs=tool_specs).items()
                           if v is not None}
         self.session_id, self.conn = None, None
-        if Text is not None:
-            self.observation_space = Text(max_length=MAX_OBS_CHARS, min_length=0, charset=CHARSET)
-            self.action_space = Text(max_length=32768, min_length=0, charset=CHARSET)
+        self.observation_space = Text(max_length=MAX_OBS_CHARS, min_length=0, charset=CHARSET)
+        self.action_space = Text(max_length=32768, min_length=0, charset=CHARSET)
 
     def reset(self, seed=None, options=None):
+        super().reset(seed=seed)        # np_random, as Gymnasium expects; the episode's seed goes to the server
         body = {**self.spec_body, **(options or {}), "seed": seed, "session_id": self.session_id}
         out = self._request("POST", "/reset", body)
         self.session_id = out["metadata"]["session_id"]

@@ -295,3 +295,10 @@ def test_the_client_plays_raw_turns_as_medicalenv_does(srv):
     pool = [t for t in bank.load_tasks(split="validation") if t["domain"] == "triage_emergency"]
     assert pooled.reset(seed=11)[1]["task_id"] == envmod.MedicalEnv(tasks=pool).reset(seed=11)[1]["task_id"]
     pooled.close()
+
+
+def test_the_client_passes_gymnasiums_env_checker(srv):
+    from gymnasium.utils.env_checker import check_env
+    e = client.RemoteMedicalEnv(url(srv), split="validation", max_turns=3)
+    check_env(e, skip_render_check=True)
+    e.close()
