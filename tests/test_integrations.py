@@ -223,10 +223,12 @@ def steering(tok, completions):
 
 @pytest.mark.skipif(__import__("importlib").util.find_spec("trl") is None,
                     reason="TRL is not installed (pip install trl==1.16.0; .ci/run installs it)")
-def test_trl_grpo_trainer_trains_on_the_envs_reward(tmp_path, monkeypatch):
+@pytest.mark.parametrize("where", ["in-process", "on the server"])
+def test_trl_grpo_trainer_trains_on_the_envs_reward(tmp_path, monkeypatch, srv, where):
     """Two GRPOTrainer steps on CPU with the tiny model, its sampling steered to submit an answer letter (an
-    untrained model writes no tool call): every rollout's reward is the env's for the calls it made (replayed
-    through MedicalEnv), and the reward TRL logs and optimises is their mean."""
+    untrained model writes no tool call), the episodes in-process or on the environment server: every
+    rollout's reward is the env's for the calls it made (replayed through MedicalEnv), and the reward TRL logs
+    and optimises is their mean."""
     import torch
     import agent
     import config
@@ -240,10 +242,14 @@ def test_trl_grpo_trainer_trains_on_the_envs_reward(tmp_path, monkeypatch):
              for x in "ABCD"]
     played = []
 
-    class Recorded(trl_env.environment_class("medical_qa", max_turns=4)):
+    server_url = url(srv) if where == "on the server" else None
+
+    class Recorded(trl_env.environment_class("medical_qa", max_turns=4, server_url=server_url)):
         def get_reward(self):
             r = super().get_reward()
-            played.append((self._env.case.task, [c for t in self._env.traj["turns"] for c in t["calls"]], r))
+            state = self._env.state() if server_url else {"task_id": self._env.case.task["id"],
+                                                           "turns": self._env.traj["turns"]}
+            played.append((trl_env._task(state["task_id"]), [c for t in state["turns"] for c in t["calls"]], r))
             return r
 
     trainer = train_trl.trainer_for(model, tok, rows, str(tmp_path), steps=2, generations=2,
