@@ -266,6 +266,12 @@ class WarmStartConfig:
                                "constant lr, before the full cloning: as 1 of ~90 supervised "
                                "tokens of a demonstration, the answer is not learned from a "
                                "hint that names it (benchmarks/letter_curve.py)", least=0)
+    answer_grow: int = opt(0, "with answer_steps: the answer phase draws answer_batch hinted demonstrations "
+                              "afresh every step and cuts their work-up to its last k turns, one turn "
+                              "more every answer_grow steps from k = 0 (a distance curriculum; "
+                              "benchmarks/letter_curve.py --grow); 0 = the phase runs on the warm start's "
+                              "own demonstrations", least=0)
+    answer_batch: int = opt(6, "demonstrations a step in the grown answer phase (answer_grow)", least=1)
     copy_steps: int = opt(0, "steps of copy pre-training before cloning (random token strings shown twice, "
                              "loss on the repeat): forms copying (induction) heads; cloning afterwards "
                              "still did not copy a hinted answer (benchmarks/hint_probe.py)", least=0)

@@ -13,6 +13,7 @@ of a simulated wrong episode; the expert's work-up follows either way. A hinted 
 case has its options reordered, so its answer letter is in the hint, not in the model's memory of
 the case: the model learns to read hints (benchmarks/hint_reading.py measures it).
 """
+import dataclasses
 import json
 import math
 import os
@@ -89,13 +90,14 @@ def train_tokenizer(out_dir=agent.TOKENIZER_DIR, vocab_size=3072):
 
 # ---------------------------------------------------------------- behaviour cloning
 def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None, hint="", hint_before_submit=False,
-                      mark_answer=False):
+                      mark_answer=False, last_turns=None):
     """The scripted expert's episode as a Trajectory (mask 1 on its turns, log-probs 0); its calls are
     grouped into at most expert_turns turns (default: the rollout's max_turns); `hint` text, if any,
     sits between the prompt and the first turn (mask 0), where TT-OPD's teacher reads it, or right before
     the last (submit) turn with hint_before_submit (a diagnostic of benchmarks/hint_probe.py only).
     mark_answer: tr.extras["answer_positions"] lists the tokens that write the submitted answer
-    (warm_start.answer_steps; it needs a fast tokenizer's offsets)."""
+    (warm_start.answer_steps; it needs a fast tokenizer's offsets). last_turns: only the work-up's last
+    that many turns are played before the submit (warm_start.answer_grow)."""
     expert_turns = expert_turns or rcfg.max_turns
     e = agent.episode_env(task, rcfg, kb, max_turns=max(expert_turns, rcfg.max_turns))
     info = e.reset(seed=0)[1]
@@ -104,6 +106,8 @@ def expert_trajectory(tok, task, rcfg, kb=None, expert_turns=None, hint="", hint
     tr = agent.Trajectory.start(task, ids + agent.hint_ids(tok, early), vision)
     end_id = tok.convert_tokens_to_ids("<|im_end|>")
     actions = envmod.expert_actions(task, expert_turns)
+    if last_turns is not None:
+        actions = actions[-(last_turns + 1):]
     for i, action in enumerate(actions):
         if late and i == len(actions) - 1:
             tr.add_context(agent.hint_ids(tok, late))
@@ -240,6 +244,33 @@ def clone(model, tok, trajs, ws, rng, steps, lr_factor, desc="behaviour cloning"
     return log
 
 
+def grown_answers(model, tok, tasks, cfg, rng):
+    """The answer phase with a distance curriculum (warm_start.answer_grow): every step answer_batch hinted
+    demonstrations drawn afresh (options reshuffled, so only the hint tells the letter), the work-up cut to
+    its last k turns, k = step // answer_grow; loss on the answer's tokens alone, constant lr. On
+    demonstrations the warm start cycles through, half of them hinted, the copy is not found
+    (benchmarks/results/README.md, "What stops the copy"). Returns the loss curve."""
+    ws = cfg.warm_start
+    hinted = dataclasses.replace(ws, hint_share=1.0)
+    opt = torch.optim.AdamW(model.parameters(), lr=ws.lr, weight_decay=0.0)
+    model.train()
+    log = []
+    for step in tqdm(range(ws.answer_steps), desc="answer first, grown", unit="step"):
+        batch = []
+        for _ in range(ws.answer_batch):
+            task, hint = demonstration(rng.choice(tasks), rng, hinted)
+            batch.append(expert_trajectory(tok, task, cfg.rollout, expert_turns=ws.expert_max_turns,
+                                           hint=hint, mark_answer=True, last_turns=step // ws.answer_grow))
+        ids, _, mask, _ = agent.pad_trajectories(batch, tok.pad_token_id, model.device)
+        loss = masked_nll(model, ids, answer_only(batch, mask), vlm.forward_kwargs(tok, batch, ids))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        log.append(float(loss.detach()))
+    return log
+
+
 def warm_start(cfg):
     """Behaviour-clone the scripted expert on the train split; save an HF checkpoint."""
     ws, t0 = cfg.warm_start, time.time()
@@ -266,8 +297,13 @@ def warm_start(cfg):
     n_tok = sum(len(t.ids) for t in trajs)
     steps_per_epoch = len(length_batches(trajs, ws.tokens_per_batch, random.Random(0)))
     total = max(1, int(ws.epochs * steps_per_epoch))
-    answer_log = clone(model, tok, trajs, ws, rng, ws.answer_steps, lambda s: 1.0, "answer first",
-                       answer_only) if ws.answer_steps else []
+    if ws.answer_steps and ws.answer_grow:
+        answer_log = grown_answers(model, tok, tasks, cfg, random.Random(ws.seed + 2))
+    elif ws.answer_steps:
+        answer_log = clone(model, tok, trajs, ws, rng, ws.answer_steps, lambda s: 1.0, "answer first",
+                           answer_only)
+    else:
+        answer_log = []
     warm = max(1, total // 20)
     log = clone(model, tok, trajs, ws, rng, total,
                 lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))

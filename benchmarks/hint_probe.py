@@ -83,6 +83,7 @@ PROBES = {  # name -> (config overrides, model shape changes, demonstration chan
     "answer_first_long": (["warm_start.answer_steps=1000"], {}, None),
     "answer_first_copy": (["warm_start.hint_share=1.0", "warm_start.answer_steps=400"], {},
                           "hint_only arbitrary redrawn"),
+    "answer_grown": (["warm_start.answer_steps=700", "warm_start.answer_grow=75"], {}, None),
 }
 LETTER_WEIGHT = 20.0       # copy_weighted: the answer letter's cross-entropy counts this many times
 
@@ -109,9 +110,9 @@ def demonstration_with(change):
     return demo
 
 
-def expert_actions_with(change):
-    """env.expert_actions, with the work-up left out of a hint_only demonstration."""
-    plain = envmod.expert_actions
+def expert_actions_with(change, plain=None):
+    """env.expert_actions (or `plain`), with the work-up left out of a hint_only demonstration."""
+    plain = plain or envmod.expert_actions
 
     def actions(task, max_turns=8):
         out = plain(task, max_turns)

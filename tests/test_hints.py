@@ -117,6 +117,34 @@ def test_answer_steps_train_exactly_the_submitted_answers_tokens(tasks):
     assert only.sum() == 2 and only[0, positions[0]] == 1
 
 
+def test_the_grown_answer_phase_cuts_the_work_up_and_trains_the_answer_alone(tasks):
+    """warm_start.answer_grow: last_turns keeps the work-up's last k turns before the submit (0: the hint, then
+    the submit); the phase draws all-hinted demonstrations, one turn more every answer_grow steps, and trains."""
+    import torch
+    cfg = config.load("configs/tiny.yaml", config.Config, ["warm_start.answer_steps=4", "warm_start.answer_grow=2",
+                                                          "warm_start.answer_batch=2"])
+    model, tok = agent.load_policy(cfg.model)
+    task = next(t for t in tasks if len(t["expected_tools"]) >= 3)
+    full = warmstart.expert_trajectory(tok, task, cfg.rollout, expert_turns=5)
+    for k in (0, 1, 2):
+        cut = warmstart.expert_trajectory(tok, task, cfg.rollout, expert_turns=5, last_turns=k)
+        assert len(cut.turn_spans) == k + 1 and cut.ids[-20:] == full.ids[-20:]
+    seen = []
+    real = warmstart.expert_trajectory
+
+    def spy(*a, **kw):
+        seen.append((kw["hint"], kw["last_turns"]))
+        return real(*a, **kw)
+    try:
+        warmstart.expert_trajectory = spy
+        before = [p.detach().clone() for p in model.parameters()]
+        curve = warmstart.grown_answers(model, tok, tasks[:50], cfg, random.Random(0))
+    finally:
+        warmstart.expert_trajectory = real
+    assert len(curve) == 4 and all(h for h, _ in seen) and [k for _, k in seen] == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
 def test_answer_steps_with_a_slow_tokenizer_is_one_error_naming_the_key(monkeypatch):
     cfg = config.load("configs/tiny.yaml", config.Config, ["warm_start.answer_steps=5"])
     model, tok = agent.load_policy(cfg.model)
