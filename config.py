@@ -271,6 +271,8 @@ class WarmStartConfig:
                               "more every answer_grow steps from k = 0 (a distance curriculum; "
                               "benchmarks/letter_curve.py --grow); 0 = the phase runs on the warm start's "
                               "own demonstrations", least=0)
+    answer_grow_after: int = opt(0, "with answer_grow: steps on the note and the submit alone (k = 0) before "
+                                    "the first work-up turn is put back", least=0)
     answer_batch: int = opt(6, "demonstrations a step in the grown answer phase (answer_grow)", least=1)
     copy_steps: int = opt(0, "steps of copy pre-training before cloning (random token strings shown twice, "
                              "loss on the repeat): forms copying (induction) heads; cloning afterwards "

@@ -183,6 +183,15 @@ def masked_nll(model, ids, mask, extra=None):
     return (nll * m).sum() / m.sum().clamp(min=1)
 
 
+def optimiser_step(model, opt, loss, log):
+    """One AdamW step on `loss`, gradients clipped to norm 1; the loss goes on the curve `log`."""
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    log.append(float(loss.detach()))
+
+
 def copy_strings(vocab_size, ws, gen):
     """[copy_batch, copy_length] random token strings, each over its own copy_alphabet random tokens."""
     shape = (ws.copy_batch, ws.copy_length)
@@ -207,11 +216,7 @@ def copy_pretrain(model, vocab_size, ws):
         ids = torch.cat([first, first], 1).to(model.device)
         logits = model(input_ids=ids, use_cache=False).logits[:, ws.copy_length:-1].float()
         loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, ws.copy_length + 1:])
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        log.append(float(loss.detach()))
+        optimiser_step(model, opt, loss, log)
     return log
 
 
@@ -230,12 +235,8 @@ def clone(model, tok, trajs, ws, rng, steps, lr_factor, desc="behaviour cloning"
             ids, _, mask, _ = agent.pad_trajectories(batch, tok.pad_token_id, model.device)
             mask = mask_of(batch, mask) if mask_of else mask
             loss = masked_nll(model, ids, mask, vlm.forward_kwargs(tok, batch, ids))
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            optimiser_step(model, opt, loss, log)
             sched.step()
-            log.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(log[-20:]):.3f}")
             bar.update()
             if len(log) >= steps:
@@ -244,10 +245,18 @@ def clone(model, tok, trajs, ws, rng, steps, lr_factor, desc="behaviour cloning"
     return log
 
 
+def grown_turns(step, ws):
+    """Work-up turns kept before the submit at this step of the grown answer phase."""
+    if step < ws.answer_grow_after:
+        return 0
+    return (step - ws.answer_grow_after) // ws.answer_grow + (1 if ws.answer_grow_after else 0)
+
+
 def grown_answers(model, tok, tasks, cfg, rng):
     """The answer phase with a distance curriculum (warm_start.answer_grow): every step answer_batch hinted
     demonstrations drawn afresh (options reshuffled, so only the hint tells the letter), the work-up cut to
-    its last k turns, k = step // answer_grow; loss on the answer's tokens alone, constant lr. On
+    its last k turns (k = 0 for answer_grow_after steps, then one more every answer_grow steps); loss on the
+    answer's tokens alone, constant lr. On
     demonstrations the warm start cycles through, half of them hinted, the copy is not found
     (benchmarks/results/README.md, "What stops the copy"). Returns the loss curve."""
     ws = cfg.warm_start
@@ -260,14 +269,10 @@ def grown_answers(model, tok, tasks, cfg, rng):
         for _ in range(ws.answer_batch):
             task, hint = demonstration(rng.choice(tasks), rng, hinted)
             batch.append(expert_trajectory(tok, task, cfg.rollout, expert_turns=ws.expert_max_turns,
-                                           hint=hint, mark_answer=True, last_turns=step // ws.answer_grow))
+                                           hint=hint, mark_answer=True, last_turns=grown_turns(step, ws)))
         ids, _, mask, _ = agent.pad_trajectories(batch, tok.pad_token_id, model.device)
         loss = masked_nll(model, ids, answer_only(batch, mask), vlm.forward_kwargs(tok, batch, ids))
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        log.append(float(loss.detach()))
+        optimiser_step(model, opt, loss, log)
     return log
 
 

@@ -84,6 +84,8 @@ PROBES = {  # name -> (config overrides, model shape changes, demonstration chan
     "answer_first_copy": (["warm_start.hint_share=1.0", "warm_start.answer_steps=400"], {},
                           "hint_only arbitrary redrawn"),
     "answer_grown": (["warm_start.answer_steps=700", "warm_start.answer_grow=75"], {}, None),
+    "answer_grown_after": (["warm_start.answer_steps=700", "warm_start.answer_grow=75",
+                            "warm_start.answer_grow_after=250"], {}, None),
 }
 LETTER_WEIGHT = 20.0       # copy_weighted: the answer letter's cross-entropy counts this many times
 
