@@ -195,12 +195,13 @@ def main():
     ap.add_argument("--epochs", type=float, default=6)
     ap.add_argument("--probes", nargs="*", default=list(PROBES), choices=list(PROBES))
     ap.add_argument("--out", default="")
+    ap.add_argument("--seed", type=int, default=0, help="warm_start.seed: initial weights, shuffling, demonstrations")
     a = ap.parse_args()
     torch.set_num_threads(1)
     train, held_out = choice_cases("train", a.cases, 0), choice_cases("validation", a.held_out, 1)
     shape = json.load(open(os.path.join(agent.ROOT, "configs", "tiny_model.json")))
     base = [f"warm_start.epochs={a.epochs}", "warm_start.hint_share=0.5", "warm_start.lr=0.003",
-            "warm_start.tokens_per_batch=2048"]
+            "warm_start.tokens_per_batch=2048", f"warm_start.seed={a.seed}"]
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in a.probes:
