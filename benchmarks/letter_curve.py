@@ -19,6 +19,7 @@ notes (warmstart.demonstration) instead of the probe's, --wrong-share the share 
 """
 import argparse
 import copy
+import dataclasses
 import os
 import random
 import sys
@@ -79,28 +80,27 @@ def main():
     train = hint_probe.choice_cases("train", 120, 0)
     plain_actions = envmod.expert_actions
 
-    def use(workup, last_turns=None):
+    def use(workup):
         change = "arbitrary" if workup else "hint_only arbitrary"
-        actions = hint_probe.expert_actions_with(change, plain_actions)
-        if last_turns is not None:      # the submit and the work-up's last `last_turns` turns
-            def actions(task, max_turns=8, k=last_turns):
-                return plain_actions(task, max_turns)[-(k + 1):] if task.get("_submit_only") else \
-                    plain_actions(task, max_turns)
-        envmod.expert_actions = actions
+        envmod.expert_actions = hint_probe.expert_actions_with(change, plain_actions)
         if a.warm_hints:        # a hinted demonstration as the warm start makes it, cut as `change` says
             def demo(task, rng, ws):
                 task, hint = warmstart.demonstration(task, rng, ws)
                 return ({**task, "_submit_only": True} if "hint_only" in change else task), hint
             return demo
         return hint_probe.demonstration_with(change)
-    demo = use(a.workup and not a.curriculum)
+    # --grow: the work-up, cut to its last k turns by warm_start.answer_grow's schedule (k = 0: copy-only)
+    grow = dataclasses.replace(cfg.warm_start, answer_grow_after=a.grow[0], answer_grow=a.grow[1]) \
+        if a.grow else None
+    demo = use((a.workup or bool(grow)) and not a.curriculum)
+    last_turns = None
     start_id = tok.convert_tokens_to_ids("<|im_start|>")
     rng, t0, curve = random.Random(a.seed), time.time(), []
     opt = torch.optim.AdamW(model.parameters(), lr=0.003, weight_decay=0.0)
     def draw():
         t, h = demo(copy.deepcopy(rng.choice(train)), rng, cfg.warm_start)
         tr = warmstart.expert_trajectory(tok, t, cfg.rollout, expert_turns=5, hint=h, mark_answer=True,
-                                         hint_before_submit=a.late)
+                                         hint_before_submit=a.late, last_turns=last_turns)
         tr.extras["hinted"] = bool(h)
         return last_message(tr, start_id) if a.short else tr
 
@@ -108,10 +108,10 @@ def main():
     width = 6 * sum(len(t.ids) for t in pool) // max(1, len(pool))     # ~6 rows a batch, as tokens_per_batch
     queue = []
     for step in range(a.steps):
-        if a.grow and step >= a.grow[0] and (step - a.grow[0]) % a.grow[1] == 0:
-            k = (step - a.grow[0]) // a.grow[1] + 1
-            demo = use(False, last_turns=k)
-            print(f"step {step}: {k} work-up turn(s) between the note and the submit", flush=True)
+        if grow and warmstart.grown_turns(step, grow) != last_turns:
+            last_turns = warmstart.grown_turns(step, grow)
+            if step:
+                print(f"step {step}: {last_turns} work-up turn(s) between the note and the submit", flush=True)
         if a.curriculum and step == a.curriculum:
             demo = use(True)
             print(f"step {step}: the work-up's demonstrations from here", flush=True)

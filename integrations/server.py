@@ -37,6 +37,10 @@ from clinic import bank
 MAX_BODY = 1 << 20          # bytes; MedicalEnv's own action limit is 32,768 characters
 
 
+def is_whole_number(x):
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
 class HTTPError(Exception):
     def __init__(self, status, message):
         super().__init__(message)
@@ -68,16 +72,13 @@ class Sessions:
     def get(self, sid):
         with self.lock:
             self._expire()
-            if not isinstance(sid, str) or sid not in self.items:
-                raise HTTPError(404, f"no open session {str(sid)[:40]!r} (expired, closed or never opened)")
-            session = self.items[sid]
+            session = self._session(sid)
             session.last = time.monotonic()
             return session
 
     def replace(self, sid, session):
         with self.lock:
-            if not isinstance(sid, str) or sid not in self.items:
-                raise HTTPError(404, f"no open session {str(sid)[:40]!r} (expired, closed or never opened)")
+            self._session(sid)
             self.items[sid] = session
 
     def close(self, sid):
@@ -88,6 +89,11 @@ class Sessions:
         with self.lock:
             self._expire()
             return len(self.items)
+
+    def _session(self, sid):
+        if not isinstance(sid, str) or sid not in self.items:
+            raise HTTPError(404, f"no open session {str(sid)[:40]!r} (expired, closed or never opened)")
+        return self.items[sid]
 
     def _expire(self):
         now = time.monotonic()
@@ -125,7 +131,7 @@ class EnvServer(ThreadingHTTPServer):
                 where = f"domain {body.get('domain')!r}, split {body.get('split')!r}"
                 raise HTTPError(404, f"no tasks in {where}")
         max_turns, specs = body.get("max_turns", 8), body.get("tool_specs", "full")
-        if not isinstance(max_turns, int) or isinstance(max_turns, bool) or not 1 <= max_turns <= 64:
+        if not is_whole_number(max_turns) or not 1 <= max_turns <= 64:
             raise HTTPError(400, "max_turns must be an integer from 1 to 64")
         if specs not in ("full", "names", "none"):
             raise HTTPError(400, "tool_specs must be full, names or none")
@@ -134,7 +140,7 @@ class EnvServer(ThreadingHTTPServer):
 
 def reset(server, body):
     seed = body.get("seed")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+    if seed is not None and (not is_whole_number(seed) or seed < 0):
         raise HTTPError(400, "seed must be a non-negative integer")
     session = Session(server.new_env(body))
     options = {"task_id": body["task_id"]} if "task_id" in body else None
