@@ -17,7 +17,8 @@ What it adds to GRPO (rollouts, advantages, losses and the FSDP loop are grpo.py
                                                                           tokens at a time: no [T, V] tensor),
        KL_turn = mean_t in turn KL_t,
        D = mean over turns (every turn, or the first `max_kl_turns`) and sequences,
-     added as  loss += lambda(step) * D  with lambda phased out monotonically (never re-engaged);
+     added as  loss += lambda(step) * D  with lambda phased out monotonically (never re-engaged), over
+     phase_out_steps or, with schedule_steps, the same share of the run (run_scaled; EMA and copies too);
   4. guards, each logged when it fires: teacher corruption (D > kl_max: distillation and EMA stop for
      good), stale teacher (lambda * D > ratio_max * mean |A|: the term is scaled down), re-engagement
      (impossible: lambda only goes down).
@@ -61,6 +62,10 @@ class DistillConfig:
                         choices=("linear", "cosine", "constant"))
     phase_out_steps: int = opt(40, "lambda falls from lam (step 1) to 0 over this many steps, and stays 0",
                                least=1)
+    schedule_steps: int = opt(0, "the run length (steps) that phase_out_steps, ema_every and hard_copy_every "
+                                 "are written for: > 0 scales the three by steps / schedule_steps, so each "
+                                 "keeps its share of a longer or shorter run (run_scaled); 0 = as written",
+                              least=0)
     max_kl_turns: int = opt(0, "distil the first K assistant turns only "
                                "(0 = every turn, the paper's reading)",
                             least=0)
@@ -103,6 +108,19 @@ def hard_copy(teacher, student):
     """theta_T <- theta_S, shard by shard."""
     _resharded(teacher, student)
     fsdp.copy_shards(teacher, student)
+
+
+def run_scaled(d: DistillConfig, steps):
+    """The teacher's step-valued schedule for a run of `steps`: with d.schedule_steps set, phase_out_steps,
+    ema_every and hard_copy_every scaled by steps / schedule_steps (rounded, at least 1). The paper's 40 / 5
+    / 30 were written for runs of about 150 steps; at 600 steps the same shares are 160 / 20 / 120. alpha is
+    not scaled: the teacher gets the same number of EMA updates over the run."""
+    if not d.schedule_steps:
+        return d
+    scale = steps / d.schedule_steps
+    scaled = {k: max(1, round(getattr(d, k) * scale))
+              for k in ("phase_out_steps", "ema_every", "hard_copy_every")}
+    return dataclasses.replace(d, schedule_steps=0, **scaled)
 
 
 class LamSchedule:
@@ -186,7 +204,7 @@ class TTOPD(grpo.Extension):
     (extra_loss), the EMA / hard copy (after_step), and the teacher and schedule in checkpoints."""
 
     def __init__(self, cfg: TTOPDConfig):
-        self.cfg, self.d = cfg, cfg.distill
+        self.cfg, self.d = cfg, run_scaled(cfg.distill, cfg.steps)
         self.schedule, self.lam = LamSchedule(self.d), self.d.lam     # lam: this step's coefficient
         self.step, self.device = 0, "cpu"                               # device: setup's
         self.events, self.turn_kls, self.seq_kls, self.last_ema, self.last_copy = [], {}, [], 0, 0

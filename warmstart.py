@@ -183,13 +183,14 @@ def masked_nll(model, ids, mask, extra=None):
     return (nll * m).sum() / m.sum().clamp(min=1)
 
 
-def optimiser_step(model, opt, loss, log):
-    """One AdamW step on `loss`, gradients clipped to norm 1; the loss goes on the curve `log`."""
+def optimiser_step(model, opt, loss, log=None):
+    """One AdamW step on `loss`, gradients clipped to norm 1; the loss goes on the curve `log`, if given."""
     opt.zero_grad()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
-    log.append(float(loss.detach()))
+    if log is not None:
+        log.append(float(loss.detach()))
 
 
 def copy_strings(vocab_size, ws, gen):
@@ -220,10 +221,12 @@ def copy_pretrain(model, vocab_size, ws):
     return log
 
 
-def clone(model, tok, trajs, ws, rng, steps, lr_factor, desc="behaviour cloning", mask_of=None):
+def clone(model, tok, trajs, ws, rng, steps, lr_factor, desc="behaviour cloning", mask_of=None,
+          also=None, also_log=None):
     """`steps` AdamW steps of cross-entropy on the demonstrations' masked tokens (mask_of(batch, mask):
     another mask), over length-grouped batches reshuffled each pass, the learning rate ws.lr *
-    lr_factor(step). Returns the loss curve."""
+    lr_factor(step). also(): a loss added to every step's (warm_start.answer_mix), its values appended
+    to also_log. Returns the cloning loss curve, the added term not included."""
     opt = torch.optim.AdamW(model.parameters(), lr=ws.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     model.train()
@@ -235,7 +238,12 @@ def clone(model, tok, trajs, ws, rng, steps, lr_factor, desc="behaviour cloning"
             ids, _, mask, _ = agent.pad_trajectories(batch, tok.pad_token_id, model.device)
             mask = mask_of(batch, mask) if mask_of else mask
             loss = masked_nll(model, ids, mask, vlm.forward_kwargs(tok, batch, ids))
-            optimiser_step(model, opt, loss, log)
+            log.append(float(loss.detach()))
+            if also:
+                extra = also()
+                also_log.append(float(extra.detach()))
+                loss = loss + extra
+            optimiser_step(model, opt, loss)
             sched.step()
             bar.set_postfix(loss=f"{np.mean(log[-20:]):.3f}")
             bar.update()
@@ -252,26 +260,31 @@ def grown_turns(step, ws):
     return (step - ws.answer_grow_after) // ws.answer_grow + (1 if ws.answer_grow_after else 0)
 
 
-def grown_answers(model, tok, tasks, cfg, rng):
-    """The answer phase with a distance curriculum (warm_start.answer_grow): every step answer_batch hinted
-    demonstrations drawn afresh (options reshuffled, so only the hint tells the letter), the work-up cut to
-    its last k turns (k = 0 for answer_grow_after steps, then one more every answer_grow steps); loss on the
-    answer's tokens alone, constant lr. On
-    demonstrations the warm start cycles through, half of them hinted, the copy is not found
-    (benchmarks/results/README.md, "What stops the copy"). Returns the loss curve."""
+def grown_answer_loss(model, tok, tasks, cfg, rng, turns):
+    """The answer-only loss of answer_batch hinted demonstrations drawn afresh (options reshuffled, so only the
+    hint tells the letter), the work-up cut to its last `turns` turns."""
     ws = cfg.warm_start
     hinted = dataclasses.replace(ws, hint_share=1.0)
+    batch = []
+    for _ in range(ws.answer_batch):
+        task, hint = demonstration(rng.choice(tasks), rng, hinted)
+        batch.append(expert_trajectory(tok, task, cfg.rollout, expert_turns=ws.expert_max_turns,
+                                       hint=hint, mark_answer=True, last_turns=turns))
+    ids, _, mask, _ = agent.pad_trajectories(batch, tok.pad_token_id, model.device)
+    return masked_nll(model, ids, answer_only(batch, mask), vlm.forward_kwargs(tok, batch, ids))
+
+
+def grown_answers(model, tok, tasks, cfg, rng):
+    """The answer phase with a distance curriculum (warm_start.answer_grow): every step grown_answer_loss with
+    the work-up cut to its last k turns (k = 0 for answer_grow_after steps, then one more every answer_grow
+    steps), constant lr. On demonstrations the warm start cycles through, half of them hinted, the copy is
+    not found (benchmarks/results/README.md, "What stops the copy"). Returns the loss curve."""
+    ws = cfg.warm_start
     opt = torch.optim.AdamW(model.parameters(), lr=ws.lr, weight_decay=0.0)
     model.train()
     log = []
     for step in tqdm(range(ws.answer_steps), desc="answer first, grown", unit="step"):
-        batch = []
-        for _ in range(ws.answer_batch):
-            task, hint = demonstration(rng.choice(tasks), rng, hinted)
-            batch.append(expert_trajectory(tok, task, cfg.rollout, expert_turns=ws.expert_max_turns,
-                                           hint=hint, mark_answer=True, last_turns=grown_turns(step, ws)))
-        ids, _, mask, _ = agent.pad_trajectories(batch, tok.pad_token_id, model.device)
-        loss = masked_nll(model, ids, answer_only(batch, mask), vlm.forward_kwargs(tok, batch, ids))
+        loss = grown_answer_loss(model, tok, tasks, cfg, rng, grown_turns(step, ws))
         optimiser_step(model, opt, loss, log)
     return log
 
@@ -282,8 +295,9 @@ def warm_start(cfg):
     torch.manual_seed(ws.seed)
     rng = random.Random(ws.seed)
     model, tok = agent.load_policy(cfg.model)
-    if ws.answer_steps and not tok.is_fast:
-        raise config.ConfigError("config key 'warm_start.answer_steps' needs a fast tokenizer "
+    needs_offsets = [k for k in ("answer_steps", "answer_mix") if getattr(ws, k)]
+    if needs_offsets and not tok.is_fast:
+        raise config.ConfigError(f"config key 'warm_start.{needs_offsets[0]}' needs a fast tokenizer "
                                  "(its offsets find the answer's tokens); this checkpoint's is not one")
     copy_log = copy_pretrain(model, len(tok), ws) if ws.copy_steps else []
     tasks = bank.load_tasks(split="train")
@@ -310,12 +324,17 @@ def warm_start(cfg):
     else:
         answer_log = []
     warm = max(1, total // 20)
+    mix_rng, mix_log = random.Random(ws.seed + 3), []
+
+    def answer_term():      # warm_start.answer_mix: keeps the copy from being worn down by the cloning
+        return ws.answer_mix * grown_answer_loss(model, tok, tasks, cfg, mix_rng, None)
     log = clone(model, tok, trajs, ws, rng, total,
-                lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+                lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)),
+                also=answer_term if ws.answer_mix else None, also_log=mix_log)
     summary = {"tasks": len(trajs), "hinted": n_hinted, "tokens": n_tok, "steps": total,
                "final_loss": float(np.mean(log[-20:])),
                "wall_s": time.time() - t0, "loss_curve": log, "copy_loss_curve": copy_log,
-               "answer_loss_curve": answer_log}
+               "answer_loss_curve": answer_log, "answer_mix_curve": mix_log}
     # written whole, then renamed: never half a warm start
     tmp = os.path.normpath(ws.out_dir) + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)

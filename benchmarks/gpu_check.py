@@ -126,7 +126,8 @@ def main():
         "grpo_torchrun": lambda: run(a, "grpo_torchrun", "grpo.py", "tiny.yaml", base, nproc=1),
         "resume": lambda: check_resume(a, base),
         "ttopd": lambda: run(a, "ttopd", "ttopd.py", "ttopd_tiny.yaml",
-                             [*base[:2], "distill.ema_every=1", "distill.hard_copy_every=3"]),
+                             [*base[:2], "distill.ema_every=1", "distill.hard_copy_every=3",
+                              "distill.schedule_steps=0"]),
         "qwen3_0.6b": lambda: run(a, "qwen3_0.6b", "grpo.py", "tiny.yaml", [*big, "checkpoint_every=0"]),
     }
     result = {"environment": environment(), "device": a.device}

@@ -86,6 +86,11 @@ PROBES = {  # name -> (config overrides, model shape changes, demonstration chan
     "answer_grown": (["warm_start.answer_steps=700", "warm_start.answer_grow=75"], {}, None),
     "answer_grown_after": (["warm_start.answer_steps=700", "warm_start.answer_grow=75",
                             "warm_start.answer_grow_after=250"], {}, None),
+    "answer_mixed": (["warm_start.answer_steps=700", "warm_start.answer_grow=75",
+                      "warm_start.answer_grow_after=250", "warm_start.answer_mix=1.0"], {}, None),
+    "answer_mixed_long": (["warm_start.answer_steps=700", "warm_start.answer_grow=75",
+                           "warm_start.answer_grow_after=250", "warm_start.answer_mix=1.0",
+                           "warm_start.epochs=18"], {}, None),
 }
 LETTER_WEIGHT = 20.0       # copy_weighted: the answer letter's cross-entropy counts this many times
 
@@ -183,6 +188,9 @@ def run_probe(name, train, held_out, base_overrides, shape, tmp):
     answer_phase = summary["answer_loss_curve"][-20:]
     if answer_phase:         # the answer-only loss at the end of that phase: near 0 if the hinted answers are copied
         row["answer_phase_loss"] = round(sum(answer_phase) / len(answer_phase), 4)
+    mixed = summary["answer_mix_curve"][-20:]
+    if mixed:                # the answer_mix term at the end of cloning (weight included)
+        row["answer_mix_loss"] = round(sum(mixed) / len(mixed), 4)
     row.update(final_loss=round(summary["final_loss"], 4), steps=summary["steps"], hinted=summary["hinted"],
                wall_s=round(time.time() - t0, 1), overrides=overrides, shape=widen, change=change)
     return row

@@ -17,6 +17,8 @@ covers every recorded run (its `runs` column says how many). Arms:
   ttopd_informative ttopd.py configs/ttopd_tiny.yaml (hints built from the outcome, clinic/hints.py)
   ttopd_generic     ... distill.hints=generic (one fixed sentence per outcome)
   ttopd_none        ... distill.hints=none
+  (these three pin distill.schedule_steps=0: the 40 / 5 / 30 steps of the recorded campaigns, as written)
+  ttopd_scaled      ttopd.py configs/ttopd_tiny.yaml as it is: the schedule scaled to steps=1000 (ttopd.run_scaled)
 Then val_seeds.py scores the warm start and every final policy on --val-tasks validation tasks under 5 seed
 sets. Writes benchmarks/results/ttopd_arms_<minutes>min.{json,md,png}: per arm, the mean and the spread (sd, min, max)
 over its runs; every run is reported, none is chosen.
@@ -38,9 +40,12 @@ RESULTS = os.path.join(ROOT, "benchmarks", "results")
 ARMS = {
     "grpo": ("grpo.py", "tiny.yaml", ["algo.length_reward=true", "algo.max_policy_tokens=480", "rollout.top_p=1.0",
                                       "lr=0.0003", "lr_schedule=cosine", "warmup_steps=10", "algo.minibatches=2"]),
-    "ttopd_informative": ("ttopd.py", "ttopd_tiny.yaml", []),
-    "ttopd_generic": ("ttopd.py", "ttopd_tiny.yaml", ["distill.hints=generic"]),
-    "ttopd_none": ("ttopd.py", "ttopd_tiny.yaml", ["distill.hints=none"]),
+    # the recorded campaigns' TT-OPD: phase-out over steps 1-40, EMA every 5, hard copy every 30, as written
+    "ttopd_informative": ("ttopd.py", "ttopd_tiny.yaml", ["distill.schedule_steps=0"]),
+    "ttopd_generic": ("ttopd.py", "ttopd_tiny.yaml", ["distill.hints=generic", "distill.schedule_steps=0"]),
+    "ttopd_none": ("ttopd.py", "ttopd_tiny.yaml", ["distill.hints=none", "distill.schedule_steps=0"]),
+    # the same shares of the run as the main job's 120 steps (ttopd.run_scaled): at steps=1000, 333 / 42 / 250
+    "ttopd_scaled": ("ttopd.py", "ttopd_tiny.yaml", []),
 }
 
 
@@ -212,7 +217,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=60)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    ap.add_argument("--arms", nargs="+", choices=list(ARMS),
+                    default=[a for a in ARMS if a != "ttopd_scaled"])
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--val-tasks", type=int, default=100)
     ap.add_argument("--val-sets", type=int, default=5)

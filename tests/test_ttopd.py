@@ -92,7 +92,8 @@ def test_torchrun_two_ranks_two_steps(tmp_path):
     out = tmp_path / "run"
     args = ["init_checkpoint=", "eval_tasks=2", "rollout.max_new_tokens=10", "rollout.max_turns=2",
             "rollout.batch_size=4", "algo.group_size=2", "algo.tasks_per_step=2", "steps=2", "micro_batch=2",
-            f"out_dir={out}", "checkpoint_every=1", "distill.ema_every=1", "distill.kl_max=100"]
+            f"out_dir={out}", "checkpoint_every=1", "distill.ema_every=1", "distill.kl_max=100",
+            "distill.schedule_steps=0"]
     r = subprocess.run(torchrun(2) + [os.path.join(ROOT, "ttopd.py"), os.path.join(ROOT, "configs", "ttopd_tiny.yaml"),
                                       *args],
                        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -145,6 +146,23 @@ def test_v31_switch_reengages_on_a_kl_drop_and_the_default_never_does(process_gr
     ext.after_rollout(2, trajs)
     assert ext.lam == pytest.approx(ext.d.lam * (1 - 1 / ext.d.phase_out_steps))   # back on its schedule
     assert float(ext.extra_loss(mbs[1])) > 0.0
+
+
+def test_the_schedule_keeps_its_share_of_a_longer_or_shorter_run():
+    """distill.schedule_steps: phase-out, EMA and hard copy written for 120 steps keep their shares at 600 and
+    at 30; 0 leaves them as written (the paper-scale configs); alpha and lam are not steps and do not move."""
+    d = ttopd.DistillConfig(phase_out_steps=40, ema_every=5, hard_copy_every=30, schedule_steps=120)
+    long, short = ttopd.run_scaled(d, 600), ttopd.run_scaled(d, 30)
+    assert (long.phase_out_steps, long.ema_every, long.hard_copy_every) == (200, 25, 150)
+    assert (short.phase_out_steps, short.ema_every, short.hard_copy_every) == (10, 1, 8)
+    assert long.ema_alpha == d.ema_alpha and long.lam == d.lam and long.schedule_steps == 0
+    assert ttopd.run_scaled(dataclasses.replace(d, schedule_steps=0), 600) == dataclasses.replace(d, schedule_steps=0)
+    lam = ttopd.LamSchedule(long)
+    assert lam.at(101) == pytest.approx(2.0) and lam.at(201) == 0.0      # half-way at step 101 of 600
+    cfg = config.load("configs/ttopd_tiny.yaml", ttopd.TTOPDConfig, ["init_checkpoint=", "steps=600"])
+    assert ttopd.TTOPD(cfg).d.phase_out_steps == 200                       # what the extension runs on
+    paper = config.load("configs/ttopd.yaml", ttopd.TTOPDConfig)
+    assert ttopd.TTOPD(paper).d.phase_out_steps == 40 and ttopd.TTOPD(paper).d.hard_copy_every == 30
 
 
 def test_constant_schedule_and_frozen_teacher_are_the_v30_ablation():
