@@ -225,3 +225,35 @@ def test_hint_aware_warm_start_raises_the_hinted_answers_probability(tmp_path, m
     # before it +0.127 vs +0.026. Hint training moves the hinted option up by far more than training without
     # hints; whether it then wins outright depends on the cases (issue 34 measures that).
     assert margins[1.0] > margins[0.0] + 0.1, margins
+
+
+def test_answer_mix_adds_a_hinted_answer_term_to_every_cloning_step(tmp_path, monkeypatch):
+    """warm_start.answer_mix: every cloning step also trains the answer tokens of answer_batch hinted
+    demonstrations drawn afresh with the whole work-up; the term has its own curve, the cloning curve stays the
+    cloning loss (its first value, before any update, equals a run without the term), and the term moves the
+    weights (the second cloning loss differs)."""
+    import torch
+    from clinic import bank
+    cases = [t for t in bank.load_tasks(split="train") if t["answer"]["type"] == "choice"][:6]
+    monkeypatch.setattr(bank, "load_tasks", lambda split=None, **kw: list(cases))
+    seen, real = [], warmstart.expert_trajectory
+
+    def spy(*a, **kw):
+        seen.append((bool(kw.get("hint")), kw.get("last_turns"), kw.get("mark_answer")))
+        return real(*a, **kw)
+    monkeypatch.setattr(warmstart, "expert_trajectory", spy)
+    curves = {}
+    for mix in (0.0, 2.0):
+        cfg = config.load("configs/tiny.yaml", config.Config, [
+            "warm_start.epochs=2", f"warm_start.out_dir={tmp_path / str(mix)}", "warm_start.tokens_per_batch=1024",
+            f"warm_start.answer_mix={mix}", "warm_start.answer_batch=2"])
+        seen.clear()
+        torch.manual_seed(0)
+        curves[mix] = warmstart.warm_start(cfg)[2]
+    summary = curves[2.0]
+    assert curves[0.0]["answer_mix_curve"] == [] and len(summary["answer_mix_curve"]) == summary["steps"] >= 2
+    assert all(v > 0 for v in summary["answer_mix_curve"])
+    mixed = seen[len(cases):]                 # after the cloning set: the term's demonstrations
+    assert len(mixed) == 2 * summary["steps"] and all(h and k is None and m for h, k, m in mixed)
+    assert summary["loss_curve"][0] == pytest.approx(curves[0.0]["loss_curve"][0], abs=1e-6)
+    assert summary["loss_curve"][1] != pytest.approx(curves[0.0]["loss_curve"][1], abs=1e-6)
