@@ -276,8 +276,9 @@ class WarmStartConfig:
     answer_batch: int = opt(6, "demonstrations a step in the grown answer phase (answer_grow) and in "
                                "answer_mix's term", least=1)
     answer_mix: float = opt(0.0, "weight of an answer-only term added to every cloning step: the answer "
-                                 "tokens of answer_batch hinted demonstrations drawn afresh, whole work-up "
-                                 "(needs a fast tokenizer; 0 = off)", least=0)
+                                 "tokens of answer_batch hinted demonstrations drawn afresh, the work-up "
+                                 "whole, or cut by answer_grow's curriculum, which goes on counting "
+                                 "through the cloning (needs a fast tokenizer; 0 = off)", least=0)
     copy_steps: int = opt(0, "steps of copy pre-training before cloning (random token strings shown twice, "
                              "loss on the repeat): forms copying (induction) heads; cloning afterwards "
                              "still did not copy a hinted answer (benchmarks/hint_probe.py)", least=0)

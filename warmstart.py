@@ -327,7 +327,8 @@ def warm_start(cfg):
     mix_rng, mix_log = random.Random(ws.seed + 3), []
 
     def answer_term():      # warm_start.answer_mix: keeps the copy from being worn down by the cloning
-        return ws.answer_mix * grown_answer_loss(model, tok, tasks, cfg, mix_rng, None)
+        turns = grown_turns(ws.answer_steps + len(mix_log), ws) if ws.answer_grow else None
+        return ws.answer_mix * grown_answer_loss(model, tok, tasks, cfg, mix_rng, turns)
     log = clone(model, tok, trajs, ws, rng, total,
                 lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)),
                 also=answer_term if ws.answer_mix else None, also_log=mix_log)

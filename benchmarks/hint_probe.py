@@ -9,7 +9,8 @@ teacher-forced, as TT-OPD's teacher scores a student's episode:
            with the right one (the hint is a confirmatory cue naming a wrong option);
   pull     how much that hint raises the log-probability of the hinted wrong submit turn (nats, mean);
   right    share of cases whose right submit turn is the more likely with no hint (the model's own accuracy,
-           teacher-forced over the right and the one wrong option).
+           teacher-forced over the right and the one wrong option);
+  pull_ceiling  the largest pull any hint could give (pull_ceiling()): the pull a perfect reader would show.
 A teacher that reads hints has follow near 1 and a pull of several nats; one that ignores them has follow near
 1 - right and a pull near 0. The probes:
   baseline       hint_share 0.5 and the tiny model, as configs/tiny.yaml but on the probe's cases;
@@ -91,6 +92,8 @@ PROBES = {  # name -> (config overrides, model shape changes, demonstration chan
     "answer_mixed_long": (["warm_start.answer_steps=700", "warm_start.answer_grow=75",
                            "warm_start.answer_grow_after=250", "warm_start.answer_mix=1.0",
                            "warm_start.epochs=18"], {}, None),
+    "mixed_grown": (["warm_start.answer_grow=75", "warm_start.answer_grow_after=250", "warm_start.answer_mix=1.0",
+                     "warm_start.epochs=18"], {}, None),
 }
 LETTER_WEIGHT = 20.0       # copy_weighted: the answer letter's cross-entropy counts this many times
 
@@ -130,7 +133,7 @@ def expert_actions_with(change, plain=None):
 @torch.no_grad()
 def score(model, tok, cfg, held_out, late, seed=5):
     rng = random.Random(seed)
-    follow, pull, right = [], [], []
+    follow, pull, right, ceiling = [], [], [], []
     for t in held_out:
         wrong = hint_reading.misled(t, rng)
         h = hints.render(wrong, hints.expert_outcome(wrong))
@@ -141,7 +144,20 @@ def score(model, tok, cfg, held_out, late, seed=5):
         follow.append(lp_wrong_hinted > lp_right_hinted)
         pull.append(lp_wrong_hinted - lp_wrong_plain)
         right.append(lp_right_plain > lp_wrong_plain)
-    return {"follow": statistics.mean(follow), "pull": statistics.mean(pull), "right": statistics.mean(right)}
+        ceiling.append(pull_ceiling(model, tok, cfg, t, lp_wrong_plain))
+    return {"follow": statistics.mean(follow), "pull": statistics.mean(pull), "right": statistics.mean(right),
+            "pull_ceiling": statistics.mean(ceiling)}
+
+
+def pull_ceiling(model, tok, cfg, task, lp_wrong_plain):
+    """The largest pull a hint can give this case: the submit turns differ only in the letter, so a model that
+    moves all the options' mass onto the hinted one raises its turn's log-prob by log(sum over the options'
+    turns' p) - log p(wrong turn), no more. With a model unsure among 4-5 options that is about ln 4 = 1.4
+    nats, whatever the hint does: a pull of 2 nats needs a model confident, without the hint, elsewhere."""
+    letters = [chr(65 + i) for i in range(len(task["answer"]["options"]))]
+    lps = torch.tensor([hint_reading.submit_logprob(
+        model, tok, cfg, {**task, "answer": {**task["answer"], "value": x}}, "") for x in letters])
+    return float(torch.logsumexp(lps, 0)) - lp_wrong_plain
 
 
 def letter_weighted_nll(plain, letter_ids):

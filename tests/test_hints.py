@@ -257,3 +257,12 @@ def test_answer_mix_adds_a_hinted_answer_term_to_every_cloning_step(tmp_path, mo
     assert len(mixed) == 2 * summary["steps"] and all(h and k is None and m for h, k, m in mixed)
     assert summary["loss_curve"][0] == pytest.approx(curves[0.0]["loss_curve"][0], abs=1e-6)
     assert summary["loss_curve"][1] != pytest.approx(curves[0.0]["loss_curve"][1], abs=1e-6)
+    # with answer_grow the term's work-up follows the curriculum, counted on from the answer phase's steps
+    cfg = config.load("configs/tiny.yaml", config.Config, [
+        "warm_start.epochs=2", f"warm_start.out_dir={tmp_path / 'grown'}", "warm_start.tokens_per_batch=1024",
+        "warm_start.answer_mix=1.0", "warm_start.answer_batch=1", "warm_start.answer_grow=1",
+        "warm_start.answer_grow_after=1"])
+    seen.clear()
+    steps = warmstart.warm_start(cfg)[2]["steps"]
+    assert [k for _, k, _ in seen[len(cases):]] == [warmstart.grown_turns(s, cfg.warm_start) for s in range(steps)]
+    assert [k for _, k, _ in seen[len(cases):]][:3] == [0, 1, 2]
