@@ -10,7 +10,8 @@ teacher-forced, as TT-OPD's teacher scores a student's episode:
   pull     how much that hint raises the log-probability of the hinted wrong submit turn (nats, mean);
   right    share of cases whose right submit turn is the more likely with no hint (the model's own accuracy,
            teacher-forced over the right and the one wrong option);
-  pull_ceiling  the largest pull any hint could give (pull_ceiling()): the pull a perfect reader would show.
+  pull_answer, pull_rest   the pull split: on the answer's tokens, and on the rest of the submit turn;
+  pull_ceiling  the largest pull_answer any hint could give (pull_ceiling()): what a perfect reader would show.
 A teacher that reads hints has follow near 1 and a pull of several nats; one that ignores them has follow near
 1 - right and a pull near 0. The probes:
   baseline       hint_share 0.5 and the tiny model, as configs/tiny.yaml but on the probe's cases;
@@ -42,8 +43,6 @@ import copy
 import functools
 import json
 import os
-import random
-import statistics
 import sys
 import tempfile
 import time
@@ -58,7 +57,6 @@ import warmstart  # noqa: E402
 from benchmarks import hint_reading  # noqa: E402
 from clinic import bank, hints  # noqa: E402
 
-DOMAINS = ("medical_qa", "clinical_diagnosis", "radiology_report")       # choice answers: a hint names a letter
 PROBES = {  # name -> (config overrides, model shape changes, demonstration change)
     "baseline": ([], {}, None),
     "all_hinted": (["warm_start.hint_share=1.0"], {}, None),
@@ -98,11 +96,6 @@ PROBES = {  # name -> (config overrides, model shape changes, demonstration chan
 LETTER_WEIGHT = 20.0       # copy_weighted: the answer letter's cross-entropy counts this many times
 
 
-def choice_cases(split, n, seed):
-    tasks = [t for t in bank.load_tasks(split=split) if t["domain"] in DOMAINS and t["answer"]["type"] == "choice"]
-    return random.Random(seed).sample(tasks, n)
-
-
 def demonstration_with(change):
     """warmstart.demonstration, with a probe's change to the hinted demonstrations."""
     plain = warmstart.demonstration
@@ -128,36 +121,6 @@ def expert_actions_with(change, plain=None):
         out = plain(task, max_turns)
         return out[-1:] if task.get("_submit_only") else out
     return actions
-
-
-@torch.no_grad()
-def score(model, tok, cfg, held_out, late, seed=5):
-    rng = random.Random(seed)
-    follow, pull, right, ceiling = [], [], [], []
-    for t in held_out:
-        wrong = hint_reading.misled(t, rng)
-        h = hints.render(wrong, hints.expert_outcome(wrong))
-        lp_wrong_hinted = hint_reading.submit_logprob(model, tok, cfg, wrong, h, late)
-        lp_right_hinted = hint_reading.submit_logprob(model, tok, cfg, t, h, late)
-        lp_wrong_plain = hint_reading.submit_logprob(model, tok, cfg, wrong, "")
-        lp_right_plain = hint_reading.submit_logprob(model, tok, cfg, t, "")
-        follow.append(lp_wrong_hinted > lp_right_hinted)
-        pull.append(lp_wrong_hinted - lp_wrong_plain)
-        right.append(lp_right_plain > lp_wrong_plain)
-        ceiling.append(pull_ceiling(model, tok, cfg, t, lp_wrong_plain))
-    return {"follow": statistics.mean(follow), "pull": statistics.mean(pull), "right": statistics.mean(right),
-            "pull_ceiling": statistics.mean(ceiling)}
-
-
-def pull_ceiling(model, tok, cfg, task, lp_wrong_plain):
-    """The largest pull a hint can give this case: the submit turns differ only in the letter, so a model that
-    moves all the options' mass onto the hinted one raises its turn's log-prob by log(sum over the options'
-    turns' p) - log p(wrong turn), no more. With a model unsure among 4-5 options that is about ln 4 = 1.4
-    nats, whatever the hint does: a pull of 2 nats needs a model confident, without the hint, elsewhere."""
-    letters = [chr(65 + i) for i in range(len(task["answer"]["options"]))]
-    lps = torch.tensor([hint_reading.submit_logprob(
-        model, tok, cfg, {**task, "answer": {**task["answer"], "value": x}}, "") for x in letters])
-    return float(torch.logsumexp(lps, 0)) - lp_wrong_plain
 
 
 def letter_weighted_nll(plain, letter_ids):
@@ -198,8 +161,8 @@ def run_probe(name, train, held_out, base_overrides, shape, tmp):
          warmstart.masked_nll) = saved
     model.eval()
     late = change == "adjacent"
-    row = score(model, tok, cfg, held_out, late)
-    seen = score(model, tok, cfg, train[:len(held_out)], late)
+    row = hint_reading.teacher_forced_follow(model, tok, cfg, held_out, late)
+    seen = hint_reading.teacher_forced_follow(model, tok, cfg, train[:len(held_out)], late)
     row.update({f"{k}_train": v for k, v in seen.items()})
     answer_phase = summary["answer_loss_curve"][-20:]
     if answer_phase:         # the answer-only loss at the end of that phase: near 0 if the hinted answers are copied
@@ -222,7 +185,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0, help="warm_start.seed: initial weights, shuffling, demonstrations")
     a = ap.parse_args()
     torch.set_num_threads(1)
-    train, held_out = choice_cases("train", a.cases, 0), choice_cases("validation", a.held_out, 1)
+    train = hint_reading.choice_cases("train", a.cases, 0)
+    held_out = hint_reading.choice_cases("validation", a.held_out, 1)
     shape = json.load(open(os.path.join(agent.ROOT, "configs", "tiny_model.json")))
     base = [f"warm_start.epochs={a.epochs}", "warm_start.hint_share=0.5", "warm_start.lr=0.003",
             "warm_start.tokens_per_batch=2048", f"warm_start.seed={a.seed}"]
@@ -231,7 +195,8 @@ def main():
         for name in a.probes:
             rows[name] = run_probe(name, train, held_out, base, shape, tmp)
             r = rows[name]
-            print(f"{name:11s} follow {r['follow']:.2f}  pull {r['pull']:+.2f} nats  right {r['right']:.2f}  "
+            print(f"{name:11s} follow {r['follow']:.2f}  pull {r['pull']:+.2f} nats (answer {r['pull_answer']:+.2f}, "
+                  f"rest {r['pull_rest']:+.2f}, ceiling {r['pull_ceiling']:.2f})  right {r['right']:.2f}  "
                   f"(train cases: {r['follow_train']:.2f} / {r['pull_train']:+.2f} / {r['right_train']:.2f})  "
                   f"loss {r['final_loss']:.3f}  {r['wall_s']:.0f} s", flush=True)
     if a.out:

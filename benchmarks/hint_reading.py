@@ -15,11 +15,15 @@ A teacher that can read hints scores confirm, redirect > none, and mislead well 
 The teacher in TT-OPD does not sample: it scores the student's tokens. So the script also reports, teacher-forced
 on the scripted expert's episode, how much a hint raises the log-probability of the final (submit_answer) turn:
 the right answer's under confirm and redirect, the hinted wrong answer's under mislead (nats, mean over tasks).
+And, on 60 multiple-choice validation cases, the issue-34 figures (teacher_forced_follow): the share whose
+submit turn is likelier with the wrong option a misleading hint names than with the right one (follow), the
+pull of that hint on the answer's tokens and on the rest of the turn, and the largest pull any hint could give.
 """
 import argparse
 import json
 import os
 import random
+import statistics
 import sys
 import time
 
@@ -29,9 +33,15 @@ import torch  # noqa: E402
 import agent  # noqa: E402
 import config  # noqa: E402
 import warmstart  # noqa: E402
-from clinic import hints  # noqa: E402
+from clinic import bank, hints  # noqa: E402
 
+DOMAINS = ("medical_qa", "clinical_diagnosis", "radiology_report")   # choice answers: a hint names a letter
 SEED_BASE = 10 ** 6        # grpo.evaluate's seed set 0: the `none` row is the training-time validation number
+
+
+def choice_cases(split, n, seed):
+    tasks = [t for t in bank.load_tasks(split=split) if t["domain"] in DOMAINS and t["answer"]["type"] == "choice"]
+    return random.Random(seed).sample(tasks, n)
 
 
 def misled(task, rng):
@@ -98,7 +108,55 @@ def measure(cfg, checkpoint, tasks):
               flush=True)
     rows["teacher_forced_rise"] = teacher_forced(model, tok, cfg, conds)
     print(f"{checkpoint}  teacher-forced rise of the submit turn's log-prob: {rows['teacher_forced_rise']}", flush=True)
+    rows["teacher_forced_follow"] = teacher_forced_follow(model, tok, cfg, choice_cases("validation", 60, 1))
+    print(f"{checkpoint}  wrong hint, teacher-forced on 60 multiple-choice cases: {rows['teacher_forced_follow']}",
+          flush=True)
     return rows
+
+
+def submit_parts(model, tok, cfg, task, hint, late=False):
+    """log p of the scripted expert's submit turn in two parts: (the answer's tokens, the rest of the turn)."""
+    tr = warmstart.expert_trajectory(tok, task, cfg.rollout, expert_turns=cfg.warm_start.expert_max_turns,
+                                     hint=hint, hint_before_submit=late, mark_answer=True)
+    ids = torch.tensor([tr.ids])
+    a, b = tr.turn_spans[-1]
+    logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
+    taken = logp.gather(1, ids[0, 1:, None])[:, 0]
+    answer = [p - 1 for p in tr.extras["answer_positions"]]
+    return float(taken[answer].sum()), float(taken[a - 1:b - 1].sum() - taken[answer].sum())
+
+
+@torch.no_grad()
+def teacher_forced_follow(model, tok, cfg, held_out, late=False, seed=5):
+    """follow, pull (of the whole submit turn, and split into the answer's tokens and the rest), right and
+    pull_ceiling over the held-out cases, a misleading hint naming a wrong option (benchmarks/hint_probe.py's
+    docstring: a teacher that reads hints has follow near 1)."""
+    rng = random.Random(seed)
+    rows = []
+    for t in held_out:
+        wrong = misled(t, rng)
+        h = hints.render(wrong, hints.expert_outcome(wrong))
+        wrong_hinted, right_hinted = submit_parts(model, tok, cfg, wrong, h, late), submit_parts(
+            model, tok, cfg, t, h, late)
+        wrong_plain, right_plain = submit_parts(model, tok, cfg, wrong, ""), submit_parts(model, tok, cfg, t, "")
+        rows.append({"follow": sum(wrong_hinted) > sum(right_hinted),
+                     "pull": sum(wrong_hinted) - sum(wrong_plain),
+                     "pull_answer": wrong_hinted[0] - wrong_plain[0],
+                     "pull_rest": wrong_hinted[1] - wrong_plain[1],
+                     "right": sum(right_plain) > sum(wrong_plain),
+                     "pull_ceiling": pull_ceiling(model, tok, cfg, t, wrong_plain[0])})
+    return {k: statistics.mean(r[k] for r in rows) for k in rows[0]}
+
+
+def pull_ceiling(model, tok, cfg, task, wrong_answer_plain):
+    """The largest pull on the answer's tokens a hint can give this case: a model that moves all the options'
+    mass onto the hinted one raises them by log(sum over the options of p) - log p(wrong), no more. With a
+    model unsure among 4-5 options that is about ln 4 = 1.4 nats, whatever the hint does: 2 nats needs a model
+    confident, without the hint, in another option."""
+    letters = [chr(65 + i) for i in range(len(task["answer"]["options"]))]
+    lps = torch.tensor([submit_parts(model, tok, cfg, {**task, "answer": {**task["answer"], "value": x}}, "")[0]
+                        for x in letters])
+    return float(torch.logsumexp(lps, 0)) - wrong_answer_plain
 
 
 def main():

@@ -32,7 +32,7 @@ import agent  # noqa: E402
 import config  # noqa: E402
 import env as envmod  # noqa: E402
 import warmstart  # noqa: E402
-from benchmarks import hint_probe  # noqa: E402
+from benchmarks import hint_probe, hint_reading  # noqa: E402
 
 
 def last_message(tr, start_id):
@@ -77,7 +77,7 @@ def main():
     model, tok = agent.load_policy(cfg.model)
     if a.copy_steps:
         warmstart.copy_pretrain(model, len(tok), cfg.warm_start)
-    train = hint_probe.choice_cases("train", 120, 0)
+    train = hint_reading.choice_cases("train", 120, 0)
     plain_actions = envmod.expert_actions
 
     def use(workup):
