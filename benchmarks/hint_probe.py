@@ -183,6 +183,7 @@ def main():
     ap.add_argument("--probes", nargs="*", default=list(PROBES), choices=list(PROBES))
     ap.add_argument("--out", default="")
     ap.add_argument("--seed", type=int, default=0, help="warm_start.seed: initial weights, shuffling, demonstrations")
+    ap.add_argument("--keep", default="", help="a folder to keep each probe's warm start in (default: thrown away)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     train = hint_reading.choice_cases("train", a.cases, 0)
@@ -193,7 +194,7 @@ def main():
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in a.probes:
-            rows[name] = run_probe(name, train, held_out, base, shape, tmp)
+            rows[name] = run_probe(name, train, held_out, base, shape, a.keep or tmp)
             r = rows[name]
             print(f"{name:11s} follow {r['follow']:.2f}  pull {r['pull']:+.2f} nats (answer {r['pull_answer']:+.2f}, "
                   f"rest {r['pull_rest']:+.2f}, ceiling {r['pull_ceiling']:.2f})  right {r['right']:.2f}  "
