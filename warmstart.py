@@ -14,6 +14,7 @@ case has its options reordered, so its answer letter is in the hint, not in the 
 the case: the model learns to read hints (benchmarks/hint_reading.py measures it).
 """
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -289,17 +290,10 @@ def grown_answers(model, tok, tasks, cfg, rng):
     return log
 
 
-def warm_start(cfg):
-    """Behaviour-clone the scripted expert on the train split; save an HF checkpoint."""
-    ws, t0 = cfg.warm_start, time.time()
-    torch.manual_seed(ws.seed)
-    rng = random.Random(ws.seed)
-    model, tok = agent.load_policy(cfg.model)
-    needs_offsets = [k for k in ("answer_steps", "answer_mix") if getattr(ws, k)]
-    if needs_offsets and not tok.is_fast:
-        raise config.ConfigError(f"config key 'warm_start.{needs_offsets[0]}' needs a fast tokenizer "
-                                 "(its offsets find the answer's tokens); this checkpoint's is not one")
-    copy_log = copy_pretrain(model, len(tok), ws) if ws.copy_steps else []
+def cloning_set(cfg, tok, rng):
+    """(train tasks, (task, hint) demonstrations, their expert trajectories): what behaviour cloning trains on
+    (warm_start.max_tasks of the train split drawn with rng, or all of it)."""
+    ws = cfg.warm_start
     tasks = bank.load_tasks(split="train")
     if ws.max_tasks > len(tasks):
         raise config.ConfigError(f"config key 'warm_start.max_tasks' is {ws.max_tasks} "
@@ -312,6 +306,50 @@ def warm_start(cfg):
     trajs = [expert_trajectory(tok, t, cfg.rollout, expert_turns=ws.expert_max_turns, hint=h,
                                mark_answer=ws.answer_steps > 0)
              for t, h in tqdm(demos, desc="expert episodes", unit="ep")]
+    return tasks, demos, trajs
+
+
+def inputs_sha256(cfg, trajs):
+    """What a warm start is a function of, hashed: the warm_start and model config (out_dir and device aside),
+    the embedded model's shape, every cloning demonstration's tokens and mask (the bank, the expert, the
+    tokenizer and the env's responses are all in them), this file's code and the torch and transformers
+    versions. A shipped warm start records it, and tests/test_hints.py recomputes it from the checkout."""
+    import transformers
+    h = hashlib.sha256()
+    ws = {k: v for k, v in dataclasses.asdict(cfg.warm_start).items() if k != "out_dir"}
+    model = {k: v for k, v in dataclasses.asdict(cfg.model).items() if k != "device"}
+    h.update(json.dumps([ws, model, torch.__version__, transformers.__version__], sort_keys=True).encode())
+    if not cfg.model.path:
+        with open(os.path.join(agent.ROOT, cfg.model.tiny_config), "rb") as f:
+            h.update(f.read())
+    for t in trajs:
+        h.update(json.dumps([t.ids, t.mask]).encode())
+    with open(os.path.abspath(__file__), "rb") as f:
+        h.update(f.read())
+    return h.hexdigest()
+
+
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def warm_start(cfg, command=""):
+    """Behaviour-clone the scripted expert on the train split; save an HF checkpoint (its record,
+    warmstart_log.json, holds `command`, the command line that built it)."""
+    ws, t0 = cfg.warm_start, time.time()
+    torch.manual_seed(ws.seed)
+    rng = random.Random(ws.seed)
+    model, tok = agent.load_policy(cfg.model)
+    needs_offsets = [k for k in ("answer_steps", "answer_mix") if getattr(ws, k)]
+    if needs_offsets and not tok.is_fast:
+        raise config.ConfigError(f"config key 'warm_start.{needs_offsets[0]}' needs a fast tokenizer "
+                                 "(its offsets find the answer's tokens); this checkpoint's is not one")
+    copy_log = copy_pretrain(model, len(tok), ws) if ws.copy_steps else []
+    tasks, demos, trajs = cloning_set(cfg, tok, rng)
     n_hinted = sum(bool(h) for _, h in demos)
     n_tok = sum(len(t.ids) for t in trajs)
     steps_per_epoch = len(length_batches(trajs, ws.tokens_per_batch, random.Random(0)))
@@ -341,6 +379,8 @@ def warm_start(cfg):
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
+    summary.update(command=command, inputs_sha256=inputs_sha256(cfg, trajs), threads=torch.get_num_threads(),
+                   weights_sha256=file_sha256(os.path.join(tmp, "model.safetensors")))
     with open(os.path.join(tmp, "warmstart_log.json"), "w") as f:
         json.dump(summary, f)
     files.replace_dir(tmp, ws.out_dir)
@@ -355,7 +395,7 @@ def main(argv):
         tok = train_tokenizer()
         return print(f"tokenizer with {len(tok)} tokens written to {agent.TOKENIZER_DIR}")
     cfg = config.load(argv[0], config.Config, argv[1:], ignore_sections=True)
-    s = warm_start(cfg)[2]
+    s = warm_start(cfg, f"OMP_NUM_THREADS={torch.get_num_threads()} python warmstart.py {' '.join(argv)}")[2]
     print(f"warm start: {s['tasks']} expert episodes ({s['hinted']} hinted), "
           f"{s['tokens']} tokens, {s['steps']} steps, loss {s['final_loss']:.3f}, "
           f"{s['wall_s'] / 60:.1f} min -> {cfg.warm_start.out_dir}")
