@@ -11,7 +11,7 @@ teacher-forced, as TT-OPD's teacher scores a student's episode:
   right    share of cases whose right submit turn is the more likely with no hint (the model's own accuracy,
            teacher-forced over the right and the one wrong option);
   pull_answer, pull_rest   the pull split: on the answer's tokens, and on the rest of the submit turn;
-  pull_ceiling  the largest pull_answer any hint could give (pull_ceiling()): what a perfect reader would show.
+  pull_ceiling  the largest pull_answer any hint could give (-log p of the wrong answer's tokens, no hint).
 A teacher that reads hints has follow near 1 and a pull of several nats; one that ignores them has follow near
 1 - right and a pull near 0. The probes:
   baseline       hint_share 0.5 and the tiny model, as configs/tiny.yaml but on the probe's cases;

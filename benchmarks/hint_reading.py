@@ -17,7 +17,10 @@ on the scripted expert's episode, how much a hint raises the log-probability of 
 the right answer's under confirm and redirect, the hinted wrong answer's under mislead (nats, mean over tasks).
 And, on 60 multiple-choice validation cases, the issue-34 figures (teacher_forced_follow): the share whose
 submit turn is likelier with the wrong option a misleading hint names than with the right one (follow), the
-pull of that hint on the answer's tokens and on the rest of the turn, and the largest pull any hint could give.
+pull of that hint on the answer's tokens and on the rest of the turn, and the largest pull any hint could give
+the answer's tokens (pull_ceiling = -log p of the wrong answer's tokens without the hint: a hinted model sure of
+the hinted answer gets exactly that; a model that splits its mass over 4-5 options without the hint has about
+ln 4 = 1.4 nats to gain, so a pull of 2 nats needs a model confident, without the hint, of another answer).
 """
 import argparse
 import json
@@ -144,19 +147,8 @@ def teacher_forced_follow(model, tok, cfg, held_out, late=False, seed=5):
                      "pull_answer": wrong_hinted[0] - wrong_plain[0],
                      "pull_rest": wrong_hinted[1] - wrong_plain[1],
                      "right": sum(right_plain) > sum(wrong_plain),
-                     "pull_ceiling": pull_ceiling(model, tok, cfg, t, wrong_plain[0])})
+                     "pull_ceiling": -wrong_plain[0]})
     return {k: statistics.mean(r[k] for r in rows) for k in rows[0]}
-
-
-def pull_ceiling(model, tok, cfg, task, wrong_answer_plain):
-    """The largest pull on the answer's tokens a hint can give this case: a model that moves all the options'
-    mass onto the hinted one raises them by log(sum over the options of p) - log p(wrong), no more. With a
-    model unsure among 4-5 options that is about ln 4 = 1.4 nats, whatever the hint does: 2 nats needs a model
-    confident, without the hint, in another option."""
-    letters = [chr(65 + i) for i in range(len(task["answer"]["options"]))]
-    lps = torch.tensor([submit_parts(model, tok, cfg, {**task, "answer": {**task["answer"], "value": x}}, "")[0]
-                        for x in letters])
-    return float(torch.logsumexp(lps, 0)) - wrong_answer_plain
 
 
 def main():
