@@ -11,7 +11,12 @@ A share of the episodes (warm_start.hint_share) carries a TT-OPD hint between th
 the first turn, exactly where ttopd.py's teacher reads it: a confirmatory cue, or a redirection
 of a simulated wrong episode; the expert's work-up follows either way. A hinted multiple-choice
 case has its options reordered, so its answer letter is in the hint, not in the model's memory of
-the case: the model learns to read hints (benchmarks/hint_reading.py measures it).
+the case. That alone does not teach the model to read them: the answer is 1 of ~90 supervised tokens
+of a demonstration. The answer phase (answer_steps, answer_grow, answer_grow_after) first trains the
+hinted answer's tokens alone, the work-up put back one turn at a time, and answer_mix keeps that
+loss as a term of every cloning step after it: the teacher then follows a hint, but the cloning
+must be long enough to recover from the phase (benchmarks/results/README.md, issue 34). Each warm
+start records what built it (inputs_sha256, the weights' sha256, the command line).
 """
 import dataclasses
 import hashlib

@@ -268,21 +268,25 @@ def test_answer_mix_adds_a_hinted_answer_term_to_every_cloning_step(tmp_path, mo
     assert [k for _, k, _ in seen[len(cases):]][:3] == [0, 1, 2]
 
 
-def test_the_shipped_warm_start_was_built_from_this_config_and_code():
-    """The main job starts from a warm start shipped in data/ (configs/ttopd_tiny.yaml's init_checkpoint): its
-    weights must be the ones its record names, and its record's inputs hash (warm_start config, model shape,
-    every cloning demonstration's tokens, warmstart.py's code, torch and transformers versions) must be what
-    this checkout computes. A change to any of them makes the checkpoint stale: rebuild it with the command
-    in its record."""
+def test_a_warm_start_records_what_built_it(tmp_path, monkeypatch):
+    """warmstart_log.json holds the weights' sha256, the command line and inputs_sha256, which the checkout
+    recomputes from the config and the demonstrations; a changed warm_start key or demonstration changes it."""
     import json
-    cfg = config.load("configs/ttopd_tiny.yaml", config.Config, ignore_sections=True)
-    if not cfg.init_checkpoint.startswith("data/"):
-        pytest.skip("the main job builds its own warm start")
-    assert os.path.normpath(cfg.warm_start.out_dir) == os.path.normpath(cfg.init_checkpoint)
-    ship = os.path.join(agent.ROOT, cfg.init_checkpoint)
-    record = json.load(open(os.path.join(ship, "warmstart_log.json")))
-    assert warmstart.file_sha256(os.path.join(ship, "model.safetensors")) == record["weights_sha256"]
+    from clinic import bank
+    cases = [t for t in bank.load_tasks(split="train")][:6]
+    monkeypatch.setattr(bank, "load_tasks", lambda split=None, **kw: list(cases))
+    cfg = config.load("configs/tiny.yaml", config.Config, [
+        "warm_start.epochs=1", f"warm_start.out_dir={tmp_path / 'ws'}", "warm_start.tokens_per_batch=1024"])
+    warmstart.warm_start(cfg, "python warmstart.py configs/tiny.yaml")
+    record = json.load(open(tmp_path / "ws" / "warmstart_log.json"))
+    assert warmstart.file_sha256(tmp_path / "ws" / "model.safetensors") == record["weights_sha256"]
+    assert record["command"] == "python warmstart.py configs/tiny.yaml"
     model, tok = agent.load_policy(cfg.model)
     trajs = warmstart.cloning_set(cfg, tok, random.Random(cfg.warm_start.seed))[2]
-    assert warmstart.inputs_sha256(cfg, trajs) == record["inputs_sha256"], (
-        f"{cfg.init_checkpoint} is stale: rebuild it with `{record['command']}`")
+    assert warmstart.inputs_sha256(cfg, trajs) == record["inputs_sha256"]
+    other = config.load("configs/tiny.yaml", config.Config, [
+        "warm_start.epochs=1", "warm_start.out_dir=elsewhere", "warm_start.tokens_per_batch=1024"])
+    assert warmstart.inputs_sha256(other, trajs) == record["inputs_sha256"]        # out_dir is not an input
+    other.warm_start.lr /= 2
+    assert warmstart.inputs_sha256(other, trajs) != record["inputs_sha256"]
+    assert warmstart.inputs_sha256(cfg, trajs[1:]) != record["inputs_sha256"]
