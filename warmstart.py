@@ -334,14 +334,6 @@ def inputs_sha256(cfg, trajs):
     return h.hexdigest()
 
 
-def file_sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def warm_start(cfg, command=""):
     """Behaviour-clone the scripted expert on the train split; save an HF checkpoint (its record,
     warmstart_log.json, holds `command`, the command line that built it)."""
@@ -385,7 +377,7 @@ def warm_start(cfg, command=""):
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
     summary.update(command=command, inputs_sha256=inputs_sha256(cfg, trajs), threads=torch.get_num_threads(),
-                   weights_sha256=file_sha256(os.path.join(tmp, "model.safetensors")))
+                   weights_sha256=files.sha256(os.path.join(tmp, "model.safetensors")))
     with open(os.path.join(tmp, "warmstart_log.json"), "w") as f:
         json.dump(summary, f)
     files.replace_dir(tmp, ws.out_dir)

@@ -272,14 +272,14 @@ def test_a_warm_start_records_what_built_it(tmp_path, monkeypatch):
     """warmstart_log.json holds the weights' sha256, the command line and inputs_sha256, which the checkout
     recomputes from the config and the demonstrations; a changed warm_start key or demonstration changes it."""
     import json
-    from clinic import bank
+    from clinic import bank, files
     cases = [t for t in bank.load_tasks(split="train")][:6]
     monkeypatch.setattr(bank, "load_tasks", lambda split=None, **kw: list(cases))
     cfg = config.load("configs/tiny.yaml", config.Config, [
         "warm_start.epochs=1", f"warm_start.out_dir={tmp_path / 'ws'}", "warm_start.tokens_per_batch=1024"])
     warmstart.warm_start(cfg, "python warmstart.py configs/tiny.yaml")
     record = json.load(open(tmp_path / "ws" / "warmstart_log.json"))
-    assert warmstart.file_sha256(tmp_path / "ws" / "model.safetensors") == record["weights_sha256"]
+    assert files.sha256(tmp_path / "ws" / "model.safetensors") == record["weights_sha256"]
     assert record["command"] == "python warmstart.py configs/tiny.yaml"
     model, tok = agent.load_policy(cfg.model)
     trajs = warmstart.cloning_set(cfg, tok, random.Random(cfg.warm_start.seed))[2]
