@@ -267,8 +267,8 @@ def grown_turns(step, ws):
 
 
 def grown_answer_loss(model, tok, tasks, cfg, rng, turns):
-    """The answer-only loss of answer_batch hinted demonstrations drawn afresh (options reshuffled, so only the
-    hint tells the letter), the work-up cut to its last `turns` turns."""
+    """The answer-only loss of answer_batch hinted demonstrations drawn afresh (options reshuffled, so only
+    the hint tells the letter), the work-up cut to its last `turns` turns."""
     ws = cfg.warm_start
     hinted = dataclasses.replace(ws, hint_share=1.0)
     batch = []

@@ -68,15 +68,21 @@ def conditions(tasks, seed=0):
 
 
 @torch.no_grad()
-def submit_logprob(model, tok, cfg, task, hint, late=False):
-    """log p of the scripted expert's last turn (submit_answer with task's answer), hint before the first turn
-    (or, with late, right before the submit turn: benchmarks/hint_probe.py's diagnostic)."""
+def submit_turn(model, tok, cfg, task, hint, late=False, mark_answer=False):
+    """(log p of each token given its prefix, [T-1], the submit turn's span, the trajectory) of the scripted
+    expert's episode, hint before the first turn (or, with late, right before the submit turn:
+    benchmarks/hint_probe.py's diagnostic)."""
     tr = warmstart.expert_trajectory(tok, task, cfg.rollout, expert_turns=cfg.warm_start.expert_max_turns,
-                                     hint=hint, hint_before_submit=late)
+                                     hint=hint, hint_before_submit=late, mark_answer=mark_answer)
     ids = torch.tensor([tr.ids])
-    a, b = tr.turn_spans[-1]
     logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
-    return float(logp.gather(1, ids[0, 1:, None])[a - 1:b - 1].sum())
+    return logp.gather(1, ids[0, 1:, None])[:, 0], tr.turn_spans[-1], tr
+
+
+def submit_logprob(model, tok, cfg, task, hint, late=False):
+    """log p of the scripted expert's last turn (submit_answer with task's answer)."""
+    taken, (a, b), _ = submit_turn(model, tok, cfg, task, hint, late)
+    return float(taken[a - 1:b - 1].sum())
 
 
 def teacher_forced(model, tok, cfg, conds):
@@ -119,12 +125,7 @@ def measure(cfg, checkpoint, tasks):
 
 def submit_parts(model, tok, cfg, task, hint, late=False):
     """log p of the scripted expert's submit turn in two parts: (the answer's tokens, the rest of the turn)."""
-    tr = warmstart.expert_trajectory(tok, task, cfg.rollout, expert_turns=cfg.warm_start.expert_max_turns,
-                                     hint=hint, hint_before_submit=late, mark_answer=True)
-    ids = torch.tensor([tr.ids])
-    a, b = tr.turn_spans[-1]
-    logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
-    taken = logp.gather(1, ids[0, 1:, None])[:, 0]
+    taken, (a, b), tr = submit_turn(model, tok, cfg, task, hint, late, mark_answer=True)
     answer = [p - 1 for p in tr.extras["answer_positions"]]
     return float(taken[answer].sum()), float(taken[a - 1:b - 1].sum() - taken[answer].sum())
 
