@@ -279,6 +279,10 @@ class WarmStartConfig:
                                  "tokens of answer_batch hinted demonstrations drawn afresh, the work-up "
                                  "whole, or cut by answer_grow's curriculum, which goes on counting "
                                  "through the cloning (needs a fast tokenizer; 0 = off)", least=0)
+    answer_keep: float = opt(0.0, "with answer_steps: weight of the cloning loss on the warm start's own "
+                                  "demonstrations added to every answer-phase step, so the logits the "
+                                  "answer-only loss does not train are held where cloning puts them "
+                                  "(0 = off)", least=0)
     copy_steps: int = opt(0, "steps of copy pre-training before cloning (random token strings shown twice, "
                              "loss on the repeat): forms copying (induction) heads; cloning afterwards "
                              "still did not copy a hinted answer (benchmarks/hint_probe.py)", least=0)
@@ -287,6 +291,14 @@ class WarmStartConfig:
     copy_alphabet: int = opt(6, "distinct tokens in each copy string (0 = any token): a small "
                                 "alphabet repeats tokens, so a copy must match several tokens "
                                 "of context, as the answer letter after '\"answer\": \"' does", least=0)
+
+    def __post_init__(self):        # keys that do nothing without another are one error, not a silent no-op
+        needs = (("answer_grow", ("answer_steps", "answer_mix")), ("answer_grow_after", ("answer_grow",)),
+                 ("answer_keep", ("answer_steps",)))
+        for key, others in needs:
+            if getattr(self, key) and not any(getattr(self, o) for o in others):
+                raise ConfigError(f"config key 'warm_start.{key}' does nothing unless "
+                                  f"{' or '.join('warm_start.' + o for o in others)} is set")
 
 
 @dataclasses.dataclass

@@ -215,7 +215,7 @@ class MedicalEnv(_Base):
             import kb as kb_module
             kb = kb_module.default_kb()
         self.tasks, self.max_turns, self.kb, self.tool_specs = pool, max_turns, kb or None, tool_specs
-        self._by_id = {t["id"]: t for t in pool}
+        self._by_id = bank.by_id(pool)
         self.max_action_chars, self.max_calls_per_turn = max_action_chars, max_calls_per_turn
         self.render_mode = render_mode
         self.reward_kw = reward.settings(reward_config)      # config.RewardConfig; None: the paper's weights

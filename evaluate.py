@@ -272,7 +272,7 @@ def taxonomy(pairs):
 
 def run_taxonomy(run_dir, tasks_by_id=None):
     """Taxonomy per training step from RUN_DIR/trajectories.jsonl -> rows, also written to taxonomy.jsonl."""
-    tasks_by_id = tasks_by_id or {t["id"]: t for t in bank.load_tasks()}
+    tasks_by_id = tasks_by_id or bank.by_id()
     path = os.path.join(run_dir, "trajectories.jsonl")
     steps = collections.defaultdict(list)
     for r in run_rows(path):

@@ -199,6 +199,15 @@ def optimiser_step(model, opt, loss, log=None):
         log.append(float(loss.detach()))
 
 
+def plus_term(loss, term, log):
+    """loss + term() (warm_start.answer_mix, answer_keep), the term's value appended to log; loss if no term."""
+    if not term:
+        return loss
+    extra = term()
+    log.append(float(extra.detach()))
+    return loss + extra
+
+
 def copy_strings(vocab_size, ws, gen):
     """[copy_batch, copy_length] random token strings, each over its own copy_alphabet random tokens."""
     shape = (ws.copy_batch, ws.copy_length)
@@ -227,35 +236,38 @@ def copy_pretrain(model, vocab_size, ws):
     return log
 
 
+def batches_forever(trajs, ws, rng):
+    """Length-grouped batches of the demonstrations, reshuffled each pass, for as long as they are asked for
+    (the next pass is drawn only when a batch of it is)."""
+    while True:
+        for idx in length_batches(trajs, ws.tokens_per_batch, rng):
+            yield [trajs[i] for i in idx]
+
+
+def cloning_loss(model, tok, batch, mask_of=None):
+    """masked_nll of a batch of demonstrations, on their policy tokens (or on mask_of(batch, mask))."""
+    ids, _, mask, _ = agent.pad_trajectories(batch, tok.pad_token_id, model.device)
+    mask = mask_of(batch, mask) if mask_of else mask
+    return masked_nll(model, ids, mask, vlm.forward_kwargs(tok, batch, ids))
+
+
 def clone(model, tok, trajs, ws, rng, steps, lr_factor, desc="behaviour cloning", mask_of=None,
           also=None, also_log=None):
-    """`steps` AdamW steps of cross-entropy on the demonstrations' masked tokens (mask_of(batch, mask):
-    another mask), over length-grouped batches reshuffled each pass, the learning rate ws.lr *
-    lr_factor(step). also(): a loss added to every step's (warm_start.answer_mix), its values appended
-    to also_log. Returns the cloning loss curve, the added term not included."""
+    """`steps` AdamW steps of cloning_loss over batches_forever, the learning rate ws.lr * lr_factor(step).
+    also(): a loss added to every step's (warm_start.answer_mix, answer_keep), its values appended to
+    also_log. Returns the cloning loss curve, the added term not included."""
     opt = torch.optim.AdamW(model.parameters(), lr=ws.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     model.train()
     log = []
-    bar = tqdm(total=steps, desc=desc, unit="step")
-    while len(log) < steps:
-        for idx in length_batches(trajs, ws.tokens_per_batch, rng):
-            batch = [trajs[i] for i in idx]
-            ids, _, mask, _ = agent.pad_trajectories(batch, tok.pad_token_id, model.device)
-            mask = mask_of(batch, mask) if mask_of else mask
-            loss = masked_nll(model, ids, mask, vlm.forward_kwargs(tok, batch, ids))
-            log.append(float(loss.detach()))
-            if also:
-                extra = also()
-                also_log.append(float(extra.detach()))
-                loss = loss + extra
-            optimiser_step(model, opt, loss)
-            sched.step()
-            bar.set_postfix(loss=f"{np.mean(log[-20:]):.3f}")
-            bar.update()
-            if len(log) >= steps:
-                break
-    bar.close()
+    batches = batches_forever(trajs, ws, rng)
+    bar = tqdm(range(steps), desc=desc, unit="step")
+    for _ in bar:
+        loss = cloning_loss(model, tok, next(batches), mask_of)
+        log.append(float(loss.detach()))
+        optimiser_step(model, opt, plus_term(loss, also, also_log))
+        sched.step()
+        bar.set_postfix(loss=f"{np.mean(log[-20:]):.3f}")
     return log
 
 
@@ -280,18 +292,20 @@ def grown_answer_loss(model, tok, tasks, cfg, rng, turns):
     return masked_nll(model, ids, answer_only(batch, mask), vlm.forward_kwargs(tok, batch, ids))
 
 
-def grown_answers(model, tok, tasks, cfg, rng):
+def grown_answers(model, tok, tasks, cfg, rng, keep=None, keep_log=None):
     """The answer phase with a distance curriculum (warm_start.answer_grow): every step grown_answer_loss with
     the work-up cut to its last k turns (k = 0 for answer_grow_after steps, then one more every answer_grow
-    steps), constant lr. On demonstrations the warm start cycles through, half of them hinted, the copy is
-    not found (benchmarks/results/README.md, "What stops the copy"). Returns the loss curve."""
+    steps), constant lr, plus keep() if given (warm_start.answer_keep), its values on keep_log. On
+    demonstrations the warm start cycles through, half of them hinted, the copy is not found
+    (benchmarks/results/README.md, "What stops the copy"). Returns the answer loss curve."""
     ws = cfg.warm_start
     opt = torch.optim.AdamW(model.parameters(), lr=ws.lr, weight_decay=0.0)
     model.train()
     log = []
     for step in tqdm(range(ws.answer_steps), desc="answer first, grown", unit="step"):
         loss = grown_answer_loss(model, tok, tasks, cfg, rng, grown_turns(step, ws))
-        optimiser_step(model, opt, loss, log)
+        log.append(float(loss.detach()))
+        optimiser_step(model, opt, plus_term(loss, keep, keep_log))
     return log
 
 
@@ -351,11 +365,16 @@ def warm_start(cfg, command=""):
     n_tok = sum(len(t.ids) for t in trajs)
     steps_per_epoch = len(length_batches(trajs, ws.tokens_per_batch, random.Random(0)))
     total = max(1, int(ws.epochs * steps_per_epoch))
+    kept, keep_log = batches_forever(trajs, ws, random.Random(ws.seed + 4)), []
+
+    def keep_term():        # warm_start.answer_keep: cloning goes on, lightly, while the answer is trained
+        return ws.answer_keep * cloning_loss(model, tok, next(kept))
+    keep = keep_term if ws.answer_keep else None
     if ws.answer_steps and ws.answer_grow:
-        answer_log = grown_answers(model, tok, tasks, cfg, random.Random(ws.seed + 2))
+        answer_log = grown_answers(model, tok, tasks, cfg, random.Random(ws.seed + 2), keep, keep_log)
     elif ws.answer_steps:
         answer_log = clone(model, tok, trajs, ws, rng, ws.answer_steps, lambda s: 1.0, "answer first",
-                           answer_only)
+                           answer_only, keep, keep_log)
     else:
         answer_log = []
     warm = max(1, total // 20)
@@ -370,7 +389,7 @@ def warm_start(cfg, command=""):
     summary = {"tasks": len(trajs), "hinted": n_hinted, "tokens": n_tok, "steps": total,
                "final_loss": float(np.mean(log[-20:])),
                "wall_s": time.time() - t0, "loss_curve": log, "copy_loss_curve": copy_log,
-               "answer_loss_curve": answer_log, "answer_mix_curve": mix_log}
+               "answer_loss_curve": answer_log, "answer_keep_curve": keep_log, "answer_mix_curve": mix_log}
     # written whole, then renamed: never half a warm start
     tmp = os.path.normpath(ws.out_dir) + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -57,7 +57,7 @@ def run_trl(a):
     torch.set_num_threads(a.threads)
     tok = AutoTokenizer.from_pretrained(os.path.join(ROOT, a.checkpoint))
     model = AutoModelForCausalLM.from_pretrained(os.path.join(ROOT, a.checkpoint), dtype=torch.float32)
-    tasks = {t["id"]: t for t in bank.load_tasks(split="train")}
+    tasks = bank.by_id(bank.load_tasks(split="train"))
     rows = []
     for t in tasks.values():
         info = envmod.MedicalEnv(tasks=[t], tool_specs="none").reset(seed=0)[1]

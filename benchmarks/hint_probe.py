@@ -35,6 +35,9 @@ A teacher that reads hints has follow near 1 and a pull of several nats; one tha
                  the submit, and half the notes name a random option (can the model copy a letter at all?).
   copy_weighted  copy_only with the answer letter's token weighted LETTER_WEIGHT times in the loss (tests "the
                  letter is too small a part of the loss to be learned").
+  answer_kept, answer_kept_light   answer_mixed (the grown answer phase, then answer_mix 1.0) with the cloning
+                 loss kept on through the phase at weight 0.3 / 0.1 (warm_start.answer_keep; tests "the phase
+                 wrecks the cloning because nothing holds the logits the answer-only loss does not train").
 Each probe is also scored on its own train cases (follow_train, right_train): a model that reads hints only
 where it cannot answer otherwise follows them on held-out cases but not on memorised ones.
 """
@@ -90,6 +93,12 @@ PROBES = {  # name -> (config overrides, model shape changes, demonstration chan
     "answer_mixed_long": (["warm_start.answer_steps=700", "warm_start.answer_grow=75",
                            "warm_start.answer_grow_after=250", "warm_start.answer_mix=1.0",
                            "warm_start.epochs=18"], {}, None),
+    "answer_kept": (["warm_start.answer_steps=700", "warm_start.answer_grow=75",
+                     "warm_start.answer_grow_after=250", "warm_start.answer_mix=1.0",
+                     "warm_start.answer_keep=0.3"], {}, None),
+    "answer_kept_light": (["warm_start.answer_steps=700", "warm_start.answer_grow=75",
+                           "warm_start.answer_grow_after=250", "warm_start.answer_mix=1.0",
+                           "warm_start.answer_keep=0.1"], {}, None),
     "mixed_grown": (["warm_start.answer_grow=75", "warm_start.answer_grow_after=250", "warm_start.answer_mix=1.0",
                      "warm_start.epochs=18"], {}, None),
 }
@@ -167,6 +176,9 @@ def run_probe(name, train, held_out, base_overrides, shape, tmp):
     answer_phase = summary["answer_loss_curve"][-20:]
     if answer_phase:         # the answer-only loss at the end of that phase: near 0 if the hinted answers are copied
         row["answer_phase_loss"] = round(sum(answer_phase) / len(answer_phase), 4)
+    kept = summary["answer_keep_curve"][-20:]
+    if kept:                 # the cloning term at the end of the answer phase (weight included)
+        row["answer_keep_loss"] = round(sum(kept) / len(kept), 4)
     mixed = summary["answer_mix_curve"][-20:]
     if mixed:                # the answer_mix term at the end of cloning (weight included)
         row["answer_mix_loss"] = round(sum(mixed) / len(mixed), 4)

@@ -21,3 +21,9 @@ def load_tasks(path=None, domain=None, split=None):
         raise files.DataError(f"no split {split!r} in the task bank; its splits are {', '.join(SPLITS)}")
     tasks = files.read_jsonl(path or TASKS)
     return [t for t in tasks if (domain is None or t["domain"] == domain) and (split is None or t["split"] == split)]
+
+
+def by_id(tasks=None):
+    """{task id: task} of `tasks` (default: the whole bank): how an env, the server, the TRL adapter and the
+    evaluator find a task named in a request or a record."""
+    return {t["id"]: t for t in (load_tasks() if tasks is None else tasks)}

@@ -116,7 +116,7 @@ class EnvServer(ThreadingHTTPServer):
         self.max_body = max_body
         self.kb = kbmod.open_kb(kb_dir)
         self.tasks = bank.load_tasks()
-        self.by_id = {t["id"]: t for t in self.tasks}
+        self.by_id = bank.by_id(self.tasks)
 
     def new_env(self, body):
         """The MedicalEnv a reset asks for: one task by id, or the tasks of a domain and/or split."""

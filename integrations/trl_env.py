@@ -137,7 +137,7 @@ _TASKS = {}
 
 def _task(task_id):
     if not _TASKS:
-        _TASKS.update((t["id"], t) for t in bank.load_tasks())
+        _TASKS.update(bank.by_id())
     if task_id not in _TASKS:
         raise ValueError(f"unknown task_id {task_id!r}: each dataset row needs a bank task's id")
     return _TASKS[task_id]

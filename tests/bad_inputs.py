@@ -56,6 +56,11 @@ CASES = [
     ("ttopd.py", ["{cfg}", RUN, "distill.teacher=bogus"], "config key 'distill.teacher' must be one of"),
     ("warmstart.py", ["{cfg}", "warm_start.hint_share=1.5"], "config key 'warm_start.hint_share' must be >= 0 and <= 1"),
     ("warmstart.py", ["{cfg}", "warm_start.lr=-1"], "config key 'warm_start.lr' must be > 0"),
+    # keys that do nothing without another (once silently ignored)
+    ("warmstart.py", ["{cfg}", "warm_start.answer_grow=75"], "config key 'warm_start.answer_grow' does nothing"),
+    ("warmstart.py", ["{cfg}", "warm_start.answer_steps=5", "warm_start.answer_grow_after=9"],
+     "config key 'warm_start.answer_grow_after' does nothing unless warm_start.answer_grow"),
+    ("warmstart.py", ["{cfg}", "warm_start.answer_keep=0.3"], "config key 'warm_start.answer_keep' does nothing"),
     ("warmstart.py", ["{cfg}", "warm_start.tokens_per_batch=0"], "config key 'warm_start.tokens_per_batch' must be >= 1"),
     # config files and command lines
     ("grpo.py", ["{tmp}/missing.yaml"], "missing.yaml' does not exist"),

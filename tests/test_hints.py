@@ -142,7 +142,7 @@ def test_the_grown_answer_phase_cuts_the_work_up_and_trains_the_answer_alone(tas
     finally:
         warmstart.expert_trajectory = real
     assert len(curve) == 4 and all(h for h, _ in seen) and [k for _, k in seen] == [0, 0, 0, 0, 1, 1, 1, 1]
-    later = config.WarmStartConfig(answer_grow=75, answer_grow_after=250)     # letter_curve.py --grow 250 75
+    later = config.WarmStartConfig(answer_steps=700, answer_grow=75, answer_grow_after=250)     # letter_curve.py --grow 250 75
     assert [warmstart.grown_turns(s, later) for s in (0, 249, 250, 324, 325, 699)] == [0, 0, 1, 1, 2, 6]
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
@@ -266,6 +266,30 @@ def test_answer_mix_adds_a_hinted_answer_term_to_every_cloning_step(tmp_path, mo
     steps = warmstart.warm_start(cfg)[2]["steps"]
     assert [k for _, k, _ in seen[len(cases):]] == [warmstart.grown_turns(s, cfg.warm_start) for s in range(steps)]
     assert [k for _, k, _ in seen[len(cases):]][:3] == [0, 1, 2]
+
+
+def test_answer_keep_adds_the_cloning_loss_to_every_answer_phase_step(tmp_path, monkeypatch):
+    """warm_start.answer_keep: each answer-phase step, grown or not, adds answer_keep x the cloning loss of a
+    batch of the warm start's own demonstrations (its own curve, one value a step); the answer loss it is
+    added to starts from the same value."""
+    import torch
+    from clinic import bank
+    cases = [t for t in bank.load_tasks(split="train") if t["answer"]["type"] == "choice"][:6]
+    monkeypatch.setattr(bank, "load_tasks", lambda split=None, **kw: list(cases))
+    for phase in (["warm_start.answer_grow=1"], []):
+        runs = {}
+        for keep in (0.0, 0.5):
+            cfg = config.load("configs/tiny.yaml", config.Config, phase + [
+                "warm_start.epochs=1", f"warm_start.out_dir={tmp_path / str(keep)}", "warm_start.answer_steps=3",
+                "warm_start.tokens_per_batch=1024", f"warm_start.answer_keep={keep}", "warm_start.answer_batch=2"])
+            torch.manual_seed(0)
+            runs[keep] = warmstart.warm_start(cfg)[2]
+        kept, plain = runs[0.5], runs[0.0]
+        assert plain["answer_keep_curve"] == [] and len(kept["answer_keep_curve"]) == 3
+        assert all(v > 0 for v in kept["answer_keep_curve"])
+        assert kept["answer_loss_curve"][0] == pytest.approx(plain["answer_loss_curve"][0], abs=1e-6)
+        assert kept["answer_loss_curve"][1] != pytest.approx(plain["answer_loss_curve"][1], abs=1e-6)
+        assert kept["loss_curve"] != plain["loss_curve"]            # the model differs after the phase
 
 
 def test_a_warm_start_records_what_built_it(tmp_path, monkeypatch):
