@@ -330,7 +330,7 @@ def cloning_set(cfg, tok, rng):
 
 def inputs_sha256(cfg, trajs):
     """What a warm start is a function of, hashed: the warm_start and model config (out_dir and device aside),
-    the embedded model's shape, every cloning demonstration's tokens and mask (the bank, the expert, the
+    the embedded model's shape or the starting checkpoint's weights, every cloning demonstration's tokens and mask (the bank, the expert, the
     tokenizer and the env's responses are all in them), this file's code and the torch and transformers
     versions. A shipped warm start records it, and tests/test_hints.py recomputes it from the checkout."""
     import transformers
@@ -341,6 +341,10 @@ def inputs_sha256(cfg, trajs):
     if not cfg.model.path:
         with open(os.path.join(agent.ROOT, cfg.model.tiny_config), "rb") as f:
             h.update(f.read())
+    else:                   # a warm start continued from a checkpoint is a function of its weights too
+        for name in sorted(os.listdir(cfg.model.path)):
+            if name.endswith(".safetensors"):
+                h.update(files.sha256(os.path.join(cfg.model.path, name)).encode())
     for t in trajs:
         h.update(json.dumps([t.ids, t.mask]).encode())
     with open(os.path.abspath(__file__), "rb") as f:

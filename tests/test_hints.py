@@ -1,6 +1,7 @@
 """clinic/hints.py and ttopd.outcome_of: each domain's hint names what it should, from a played episode."""
 import os
 import random
+import shutil
 import types
 
 import pytest
@@ -296,6 +297,7 @@ def test_a_warm_start_records_what_built_it(tmp_path, monkeypatch):
     """warmstart_log.json holds the weights' sha256, the command line and inputs_sha256, which the checkout
     recomputes from the config and the demonstrations; a changed warm_start key or demonstration changes it."""
     import json
+    import torch
     from clinic import bank, files
     cases = [t for t in bank.load_tasks(split="train")][:6]
     monkeypatch.setattr(bank, "load_tasks", lambda split=None, **kw: list(cases))
@@ -314,3 +316,11 @@ def test_a_warm_start_records_what_built_it(tmp_path, monkeypatch):
     other.warm_start.lr /= 2
     assert warmstart.inputs_sha256(other, trajs) != record["inputs_sha256"]
     assert warmstart.inputs_sha256(cfg, trajs[1:]) != record["inputs_sha256"]
+    # continued from a checkpoint (model.path), the record covers that checkpoint's weights
+    shutil.copytree(tmp_path / "ws", tmp_path / "ws2")
+    cont = config.load("configs/tiny.yaml", config.Config, [f"model.path={tmp_path / 'ws2'}"])
+    before = warmstart.inputs_sha256(cont, trajs)
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+    model.save_pretrained(tmp_path / "ws2")
+    assert warmstart.inputs_sha256(cont, trajs) != before
