@@ -281,8 +281,9 @@ class WarmStartConfig:
                                  "through the cloning (needs a fast tokenizer; 0 = off)", least=0)
     answer_keep: float = opt(0.0, "with answer_steps: weight of the cloning loss on the warm start's own "
                                   "demonstrations added to every answer-phase step, so the logits the "
-                                  "answer-only loss does not train are held where cloning puts them "
-                                  "(0 = off)", least=0)
+                                  "answer-only loss does not train are held where cloning puts them; "
+                                  "at 0.3 the copy is then never found (benchmarks/hint_probe.py "
+                                  "answer_kept; 0 = off)", least=0)
     copy_steps: int = opt(0, "steps of copy pre-training before cloning (random token strings shown twice, "
                              "loss on the repeat): forms copying (induction) heads; cloning afterwards "
                              "still did not copy a hinted answer (benchmarks/hint_probe.py)", least=0)
