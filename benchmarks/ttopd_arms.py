@@ -173,6 +173,29 @@ def summarise(minutes, arms, seeds, base):
     return out
 
 
+def difference(a, b):
+    """mean(a) - mean(b) and the standard error of that difference, the runs of each arm independent (Welch):
+    sqrt(var(a) / n_a + var(b) / n_b)."""
+    se = (statistics.variance(a) / len(a) + statistics.variance(b) / len(b)) ** 0.5
+    return statistics.mean(a) - statistics.mean(b), se
+
+
+def differences(s, reference="grpo"):
+    """Each arm against the reference arm, on validation reward and accuracy: the lines under the table."""
+    arms = s["arms"]
+    if reference not in arms or len(arms[reference]["runs"]) < 2:
+        return []
+    lines = ["", f"| arm - {reference} | val reward: difference (SE) | in SE | val accuracy: difference (SE) "
+             "| in SE |", "|" + "---|" * 5]
+    for arm in [a for a in arms if a != reference and len(arms[a]["runs"]) > 1]:
+        cells = []
+        for key in ("val_reward", "val_accuracy"):
+            d, se = difference(arms[arm][key]["runs"], arms[reference][key]["runs"])
+            cells.append(f"{d:+.3f} ({se:.3f}) | {d / se if se else float('nan'):+.1f}")
+        lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def table(s):
     b = s["warm_start"]
     lines = [f"warm start: val reward {b['mean']:.3f} (sd of one seed set {b['sd']:.3f}), "
@@ -184,7 +207,7 @@ def table(s):
         lines.append(f"| {arm} | {len(a['runs'])} | {a['steps']['mean']:.0f} | {v['mean']:.3f} ({v['sd']:.3f}) "
                      f"[{v['min']:.3f}, {v['max']:.3f}] | {v['mean'] - b['mean']:+.3f} | {acc['mean']:.3f} "
                      f"({acc['sd']:.3f}) | {a['len_std']['mean']:.1f} | {a['turns_std']['mean']:.2f} |")
-    return "\n".join(lines)
+    return "\n".join(lines + differences(s))
 
 
 def plot(s, path):

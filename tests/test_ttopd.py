@@ -248,6 +248,19 @@ def test_an_arms_campaign_refuses_runs_from_another_warm_start(tmp_path, monkeyp
         ttopd_arms.check_init(60, str(tmp_path / "b"))
 
 
+def test_the_arms_table_gives_each_arms_difference_from_grpo_in_standard_errors():
+    """Welch: SE = sqrt(var_a / n_a + var_b / n_b). Rewards 0.5, 0.6, 0.7 against 0.4, 0.5 (sample variances
+    0.01 and 0.005): difference 0.15, SE sqrt(0.01 / 3 + 0.005 / 2) = 0.0764, 1.96 SE."""
+    from benchmarks import ttopd_arms
+    d, se = ttopd_arms.difference([0.5, 0.6, 0.7], [0.4, 0.5])
+    assert d == pytest.approx(0.15) and se == pytest.approx((0.01 / 3 + 0.005 / 2) ** 0.5)
+    arm = {"runs": [{}] * 3, "val_reward": {"runs": [0.5, 0.6, 0.7]}, "val_accuracy": {"runs": [0.3, 0.3, 0.6]}}
+    ref = {"runs": [{}] * 2, "val_reward": {"runs": [0.4, 0.5]}, "val_accuracy": {"runs": [0.2, 0.2]}}
+    lines = ttopd_arms.differences({"arms": {"grpo": ref, "ttopd_informative": arm}})
+    assert lines[-1] == "| ttopd_informative | +0.150 (0.076) | +2.0 | +0.200 (0.100) | +2.0 |"
+    assert ttopd_arms.differences({"arms": {"ttopd_informative": arm}}) == []      # no GRPO arm: no lines
+
+
 def test_ttopd_with_lambda_0_is_the_grpo_arm_step_for_step(tmp_path):
     """The arms compare distillation alone: TT-OPD with distill.lam=0 and the GRPO arm's command, same seed, must
     sample the same episodes and log the same rewards and losses (the extension draws no random numbers and, once
