@@ -332,7 +332,8 @@ def inputs_sha256(cfg, trajs):
     """What a warm start is a function of, hashed: the warm_start and model config (out_dir and device aside),
     the embedded model's shape or the starting checkpoint's weights, every cloning demonstration's tokens and
     mask (the bank, the expert, the tokenizer and the env's responses are all in them), this file's code and
-    the torch and transformers versions. A shipped warm start records it, and tests/test_hints.py recomputes it from the checkout."""
+    the torch and transformers versions. A shipped warm start records it, and tests/test_hints.py recomputes
+    it from the checkout."""
     import transformers
     h = hashlib.sha256()
     ws = {k: v for k, v in dataclasses.asdict(cfg.warm_start).items() if k != "out_dir"}

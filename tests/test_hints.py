@@ -143,7 +143,8 @@ def test_the_grown_answer_phase_cuts_the_work_up_and_trains_the_answer_alone(tas
     finally:
         warmstart.expert_trajectory = real
     assert len(curve) == 4 and all(h for h, _ in seen) and [k for _, k in seen] == [0, 0, 0, 0, 1, 1, 1, 1]
-    later = config.WarmStartConfig(answer_steps=700, answer_grow=75, answer_grow_after=250)     # letter_curve.py --grow 250 75
+    # letter_curve.py --grow 250 75
+    later = config.WarmStartConfig(answer_steps=700, answer_grow=75, answer_grow_after=250)
     assert [warmstart.grown_turns(s, later) for s in (0, 249, 250, 324, 325, 699)] == [0, 0, 1, 1, 2, 6]
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
