@@ -49,6 +49,9 @@ ARMS = {
 }
 
 
+CURVES = ("turns", "response_tokens", "accuracy", "format", "err_malformed", "distill_kl")   # per step, recorded
+
+
 def campaign_dir(minutes):
     return os.path.join(ROOT, "runs", f"arms_{minutes:g}min")
 
@@ -121,7 +124,8 @@ def curve_stats(rows):
             "train_reward": [r["reward"] for r in train], "step_time_s": [r["step_time_s"] for r in train],
             "len_std": float(length.std()),
             "turns_std": float(turns.std()), "len_last10": float(length[-10:].mean()),
-            "turns_last10": float(turns[-10:].mean())}
+            "turns_last10": float(turns[-10:].mean()),
+            "curves": {k: [r[k] for r in train] for k in CURVES if k in train[0]}}
 
 
 def spread(values):
@@ -210,19 +214,34 @@ def table(s):
     return "\n".join(lines + differences(s))
 
 
+def band(ax, runs, label, width=5):
+    """The runs' curves, each a width-step running mean: their mean, and a min-max band."""
+    n = min(len(r) for r in runs)
+    if n < width:
+        return
+    ys = np.array([np.convolve(r[:n], np.ones(width) / width, mode="valid") for r in runs])
+    x = np.arange(width, n + 1)
+    ax.plot(x, ys.mean(0), label=label)
+    ax.fill_between(x, ys.min(0), ys.max(0), alpha=0.2)
+
+
 def plot(s, path):
+    """Training reward, turns and response length over training (the paper's dynamics), and the final scores."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.5))
-    for arm, a in s["arms"].items():
-        n = min(len(r["train_reward"]) for r in a["runs"])
-        ys = np.array([np.convolve(r["train_reward"][:n], np.ones(5) / 5, mode="valid") for r in a["runs"]])
-        x = np.arange(5, n + 1)
-        ax.plot(x, ys.mean(0), label=arm)
-        ax.fill_between(x, ys.min(0), ys.max(0), alpha=0.2)
-    ax.set(title="training reward (5-step mean; band: min-max over runs)", xlabel="step")
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8))
+    panels = (("train_reward", "training reward"), ("turns", "turns an episode"),
+              ("response_tokens", "response tokens an episode"))
+    for ax, (key, title) in zip(axes.flat, panels):
+        for arm, a in s["arms"].items():
+            runs = [r[key] if key in r else r.get("curves", {}).get(key) for r in a["runs"]]
+            if all(runs):
+                band(ax, runs, arm)
+        ax.set(title=f"{title} (5-step mean; band: min-max over runs)", xlabel="step")
+        if ax.lines:        # records from before the curves were kept have none to show
+            ax.legend(fontsize=8)
+    bx = axes.flat[3]
     names = list(s["arms"])
     for i, arm in enumerate(names):
         vals = s["arms"][arm]["val_reward"]["runs"]

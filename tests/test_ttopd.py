@@ -261,6 +261,20 @@ def test_the_arms_table_gives_each_arms_difference_from_grpo_in_standard_errors(
     assert ttopd_arms.differences({"arms": {"ttopd_informative": arm}}) == []      # no GRPO arm: no lines
 
 
+def test_an_arms_record_keeps_the_dynamics_per_step():
+    """curve_stats keeps turns, response length, accuracy, format and, for TT-OPD, the distillation KL of every
+    training step (not of the stop row), for the dynamics plot."""
+    from benchmarks import ttopd_arms
+    rows = [{"step": i, "reward": 0.1 * i, "step_time_s": 30, "turns": 5 - i, "response_tokens": 100 + i,
+             "accuracy": 0.2, "format": 0.5, "err_malformed": 1.0, "distill_kl": 0.05 * i} for i in (1, 2, 3)]
+    rows.append({"stopped": "time_budget_min", "reward": 0.0})
+    stats = ttopd_arms.curve_stats(rows)
+    assert stats["curves"]["turns"] == [4, 3, 2] and stats["curves"]["distill_kl"] == pytest.approx([0.05, 0.1, 0.15])
+    assert stats["steps"] == 3 and stats["turns_last10"] == 3.0
+    assert "distill_kl" not in ttopd_arms.curve_stats([{k: v for k, v in r.items() if k != "distill_kl"}
+                                                       for r in rows])["curves"]
+
+
 def test_ttopd_with_lambda_0_is_the_grpo_arm_step_for_step(tmp_path):
     """The arms compare distillation alone: TT-OPD with distill.lam=0 and the GRPO arm's command, same seed, must
     sample the same episodes and log the same rewards and losses (the extension draws no random numbers and, once
