@@ -38,8 +38,7 @@ def launch(variant, minutes, extra, threads):
             "checkpoint_every=0", "eval_every=0", *chosen]
     shutil.rmtree(out, ignore_errors=True)         # a fresh run (grpo.py refuses an out_dir that holds one)
     os.makedirs(out)
-    port = 29300 + list(VARIANT_OVERRIDES).index(variant)       # runs side by side need their own ports
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MASTER_PORT": str(port)}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     log = open(os.path.join(out, "run.log"), "w")
     with open(os.path.join(out, "launch.json"), "w") as f:     # lets --collect tabulate a run after the fact
         json.dump({"started": time.time(), "threads": threads, "overrides": chosen}, f)

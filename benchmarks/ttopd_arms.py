@@ -72,19 +72,18 @@ def finished(minutes, arm, seed):
     return os.path.exists(record_path(minutes, f"{arm}_s{seed}")) or trained(minutes, arm, seed)
 
 
-def start(cmd, log, port):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_PORT": str(port)}
+def start(cmd, log):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
 
 
 def run_all(jobs, parallel):
     """jobs: (name, argv, log); at most `parallel` at a time; exits on the first failure."""
-    queue, live, port = list(jobs), [], 29600
+    queue, live = list(jobs), []
     while queue or live:
         while queue and len(live) < parallel:
             name, cmd, log = queue.pop(0)
-            port += 1
-            live.append((name, start(cmd, log, port), log))
+            live.append((name, start(cmd, log), log))
             print(f"{time.strftime('%H:%M:%S')} started {name}", flush=True)
         time.sleep(5)
         for item in [x for x in live if x[1].poll() is not None]:

@@ -23,11 +23,13 @@ def setup_distributed(device=None):
         raise config.ConfigError(f"config key 'model.device' is {device!r} "
                                  "but this machine has no CUDA device")
     torchrun = "RANK" in os.environ
-    if not torchrun:
-        os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1",
-                          MASTER_PORT=os.environ.get("MASTER_PORT", str(29500 + os.getpid() % 1000)))
     backend = "nccl" if cuda else "gloo"
-    if not dist.is_initialized():
+    if not torchrun:
+        os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")
+    if not dist.is_initialized() and os.environ["WORLD_SIZE"] == "1":
+        # one process: an in-process store, no port, so single-process runs side by side never collide
+        dist.init_process_group(backend, store=dist.HashStore(), rank=0, world_size=1)
+    elif not dist.is_initialized():
         dist.init_process_group(backend)
     rank, world = dist.get_rank(), dist.get_world_size()
     index = device.split(":")[1] if device and ":" in device and not torchrun else os.environ["LOCAL_RANK"]

@@ -184,3 +184,22 @@ def test_one_run_per_out_dir_and_a_resume_must_match_its_checkpoint(runs, proces
         grpo.train(grpo.dataclasses.replace(cfg, lr=0.02))
     row, _ = grpo.train(grpo.dataclasses.replace(cfg, steps=6, eval_every=3))   # steps may change: one more
     assert row["step"] == 6 and sorted(os.listdir(out / "checkpoints")) == ["step_000005", "step_000006"]
+
+
+def test_single_process_runs_side_by_side_need_no_port():
+    """Two one-process runs started together once took the same MASTER_PORT (a campaign's scoring job and
+    another campaign's, ttopd_arms.py): the second died with EADDRINUSE. A one-process group now uses an
+    in-process store, so even a port that is taken, named in MASTER_PORT, is no obstacle."""
+    import socket
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+        code = ("from distributed import fsdp; import torch, torch.distributed as dist; "
+                "print(fsdp.setup_distributed('cpu')); t = torch.ones(2); dist.all_reduce(t); print(t.tolist()); "
+                "dist.destroy_process_group()")
+        r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                           env={**env, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "(0, 1, device(type='cpu'))" in r.stdout and "[1.0, 1.0]" in r.stdout
