@@ -288,8 +288,7 @@ def grown_answer_loss(model, tok, tasks, cfg, rng, turns):
         task, hint = demonstration(rng.choice(tasks), rng, hinted)
         batch.append(expert_trajectory(tok, task, cfg.rollout, expert_turns=ws.expert_max_turns,
                                        hint=hint, mark_answer=True, last_turns=turns))
-    ids, _, mask, _ = agent.pad_trajectories(batch, tok.pad_token_id, model.device)
-    return masked_nll(model, ids, answer_only(batch, mask), vlm.forward_kwargs(tok, batch, ids))
+    return cloning_loss(model, tok, batch, answer_only)
 
 
 def grown_answers(model, tok, tasks, cfg, rng, keep=None, keep_log=None):

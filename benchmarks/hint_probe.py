@@ -60,6 +60,9 @@ import warmstart  # noqa: E402
 from benchmarks import hint_reading  # noqa: E402
 from clinic import bank, hints  # noqa: E402
 
+# the grown answer phase (700 steps, a work-up turn back every 75 after 250), then the answer term through cloning
+ANSWER_MIXED = ["warm_start.answer_steps=700", "warm_start.answer_grow=75", "warm_start.answer_grow_after=250",
+                "warm_start.answer_mix=1.0"]
 PROBES = {  # name -> (config overrides, model shape changes, demonstration change)
     "baseline": ([], {}, None),
     "all_hinted": (["warm_start.hint_share=1.0"], {}, None),
@@ -88,17 +91,10 @@ PROBES = {  # name -> (config overrides, model shape changes, demonstration chan
     "answer_grown": (["warm_start.answer_steps=700", "warm_start.answer_grow=75"], {}, None),
     "answer_grown_after": (["warm_start.answer_steps=700", "warm_start.answer_grow=75",
                             "warm_start.answer_grow_after=250"], {}, None),
-    "answer_mixed": (["warm_start.answer_steps=700", "warm_start.answer_grow=75",
-                      "warm_start.answer_grow_after=250", "warm_start.answer_mix=1.0"], {}, None),
-    "answer_mixed_long": (["warm_start.answer_steps=700", "warm_start.answer_grow=75",
-                           "warm_start.answer_grow_after=250", "warm_start.answer_mix=1.0",
-                           "warm_start.epochs=18"], {}, None),
-    "answer_kept": (["warm_start.answer_steps=700", "warm_start.answer_grow=75",
-                     "warm_start.answer_grow_after=250", "warm_start.answer_mix=1.0",
-                     "warm_start.answer_keep=0.3"], {}, None),
-    "answer_kept_light": (["warm_start.answer_steps=700", "warm_start.answer_grow=75",
-                           "warm_start.answer_grow_after=250", "warm_start.answer_mix=1.0",
-                           "warm_start.answer_keep=0.1"], {}, None),
+    "answer_mixed": (ANSWER_MIXED, {}, None),
+    "answer_mixed_long": (ANSWER_MIXED + ["warm_start.epochs=18"], {}, None),
+    "answer_kept": (ANSWER_MIXED + ["warm_start.answer_keep=0.3"], {}, None),
+    "answer_kept_light": (ANSWER_MIXED + ["warm_start.answer_keep=0.1"], {}, None),
     "mixed_grown": (["warm_start.answer_grow=75", "warm_start.answer_grow_after=250", "warm_start.answer_mix=1.0",
                      "warm_start.epochs=18"], {}, None),
 }
