@@ -16,7 +16,7 @@ What it adds to GRPO (rollouts, advantages, losses and the FSDP loop are grpo.py
        KL_t = sum_v pi_S(v) clip(log pi_S(v) - log pi_T(v), -c, c)        per token (both heads a chunk of
                                                                           tokens at a time: no [T, V] tensor),
        KL_turn = mean_t in turn KL_t,
-       D = mean over turns (every turn, or the first `max_kl_turns`) and sequences,
+       D = mean over turns (every turn, the first `max_kl_turns` or the last `last_kl_turns`) and sequences,
      added as  loss += lambda(step) * D  with lambda phased out monotonically (never re-engaged), over
      phase_out_steps or, with schedule_steps, the same share of the run (run_scaled; EMA and copies too);
   4. guards, each logged when it fires: teacher corruption (D > kl_max: distillation and EMA stop for
@@ -69,6 +69,9 @@ class DistillConfig:
     max_kl_turns: int = opt(0, "distil the first K assistant turns only "
                                "(0 = every turn, the paper's reading)",
                             least=0)
+    last_kl_turns: int = opt(0, "distil the last K assistant turns only (1 = the submit turn, where an "
+                                "informative hint names the answer; 0 = no cut from the end); not with "
+                                "max_kl_turns", least=0)
     logratio_clip: float = opt(5.0, "per-token clip c on log pi_S - log pi_T", above=0)
     corruption_guard: bool = opt(True, "stop distillation and the EMA for good once the mean KL "
                                        "exceeds kl_max (false: ablation v29, the corruption cascade)")
@@ -80,6 +83,11 @@ class DistillConfig:
                                 "the KL falls below reengage_kl (the teacher keeps being measured)")
     reengage_kl: float = opt(0.35, "the KL below which a disabled distillation re-engages (reengage only)",
                              least=0)
+
+    def __post_init__(self):        # two cuts at once would be a silent choice between them
+        if self.max_kl_turns and self.last_kl_turns:
+            raise config.ConfigError("config keys 'distill.max_kl_turns' and 'distill.last_kl_turns': "
+                                     "set one of them, not both")
 
 
 @dataclasses.dataclass
@@ -188,14 +196,22 @@ def token_kl(student_logp, teacher_logp, clip):
     return (student_logp.exp() * (student_logp - teacher_logp).clamp(-clip, clip)).sum(-1)
 
 
-def turn_mean(values, spans, max_turns):
-    """A sequence's per-token values (row j predicts token j + 1) averaged within each of its first max_turns
-    assistant turns ([start, end) token spans; 0 = every turn), then over those turns. Returns (mean, per-turn
-    values)."""
-    per_turn = [values[a - 1:b - 1].mean() for a, b in spans[:max_turns or None] if b > a]
+def distilled_turns(n, first, last):
+    """Which of a sequence's n assistant turns are distilled: the first `first`, the last `last`, or (both 0)
+    every one."""
+    if first:
+        return range(min(first, n))
+    return range(max(n - last, 0) if last else 0, n)
+
+
+def turn_mean(values, spans, turns):
+    """A sequence's per-token values (row j predicts token j + 1) averaged within each assistant turn listed
+    in `turns` (indices into its [start, end) token spans), then over those turns. Returns (mean, {turn index:
+    its value})."""
+    per_turn = {k: values[spans[k][0] - 1:spans[k][1] - 1].mean() for k in turns if spans[k][1] > spans[k][0]}
     if not per_turn:
-        return values.sum() * 0.0, []
-    return torch.stack(per_turn).mean(), per_turn
+        return values.sum() * 0.0, {}
+    return torch.stack(list(per_turn.values())).mean(), per_turn
 
 
 # ---------------------------------------------------------------- TT-OPD as a grpo.Extension
@@ -298,10 +314,11 @@ class TTOPD(grpo.Extension):
         for i, tr in enumerate(mb.trajs):
             if not tr.turn_spans:        # nothing the policy wrote (grpo.py's lockstep rows)
                 continue
-            kl, per_turn = turn_mean(kl_tok[i], tr.turn_spans, self.d.max_kl_turns)
+            turns = distilled_turns(len(tr.turn_spans), self.d.max_kl_turns, self.d.last_kl_turns)
+            kl, per_turn = turn_mean(kl_tok[i], tr.turn_spans, turns)
             terms.append(kl)
             self.seq_kls.append(float(kl.detach()))
-            for k, v in enumerate(per_turn):
+            for k, v in per_turn.items():
                 self.turn_kls.setdefault(k, []).append(float(v.detach()))
         return (torch.stack(terms).mean() if terms else mb.logp.sum() * 0.0), len(terms)
 

@@ -52,6 +52,8 @@ CASES = [
     ("ttopd.py", ["{cfg}", RUN, "distill.ema_every=0"], "config key 'distill.ema_every' must be >= 1"),
     ("ttopd.py", ["{cfg}", RUN, "distill.hard_copy_every=0"], "config key 'distill.hard_copy_every' must be >= 1"),
     ("ttopd.py", ["{cfg}", RUN, "distill.logratio_clip=0"], "config key 'distill.logratio_clip' must be > 0"),
+    ("ttopd.py", ["{cfg}", RUN, "distill.max_kl_turns=2", "distill.last_kl_turns=1"],
+     "'distill.max_kl_turns' and 'distill.last_kl_turns': set one of them, not both"),
     ("ttopd.py", ["{cfg}", RUN, "distill.phase_out_steps=0"], "config key 'distill.phase_out_steps' must be >= 1"),
     ("ttopd.py", ["{cfg}", RUN, "distill.teacher=bogus"], "config key 'distill.teacher' must be one of"),
     ("warmstart.py", ["{cfg}", "warm_start.hint_share=1.5"], "config key 'warm_start.hint_share' must be >= 0 and <= 1"),

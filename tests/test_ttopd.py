@@ -45,13 +45,18 @@ def test_turn_kl_by_hand_on_a_two_turn_trajectory():
     t_probs[5] = torch.tensor([0.4, 0.6])
     kl1 = 0.9 * math.log(0.9 / 0.5) + 0.1 * math.log(0.1 / 0.5)
     kl2 = 0.2 * math.log(0.2 / 0.4) + 0.8 * math.log(0.8 / 0.6)
-    d, per_turn = ttopd.turn_mean(ttopd.token_kl(s_probs.log(), t_probs.log(), 10.0), [(2, 4), (6, 7)], 3)
+    kl = ttopd.token_kl(s_probs.log(), t_probs.log(), 10.0)
+    spans = [(2, 4), (6, 7)]
+    d, per_turn = ttopd.turn_mean(kl, spans, ttopd.distilled_turns(2, 0, 0))
     # turn 1 averages its two tokens (rows 1 and 2; row 2 has KL 0); turn 2 has one token
     assert per_turn[0].item() == pytest.approx(kl1 / 2) and per_turn[1].item() == pytest.approx(kl2)
     assert d.item() == pytest.approx((kl1 / 2 + kl2) / 2)
-    d1, _ = ttopd.turn_mean(ttopd.token_kl(s_probs.log(), t_probs.log(), 10.0), [(2, 4), (6, 7)], 1)
-    assert d1.item() == pytest.approx(kl1 / 2)                   # truncated to the first turn
-    dc, _ = ttopd.turn_mean(ttopd.token_kl(s_probs.log(), t_probs.log(), 0.1), [(2, 4)], 3)
+    d1, first = ttopd.turn_mean(kl, spans, ttopd.distilled_turns(2, 1, 0))
+    assert d1.item() == pytest.approx(kl1 / 2) and list(first) == [0]      # truncated to the first turn
+    dl, last = ttopd.turn_mean(kl, spans, ttopd.distilled_turns(2, 0, 1))
+    assert dl.item() == pytest.approx(kl2) and list(last) == [1]           # the last (submit) turn, logged as turn 1
+    assert list(ttopd.distilled_turns(2, 0, 5)) == [0, 1] and list(ttopd.distilled_turns(3, 5, 0)) == [0, 1, 2]
+    dc, _ = ttopd.turn_mean(ttopd.token_kl(s_probs.log(), t_probs.log(), 0.1), [(2, 4)], range(1))
     assert dc.item() == pytest.approx((0.9 * 0.1 + 0.1 * -0.1) / 2)   # per-token log-ratio clip
 
 
