@@ -388,7 +388,19 @@ def evaluate(cfg, rollout_model, tok, tasks, rank, world, device, seed_base=VALI
     trajs = agent.evaluation_rollouts(rollout_model, tok, tasks, cfg.rollout, seed_base, rank, world,
                                       reward_config=cfg.reward)[1]
     m = rollout_metrics(trajs, [t.reward for t in trajs], device)[0]
-    return {f"val_{k}": m[k] for k in ("reward", "accuracy", "response_tokens", "turns")}
+    return {**{f"val_{k}": m[k] for k in ("reward", "accuracy", "response_tokens", "turns")},
+            "val_reward_se": reward_se(trajs, m["reward"], device)}
+
+
+def reward_se(trajs, mean, device):
+    """The standard error of the mean validation reward over every rank's episodes, sqrt(s^2 / n) with the
+    sample variance s^2 = (sum r^2 - n mean^2) / (n - 1): it counts the tasks' spread as well as the sampling,
+    so a before/after gain over sqrt(se_0^2 + se_1^2) errs toward too large an error, never too small."""
+    total = sum_over_ranks({"n": len(trajs), "sq": sum(t.reward ** 2 for t in trajs)}, device)
+    n = total["n"]
+    if n < 2:
+        return 0.0
+    return math.sqrt(max(total["sq"] - n * mean ** 2, 0.0) / (n - 1) / n)
 
 
 TOOL_ERRORS = ("malformed", "phantom_tool", "schema", "off_menu", "execution", "no_tool_call")
@@ -498,6 +510,9 @@ def train(cfg, ext=None):
         if (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or step == cfg.steps:
             checkpoint.save_checkpoint(cfg, step, policy, optimizer, sched, ext, logs)
     logs.close()
+    gain = runlog.validation_gain(cfg.out_dir) if rank == 0 else None
+    if gain:
+        print(gain)
     files.crash_point("export.start")
     checkpoint.export_final(cfg, rollout_model, tok, rank)
     return row, policy

@@ -60,6 +60,19 @@ def log_step(cfg, logs, row, trajs, also_log):
     also_log(row)
 
 
+def validation_gain(out_dir):
+    """One line: the run's first and last validation reward (metrics.jsonl) and the gain in standard errors
+    of the difference, sqrt(se_0^2 + se_1^2); None before a second evaluation."""
+    with open(os.path.join(out_dir, "metrics.jsonl")) as f:
+        evals = [row for row in map(json.loads, f) if "val_reward_se" in row]
+    if len(evals) < 2:
+        return None
+    (a, se_a), (b, se_b) = [(r["val_reward"], r["val_reward_se"]) for r in (evals[0], evals[-1])]
+    se = (se_a ** 2 + se_b ** 2) ** 0.5
+    return (f"validation reward {a:.3f} (se {se_a:.3f}) at step {evals[0]['step']} -> {b:.3f} (se {se_b:.3f}) "
+            f"at step {evals[-1]['step']}: {b - a:+.3f}, {(b - a) / se if se else 0.0:+.1f} standard errors")
+
+
 def out_of_time(cfg, elapsed_s, device):
     """Has the run spent cfg.time_budget_min? Every rank gets the same answer, so all stop at the same
     step."""

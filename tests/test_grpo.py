@@ -6,6 +6,7 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -297,6 +298,30 @@ def test_evaluation_is_a_fixed_draw_that_seed_base_moves(process_group):
     others = [ev(seed_base=10 ** 6 + k * 10 ** 5) for k in (1, 2)]
     assert any(o["val_response_tokens"] != first["val_response_tokens"] for o in others)
 
+
+
+def test_validation_reward_has_its_standard_error(process_group):
+    """val_reward_se is the sample sd of the episodes' rewards over sqrt(n), by hand: what a run's before/after
+    gain is read against (the main job's eval covers the whole validation split to make it small)."""
+    device = process_group[2]
+    rewards = [0.1, 0.5, 0.9, 0.3, 0.3]
+    trajs = [SimpleNamespace(reward=r) for r in rewards]
+    expected = float(np.std(rewards, ddof=1) / np.sqrt(len(rewards)))
+    assert grpo.reward_se(trajs, float(np.mean(rewards)), device) == pytest.approx(expected)
+    assert grpo.reward_se(trajs[:1], 0.1, device) == 0.0
+
+
+def test_a_run_reports_its_gain_in_standard_errors(tmp_path):
+    """runlog.validation_gain reads the first and last evaluation of metrics.jsonl (training rows between
+    them carry no val_reward_se) and divides the gain by sqrt(se_0^2 + se_1^2)."""
+    import json
+    rows = [{"step": 0, "val_reward": 0.40, "val_reward_se": 0.03}, {"step": 1, "reward": 0.9},
+            {"step": 5, "val_reward": 0.45, "val_reward_se": 0.04}, {"step": 9, "val_reward": 0.50, "val_reward_se": 0.04}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))
+    assert runlog.validation_gain(tmp_path) is None
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    line = runlog.validation_gain(tmp_path)
+    assert "0.400" in line and "step 9" in line and "+0.100" in line and "+2.0 standard errors" in line
 
 ENTROPY_BONUS = '''"""An entropy bonus for GRPO as a grpo.Extension: loss -= coef * mean token entropy of each sequence."""
 import sys
