@@ -384,23 +384,23 @@ VALIDATION_SEED_BASE = 10 ** 6
 
 def evaluate(cfg, rollout_model, tok, tasks, rank, world, device, seed_base=VALIDATION_SEED_BASE):
     """Mean validation reward/accuracy/length/turns over `tasks`, split across ranks (one sample per task at
-    the rollout temperature, task i seeded seed_base + i: agent.evaluation_rollouts, as evaluate.py)."""
+    the rollout temperature, task i seeded seed_base + i: agent.evaluation_rollouts, as evaluate.py), the
+    mean's standard error, and every task's reward in task order (a paired before/after difference reads them)."""
     trajs = agent.evaluation_rollouts(rollout_model, tok, tasks, cfg.rollout, seed_base, rank, world,
                                       reward_config=cfg.reward)[1]
     m = rollout_metrics(trajs, [t.reward for t in trajs], device)[0]
+    rewards = task_rewards(len(tasks), trajs, rank, world, device)
     return {**{f"val_{k}": m[k] for k in ("reward", "accuracy", "response_tokens", "turns")},
-            "val_reward_se": reward_se(trajs, m["reward"], device)}
+            "val_reward_se": runlog.standard_error(rewards), "val_rewards": rewards}
 
 
-def reward_se(trajs, mean, device):
-    """The standard error of the mean validation reward over every rank's episodes, sqrt(s^2 / n) with the
-    sample variance s^2 = (sum r^2 - n mean^2) / (n - 1): it counts the tasks' spread as well as the sampling,
-    so a before/after gain over sqrt(se_0^2 + se_1^2) errs toward too large an error, never too small."""
-    total = sum_over_ranks({"n": len(trajs), "sq": sum(t.reward ** 2 for t in trajs)}, device)
-    n = total["n"]
-    if n < 2:
-        return 0.0
-    return math.sqrt(max(total["sq"] - n * mean ** 2, 0.0) / (n - 1) / n)
+def task_rewards(n_tasks, trajs, rank, world, device):
+    """Every task's reward in task order, on every rank (task i was played on rank i % world), rounded to
+    4 places for the log."""
+    rewards = [0.0] * n_tasks
+    for i, t in zip(range(rank, n_tasks, world), trajs):
+        rewards[i] = t.reward
+    return [round(r, 4) for r in all_sum(rewards, device)]
 
 
 TOOL_ERRORS = ("malformed", "phantom_tool", "schema", "off_menu", "execution", "no_tool_call")

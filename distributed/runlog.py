@@ -60,17 +60,32 @@ def log_step(cfg, logs, row, trajs, also_log):
     also_log(row)
 
 
+def standard_error(values):
+    """sqrt(s^2 / n), s^2 the sample variance (n - 1); 0 for fewer than 2 values."""
+    n = len(values)
+    if n < 2:
+        return 0.0
+    mean = sum(values) / n
+    return (sum((v - mean) ** 2 for v in values) / (n - 1) / n) ** 0.5
+
+
 def validation_gain(out_dir):
-    """One line: the run's first and last validation reward (metrics.jsonl) and the gain in standard errors
-    of the difference, sqrt(se_0^2 + se_1^2); None before a second evaluation."""
+    """One line: the run's first and last validation reward (metrics.jsonl) and the gain in standard errors:
+    paired (the per-task differences' standard error: the same tasks and seeds before and after) and unpaired
+    (sqrt(se_0^2 + se_1^2), which also counts the tasks' spread, so errs large). None before a second
+    evaluation."""
     with open(os.path.join(out_dir, "metrics.jsonl")) as f:
-        evals = [row for row in map(json.loads, f) if "val_reward_se" in row]
+        evals = [row for row in map(json.loads, f) if "val_rewards" in row]
     if len(evals) < 2:
         return None
-    (a, se_a), (b, se_b) = [(r["val_reward"], r["val_reward_se"]) for r in (evals[0], evals[-1])]
-    se = (se_a ** 2 + se_b ** 2) ** 0.5
-    return (f"validation reward {a:.3f} (se {se_a:.3f}) at step {evals[0]['step']} -> {b:.3f} (se {se_b:.3f}) "
-            f"at step {evals[-1]['step']}: {b - a:+.3f}, {(b - a) / se if se else 0.0:+.1f} standard errors")
+    first, last = evals[0], evals[-1]
+    gain = last["val_reward"] - first["val_reward"]
+    paired = standard_error([b - a for a, b in zip(first["val_rewards"], last["val_rewards"])])
+    unpaired = (first["val_reward_se"] ** 2 + last["val_reward_se"] ** 2) ** 0.5
+    in_se = lambda se: gain / se if se else 0.0  # noqa: E731
+    return (f"validation reward {first['val_reward']:.3f} at step {first['step']} -> {last['val_reward']:.3f} at "
+            f"step {last['step']} ({len(last['val_rewards'])} tasks): {gain:+.3f}, {in_se(paired):+.1f} "
+            f"standard errors paired (se {paired:.3f}), {in_se(unpaired):+.1f} unpaired (se {unpaired:.3f})")
 
 
 def out_of_time(cfg, elapsed_s, device):

@@ -300,28 +300,44 @@ def test_evaluation_is_a_fixed_draw_that_seed_base_moves(process_group):
 
 
 
-def test_validation_reward_has_its_standard_error(process_group):
-    """val_reward_se is the sample sd of the episodes' rewards over sqrt(n), by hand: what a run's before/after
-    gain is read against (the main job's eval covers the whole validation split to make it small)."""
-    device = process_group[2]
+def test_validation_gives_every_tasks_reward_and_the_means_standard_error(process_group):
+    """grpo.evaluate's val_rewards are the tasks' rewards in task order (their mean is val_reward) and
+    val_reward_se their sample sd over sqrt(n), by hand."""
+    import agent
+    import config
+    rank, world, device = process_group
+    cfg = config.load("configs/tiny.yaml", config.Config, ["rollout.max_new_tokens=24", "rollout.max_turns=2",
+                                                              "eval_tasks=6", "rollout.top_p=1.0"])
+    tasks = agent.validation_tasks(cfg.eval_split, cfg.eval_tasks)
+    torch.manual_seed(0)
+    model, tok = agent.load_policy(cfg.model)
+    ev = grpo.evaluate(cfg, model, tok, tasks, rank, world, device)
+    played = agent.evaluation_rollouts(model, tok, tasks, cfg.rollout, grpo.VALIDATION_SEED_BASE)[1]
+    assert ev["val_rewards"] == [round(t.reward, 4) for t in played]
+    assert ev["val_reward"] == pytest.approx(np.mean(ev["val_rewards"]), abs=1e-4)
+    # rank 1 of 2 played tasks 1 and 3: its rewards land there (the all-reduce adds the other rank's)
+    mine = [SimpleNamespace(reward=0.25), SimpleNamespace(reward=0.75)]
+    assert grpo.task_rewards(4, mine, 1, 2, device) == [0.0, 0.25, 0.0, 0.75]
     rewards = [0.1, 0.5, 0.9, 0.3, 0.3]
-    trajs = [SimpleNamespace(reward=r) for r in rewards]
-    expected = float(np.std(rewards, ddof=1) / np.sqrt(len(rewards)))
-    assert grpo.reward_se(trajs, float(np.mean(rewards)), device) == pytest.approx(expected)
-    assert grpo.reward_se(trajs[:1], 0.1, device) == 0.0
+    assert runlog.standard_error(rewards) == pytest.approx(np.std(rewards, ddof=1) / np.sqrt(5))
+    assert runlog.standard_error([0.4]) == 0.0
 
 
 def test_a_run_reports_its_gain_in_standard_errors(tmp_path):
-    """runlog.validation_gain reads the first and last evaluation of metrics.jsonl (training rows between
-    them carry no val_reward_se) and divides the gain by sqrt(se_0^2 + se_1^2)."""
+    """runlog.validation_gain pairs the first and last evaluation of metrics.jsonl task by task (training
+    rows between them carry no val_rewards); the unpaired error is sqrt(se_0^2 + se_1^2)."""
     import json
-    rows = [{"step": 0, "val_reward": 0.40, "val_reward_se": 0.03}, {"step": 1, "reward": 0.9},
-            {"step": 5, "val_reward": 0.45, "val_reward_se": 0.04}, {"step": 9, "val_reward": 0.50, "val_reward_se": 0.04}]
+    before = [0.2, 0.4, 0.6, 0.4]
+    after = [0.3, 0.4, 0.8, 0.5]             # differences 0.1, 0, 0.2, 0.1: mean 0.1, se 0.0408
+    rows = [{"step": 0, "val_reward": 0.40, "val_reward_se": 0.03, "val_rewards": before},
+            {"step": 1, "reward": 0.9},
+            {"step": 9, "val_reward": 0.50, "val_reward_se": 0.04, "val_rewards": after}]
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))
     assert runlog.validation_gain(tmp_path) is None
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     line = runlog.validation_gain(tmp_path)
-    assert "0.400" in line and "step 9" in line and "+0.100" in line and "+2.0 standard errors" in line
+    assert "0.400 at step 0" in line and "step 9 (4 tasks)" in line and "+0.100" in line
+    assert "+2.4 standard errors paired (se 0.041)" in line and "+2.0 unpaired (se 0.050)" in line
 
 ENTROPY_BONUS = '''"""An entropy bonus for GRPO as a grpo.Extension: loss -= coef * mean token entropy of each sequence."""
 import sys
