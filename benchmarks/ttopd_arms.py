@@ -20,6 +20,7 @@ covers every recorded run (its `runs` column says how many). Arms:
   (these three pin distill.schedule_steps=0: the 40 / 5 / 30 steps of the recorded campaigns, as written)
   ttopd_scaled      ttopd.py configs/ttopd_tiny.yaml as it is: the schedule scaled to steps=1000 (ttopd.run_scaled)
   ttopd_submit      ttopd_informative with distill.last_kl_turns=1: only the submit turn is distilled
+  ttopd_light       ttopd_informative with distill.lam=0.5
 Then val_seeds.py scores the warm start and every final policy on --val-tasks validation tasks under 5 seed
 sets. Writes benchmarks/results/ttopd_arms_<minutes>min.{json,md,png}: per arm, the mean and the spread (sd, min, max)
 over its runs; every run is reported, none is chosen.
@@ -49,6 +50,8 @@ ARMS = {
     "ttopd_scaled": ("ttopd.py", "ttopd_tiny.yaml", []),
     # informative, the KL on the last turn only: the submit turn, where the hint names the answer
     "ttopd_submit": ("ttopd.py", "ttopd_tiny.yaml", ["distill.last_kl_turns=1", "distill.schedule_steps=0"]),
+    # informative with lambda 0.5: the distillation gradient below GRPO's own, not 4-9x it as at lambda 4
+    "ttopd_light": ("ttopd.py", "ttopd_tiny.yaml", ["distill.lam=0.5", "distill.schedule_steps=0"]),
 }
 
 
@@ -262,7 +265,7 @@ def main():
     ap.add_argument("--minutes", type=float, default=60)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--arms", nargs="+", choices=list(ARMS),
-                    default=[a for a in ARMS if a not in ("ttopd_scaled", "ttopd_submit")])
+                    default=[a for a in ARMS if a not in ("ttopd_scaled", "ttopd_submit", "ttopd_light")])
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--val-tasks", type=int, default=100)
     ap.add_argument("--val-sets", type=int, default=5)
