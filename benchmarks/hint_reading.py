@@ -11,6 +11,8 @@ Conditions, each on the same eval_tasks validation tasks with the same sampling 
   mislead     a confirmatory cue that names a *wrong* answer as correct: its "accuracy" column is the share
               of episodes that submitted the hinted wrong answer;
   mislead_unhinted  the same wrong answers scored without a hint: the base rate that `mislead` is read against.
+Each condition reports accuracy, reward, and the episodes' format score, malformed calls and turns: a sampled
+hinted teacher's habits on the work-up turns, which ttopd.py's per-turn KL pulls the student toward.
 A teacher that can read hints scores confirm, redirect > none, and mislead well above mislead_unhinted.
 The teacher in TT-OPD does not sample: it scores the student's tokens. So the script also reports, teacher-forced
 on the scripted expert's episode, how much a hint raises the log-probability of the final (submit_answer) turn:
@@ -99,6 +101,17 @@ def teacher_forced(model, tok, cfg, conds):
     return rise
 
 
+def episode_means(trajs):
+    """What a condition's sampled episodes did: accuracy and reward, and the habits a per-turn KL toward a
+    hinted teacher pulls on (format score, malformed calls and turns an episode: grpo.rollout_metrics's)."""
+    n = len(trajs)
+    return {"accuracy": sum(t.reward_info["accuracy"] == 1.0 for t in trajs) / n,
+            "reward": sum(t.reward for t in trajs) / n, "episodes": n,
+            "format": sum(t.reward_info["format"] for t in trajs) / n,
+            "malformed": sum(t.errors.get("malformed", 0) for t in trajs) / n,
+            "turns": sum(t.n_turns for t in trajs) / n}
+
+
 def measure(cfg, checkpoint, tasks):
     model, tok = agent.load_policy(cfg.model, checkpoint)
     model.eval()
@@ -109,12 +122,8 @@ def measure(cfg, checkpoint, tasks):
         trajs = agent.rollout(model, tok, scored, cfg.rollout, seeds=[SEED_BASE + i for i in range(len(tasks))],
                               progress=False, hints=[agent.hint_ids(tok, h) for h in texts],
                               reward_config=cfg.reward)
-        n = len(trajs)
-        rows[name] = {"accuracy": sum(t.reward_info["accuracy"] == 1.0 for t in trajs) / n,
-                      "reward": sum(t.reward for t in trajs) / n, "episodes": n,
-                      "wall_s": round(time.time() - t0, 1)}
-        print(f"{checkpoint}  {name:9s} accuracy {rows[name]['accuracy']:.3f}  reward {rows[name]['reward']:.3f}",
-              flush=True)
+        rows[name] = {**episode_means(trajs), "wall_s": round(time.time() - t0, 1)}
+        print(f"{checkpoint}  {name:9s} " + "  ".join(f"{k} {v:.3f}" for k, v in rows[name].items()), flush=True)
     rows["teacher_forced_rise"] = teacher_forced(model, tok, cfg, conds)
     print(f"{checkpoint}  teacher-forced rise of the submit turn's log-prob: {rows['teacher_forced_rise']}", flush=True)
     rows["teacher_forced_follow"] = teacher_forced_follow(model, tok, cfg, choice_cases("validation", 60, 1))

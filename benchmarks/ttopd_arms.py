@@ -23,7 +23,9 @@ covers every recorded run (its `runs` column says how many). Arms:
   ttopd_light       ttopd_informative with distill.lam=0.5
 Then val_seeds.py scores the warm start and every final policy on --val-tasks validation tasks under 5 seed
 sets. Writes benchmarks/results/ttopd_arms_<minutes>min.{json,md,png}: per arm, the mean and the spread (sd, min, max)
-over its runs; every run is reported, none is chosen.
+over its runs; every run is reported, none is chosen. Under the table: each arm minus GRPO on the final scores
+(Welch), and at equal steps on the training curves, paired by seed (equal_steps: a seed meets the same cases at
+every step in every arm), against GRPO and against TT-OPD without hints.
 """
 import argparse
 import hashlib
@@ -205,6 +207,42 @@ def differences(s, reference="grpo"):
     return lines
 
 
+STEP_KEYS = (("train_reward", "training reward"), ("accuracy", "accuracy"), ("format", "format score"),
+             ("err_malformed", "malformed calls"), ("turns", "turns"))
+
+
+def curve(run, key):
+    """A run record's per-step values of key (older records kept some at the top level)."""
+    return run[key] if key in run else run.get("curves", {}).get(key, [])
+
+
+def equal_steps(s, reference="grpo", first=2):
+    """Each arm against the reference at equal steps, paired by training seed: a seed draws the same tasks and
+    sampling seeds at every step in every arm (grpo.step_tasks), so arm and reference meet the same cases. Per
+    seed, the mean over steps first..L of arm minus reference (L: the fewest steps any run of the two made;
+    step 1 is the same policy in every arm); then the mean over seeds and its standard error, sd / sqrt(n)."""
+    arms = s["arms"]
+    if reference not in arms:
+        return []
+    ref = {r["seed"]: r for r in arms[reference]["runs"]}
+    lines = ["", f"| arm - {reference}, equal steps, paired by seed | steps | runs | " +
+             " | ".join(f"{name}: difference (SE), in SE" for _, name in STEP_KEYS) + " |",
+             "|" + "---|" * (3 + len(STEP_KEYS))]
+    for arm in [a for a in arms if a != reference]:
+        pairs = [(r, ref[r["seed"]]) for r in arms[arm]["runs"] if r["seed"] in ref]
+        if len(pairs) < 2:
+            continue
+        last = min(len(curve(r, "train_reward")) for pair in pairs for r in pair)
+        cells = []
+        for key, _ in STEP_KEYS:
+            d = [statistics.mean(curve(a, key)[first - 1:last]) - statistics.mean(curve(b, key)[first - 1:last])
+                 for a, b in pairs]
+            mean, se = statistics.mean(d), statistics.stdev(d) / len(d) ** 0.5
+            cells.append(f"{mean:+.3f} ({se:.3f}), {mean / se if se else float('nan'):+.1f}")
+        lines.append(f"| {arm} | {first}-{last} | {len(pairs)} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def table(s):
     b = s["warm_start"]
     lines = [f"warm start: val reward {b['mean']:.3f} (sd of one seed set {b['sd']:.3f}), "
@@ -216,7 +254,8 @@ def table(s):
         lines.append(f"| {arm} | {len(a['runs'])} | {a['steps']['mean']:.0f} | {v['mean']:.3f} ({v['sd']:.3f}) "
                      f"[{v['min']:.3f}, {v['max']:.3f}] | {v['mean'] - b['mean']:+.3f} | {acc['mean']:.3f} "
                      f"({acc['sd']:.3f}) | {a['len_std']['mean']:.1f} | {a['turns_std']['mean']:.2f} |")
-    return "\n".join(lines + differences(s))
+    # against GRPO, and against the teacher without hints: what the hint's content adds to distillation
+    return "\n".join(lines + differences(s) + equal_steps(s) + equal_steps(s, "ttopd_none"))
 
 
 def band(ax, runs, label, width=5):
@@ -240,7 +279,7 @@ def plot(s, path):
               ("response_tokens", "response tokens an episode"))
     for ax, (key, title) in zip(axes.flat, panels):
         for arm, a in s["arms"].items():
-            runs = [r[key] if key in r else r.get("curves", {}).get(key) for r in a["runs"]]
+            runs = [curve(r, key) for r in a["runs"]]
             if all(runs):
                 band(ax, runs, arm)
         ax.set(title=f"{title} (5-step mean; band: min-max over runs)", xlabel="step")

@@ -266,6 +266,25 @@ def test_the_arms_table_gives_each_arms_difference_from_grpo_in_standard_errors(
     assert ttopd_arms.differences({"arms": {"ttopd_informative": arm}}) == []      # no GRPO arm: no lines
 
 
+def test_the_arms_table_pairs_runs_by_seed_at_equal_steps():
+    """equal_steps: per seed, the mean over steps 2..L (L the fewest steps of the pair's runs) of arm minus GRPO,
+    then mean and SE over seeds. Seed 0: TT-OPD 0.3, 0.3 vs GRPO 0.4, 0.6 (its third step not compared) ->
+    -0.2; seed 1: 0.5, 0.5 vs 0.5, 0.7 -> -0.1: mean -0.15, SE 0.05 (sd 0.0707 / sqrt 2), -3.0 SE. A seed
+    without a GRPO run is left out; an arm with under two pairs gets no line."""
+    from benchmarks import ttopd_arms
+
+    def run(seed, rewards):
+        n = len(rewards)
+        return {"seed": seed, "train_reward": rewards,
+                "curves": {k: [0.5] * n for k in ("accuracy", "format", "err_malformed", "turns")}}
+    grpo = {"runs": [run(0, [0.1, 0.4, 0.6, 0.9]), run(1, [0.2, 0.5, 0.7])]}
+    arm = {"runs": [run(0, [0.1, 0.3, 0.3]), run(1, [0.2, 0.5, 0.5, 0.9]), run(2, [0.0, 0.0, 0.0])]}
+    lines = ttopd_arms.equal_steps({"arms": {"grpo": grpo, "ttopd_informative": arm}})
+    assert lines[-1].startswith("| ttopd_informative | 2-3 | 2 | -0.150 (0.050), -3.0 | +0.000 (0.000)")
+    one = {"runs": [run(0, [0.1, 0.2, 0.3])]}
+    assert ttopd_arms.equal_steps({"arms": {"grpo": grpo, "ttopd_none": one}})[-1].startswith("|---")
+
+
 def test_an_arms_record_keeps_the_dynamics_per_step():
     """curve_stats keeps turns, response length, accuracy, format and, for TT-OPD, the distillation KL of every
     training step (not of the stop row), for the dynamics plot."""
