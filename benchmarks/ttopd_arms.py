@@ -219,8 +219,9 @@ def curve(run, key):
 def equal_steps(s, reference="grpo", first=2):
     """Each arm against the reference at equal steps, paired by training seed: a seed draws the same tasks and
     sampling seeds at every step in every arm (grpo.step_tasks), so arm and reference meet the same cases. Per
-    seed, the mean over steps first..L of arm minus reference (L: the fewest steps any run of the two made;
-    step 1 is the same policy in every arm); then the mean over seeds and its standard error, sd / sqrt(n)."""
+    seed, the mean over steps first..L of arm minus reference (L: the fewest steps of any paired run, so every
+    seed averages the same steps; step 1 is the same policy in every arm); then the mean over seeds and its
+    standard error, sd / sqrt(n)."""
     arms = s["arms"]
     if reference not in arms:
         return []

@@ -267,7 +267,7 @@ def test_the_arms_table_gives_each_arms_difference_from_grpo_in_standard_errors(
 
 
 def test_the_arms_table_pairs_runs_by_seed_at_equal_steps():
-    """equal_steps: per seed, the mean over steps 2..L (L the fewest steps of the pair's runs) of arm minus GRPO,
+    """equal_steps: per seed, the mean over steps 2..L (L the fewest steps of any paired run) of arm minus GRPO,
     then mean and SE over seeds. Seed 0: TT-OPD 0.3, 0.3 vs GRPO 0.4, 0.6 (its third step not compared) ->
     -0.2; seed 1: 0.5, 0.5 vs 0.5, 0.7 -> -0.1: mean -0.15, SE 0.05 (sd 0.0707 / sqrt 2), -3.0 SE. A seed
     without a GRPO run is left out; an arm with under two pairs gets no line."""
