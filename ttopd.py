@@ -51,7 +51,9 @@ class DistillConfig:
     hard_copy_every: int = opt(30, "teacher <- student every K steps", least=1)
     hints: str = opt("informative", "teacher's hint: informative (clinic/hints.py, "
                                     "built from the episode's outcome), generic "
-                                    "(hint_correct / hint_wrong: ablation) or none",
+                                    "(hint_correct / hint_wrong: ablation), none, or "
+                                    "informative on correct (confirm) or wrong (redirect) "
+                                    "episodes only",
                      choices=outcome_hints.STYLES)
     hint_correct: str = opt(outcome_hints.GENERIC[True], "the generic hint for an "
                                                          "episode with a correct answer")
@@ -174,7 +176,7 @@ def outcome_of(tr):
 def hint_text(d: DistillConfig, tr):
     """The hint the teacher reads for this episode, in the configured style (only the informative one needs
     more of the outcome than its correctness)."""
-    outcome = outcome_of(tr) if d.hints == "informative" else {"correct": is_correct(tr)}
+    outcome = {"correct": is_correct(tr)} if d.hints in ("generic", "none") else outcome_of(tr)
     return outcome_hints.render(tr.task, outcome, d.hints, {True: d.hint_correct, False: d.hint_wrong})
 
 

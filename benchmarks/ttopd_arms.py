@@ -21,6 +21,8 @@ covers every recorded run (its `runs` column says how many). Arms:
   ttopd_scaled      ttopd.py configs/ttopd_tiny.yaml as it is: the schedule scaled to steps=1000 (ttopd.run_scaled)
   ttopd_submit      ttopd_informative with distill.last_kl_turns=1: only the submit turn is distilled
   ttopd_light       ttopd_informative with distill.lam=0.5
+  ttopd_confirm     ... distill.hints=confirm: the informative hint on correct episodes only, none on wrong ones
+  ttopd_redirect    ... distill.hints=redirect: the informative hint on wrong episodes only
 Then val_seeds.py scores the warm start and every final policy on --val-tasks validation tasks under 5 seed
 sets. Writes benchmarks/results/ttopd_arms_<minutes>min.{json,md,png}: per arm, the mean and the spread (sd, min, max)
 over its runs; every run is reported, none is chosen. Under the table: each arm minus GRPO on the final scores
@@ -48,12 +50,15 @@ ARMS = {
     "ttopd_informative": ("ttopd.py", "ttopd_tiny.yaml", ["distill.schedule_steps=0"]),
     "ttopd_generic": ("ttopd.py", "ttopd_tiny.yaml", ["distill.hints=generic", "distill.schedule_steps=0"]),
     "ttopd_none": ("ttopd.py", "ttopd_tiny.yaml", ["distill.hints=none", "distill.schedule_steps=0"]),
-    # the same shares of the run as the main job's 120 steps (ttopd.run_scaled): at steps=1000, 333 / 42 / 250
+    # the same shares of the run as the main job's 100 steps (ttopd.run_scaled): at steps=1000, 400 / 50 / 300
     "ttopd_scaled": ("ttopd.py", "ttopd_tiny.yaml", []),
     # informative, the KL on the last turn only: the submit turn, where the hint names the answer
     "ttopd_submit": ("ttopd.py", "ttopd_tiny.yaml", ["distill.last_kl_turns=1", "distill.schedule_steps=0"]),
     # informative with lambda 0.5: the distillation gradient below GRPO's own, not 4-9x it as at lambda 4
     "ttopd_light": ("ttopd.py", "ttopd_tiny.yaml", ["distill.lam=0.5", "distill.schedule_steps=0"]),
+    # informative on one outcome only, no hint on the other: which half of the hint moves the student
+    "ttopd_confirm": ("ttopd.py", "ttopd_tiny.yaml", ["distill.hints=confirm", "distill.schedule_steps=0"]),
+    "ttopd_redirect": ("ttopd.py", "ttopd_tiny.yaml", ["distill.hints=redirect", "distill.schedule_steps=0"]),
 }
 
 

@@ -11,10 +11,12 @@ were skipped, the safety rules that were broken and, as privileged information t
 sees, the correct answer and the key evidence). The warm start (warmstart.py) shows the model these
 same texts at the same place, followed by the right work-up, so that the teacher can read them.
 Style "generic" is the ablation: one fixed sentence per outcome, carrying no case information.
+Styles "confirm" and "redirect" keep one kind (the informative text on correct, or on wrong, episodes)
+and give the other no hint: which half of the informative hint moves the student (ttopd_arms.py).
 """
 import random
 
-STYLES = ("informative", "generic", "none")
+STYLES = ("informative", "generic", "none", "confirm", "redirect")
 
 GENERIC = {True: "Teacher note: this work-up reached the right answer; the evidence gathered supports it.",
            False: "Teacher note: this work-up reached a wrong answer; re-check the key evidence and the "
@@ -57,7 +59,7 @@ def answer_text(task):
 
 def render(task, outcome, style="informative", generic=GENERIC):
     """The hint for this task and outcome, in the given style (`generic`: the fixed sentence per outcome)."""
-    if style == "none":
+    if style == "none" or style == ("redirect" if outcome["correct"] else "confirm"):
         return ""
     if style == "generic":
         return generic[bool(outcome["correct"])]

@@ -78,6 +78,20 @@ def test_generic_and_none_styles_carry_no_case_information(make_env, tasks):
     assert ttopd.hint_text(ttopd.DistillConfig(hints="none"), good) == ""
 
 
+def test_confirm_and_redirect_styles_give_one_outcome_its_informative_hint_and_the_other_none(make_env, tasks):
+    task = one_task_per_domain(tasks)[1]
+    good = played(make_env, task, envmod.expert_actions(task))
+    wrong = hints.wrong_answer(task, random.Random(0))
+    bad = played(make_env, task, envmod.expert_actions(task)[:-1] + [
+        envmod.format_call("submit_answer", {"answer": wrong})])
+    cue, redirect = (ttopd.hint_text(ttopd.DistillConfig(), ep) for ep in (good, bad))
+    style = {s: [ttopd.hint_text(ttopd.DistillConfig(hints=s), ep) for ep in (good, bad)]
+             for s in ("confirm", "redirect")}
+    assert cue.startswith("Teacher note: correct") and redirect
+    assert style["confirm"] == [cue, ""] and style["redirect"] == ["", redirect]
+    assert f"the submitted answer {wrong} is wrong" in style["redirect"][1]
+
+
 def test_hinted_demonstrations_put_the_hint_where_the_teacher_reads_it(tasks):
     cfg = config.load("configs/tiny.yaml", config.Config, ["warm_start.hint_share=1.0"])
     tok = agent.load_policy(cfg.model)[1]
