@@ -150,7 +150,7 @@ MUTANTS = [
     M("the distillation term is not this micro-batch's share", "ttopd.py", "return self._capped(self.lam * kl, mb) * n_seqs / mb.batch_seqs",
       "return self._capped(self.lam * kl, mb)", TTOPD_T),
     M("hints chosen by the opposite outcome", "ttopd.py",
-      'outcome = outcome_of(tr) if d.hints == "informative" else {"correct": is_correct(tr)}',
+      'outcome = {"correct": is_correct(tr)} if d.hints in ("generic", "none") else outcome_of(tr)',
       'outcome = {**outcome_of(tr), "correct": not is_correct(tr)}', TTOPD_T),
     M("resume does not restore the teacher (it is left out of the checkpoint)", "ttopd.py",
       'return {"teacher": get_model_state_dict(self.teacher), "lam": self.schedule.value,',
@@ -254,6 +254,9 @@ MUTANTS = [
       "out.append(float(lp[r, len(p) - 2:len(p) - 2 + len(c)].mean()))", EVAL_T),
     M("redirection hint leaves out the correct answer", "clinic/hints.py",
       "'The correct one is {{\"answer\": \"{answer}\"}}.')", "'')", HINTS_T + TTOPD_T),
+    M("the confirm and redirect styles hint the wrong outcome", "clinic/hints.py",
+      'style == ("redirect" if outcome["correct"] else "confirm")',
+      'style == ("confirm" if outcome["correct"] else "redirect")', HINTS_T),
     M("a torn log line in the middle is skipped too", "clinic/files.py",
       'if tail == "skip" and not line.endswith("\\n"):', 'if tail == "skip":', FILES_T),
     # ---- clinical content (issue 33): the interaction model, the physiology, the audit

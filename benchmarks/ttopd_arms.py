@@ -50,7 +50,7 @@ ARMS = {
     "ttopd_informative": ("ttopd.py", "ttopd_tiny.yaml", ["distill.schedule_steps=0"]),
     "ttopd_generic": ("ttopd.py", "ttopd_tiny.yaml", ["distill.hints=generic", "distill.schedule_steps=0"]),
     "ttopd_none": ("ttopd.py", "ttopd_tiny.yaml", ["distill.hints=none", "distill.schedule_steps=0"]),
-    # the same shares of the run as the main job's 100 steps (ttopd.run_scaled): at steps=1000, 400 / 50 / 300
+    # the same shares of the run as the main job's 120 steps (ttopd.run_scaled): at steps=1000, 333 / 42 / 250
     "ttopd_scaled": ("ttopd.py", "ttopd_tiny.yaml", []),
     # informative, the KL on the last turn only: the submit turn, where the hint names the answer
     "ttopd_submit": ("ttopd.py", "ttopd_tiny.yaml", ["distill.last_kl_turns=1", "distill.schedule_steps=0"]),
@@ -310,7 +310,7 @@ def main():
     ap.add_argument("--minutes", type=float, default=60)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--arms", nargs="+", choices=list(ARMS),
-                    default=[a for a in ARMS if a not in ("ttopd_scaled", "ttopd_submit", "ttopd_light")])
+                    default=[a for a in ARMS if a in ("grpo", "ttopd_informative", "ttopd_generic", "ttopd_none")])
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--val-tasks", type=int, default=100)
     ap.add_argument("--val-sets", type=int, default=5)
