@@ -174,8 +174,8 @@ def outcome_of(tr):
 
 
 def hint_text(d: DistillConfig, tr):
-    """The hint the teacher reads for this episode, in the configured style (only the informative one needs
-    more of the outcome than its correctness)."""
+    """The hint the teacher reads for this episode, in the configured style (generic and none need only its
+    correctness; the informative text, whole or in its confirm / redirect half, needs the whole outcome)."""
     outcome = {"correct": is_correct(tr)} if d.hints in ("generic", "none") else outcome_of(tr)
     return outcome_hints.render(tr.task, outcome, d.hints, {True: d.hint_correct, False: d.hint_wrong})
 

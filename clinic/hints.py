@@ -59,6 +59,7 @@ def answer_text(task):
 
 def render(task, outcome, style="informative", generic=GENERIC):
     """The hint for this task and outcome, in the given style (`generic`: the fixed sentence per outcome)."""
+    # "confirm" hints correct episodes only, "redirect" wrong ones only: each is silent on the other outcome
     if style == "none" or style == ("redirect" if outcome["correct"] else "confirm"):
         return ""
     if style == "generic":
