@@ -327,12 +327,14 @@ def cloning_set(cfg, tok, rng):
     return tasks, demos, trajs
 
 
-def inputs_sha256(cfg, trajs):
+def inputs_sha256(cfg, trajs, start_weights=None):
     """What a warm start is a function of, hashed: the warm_start and model config (out_dir and device aside),
     the embedded model's shape or the starting checkpoint's weights, every cloning demonstration's tokens and
     mask (the bank, the expert, the tokenizer and the env's responses are all in them), this file's code and
     the torch and transformers versions. A shipped warm start records it, and tests/test_hints.py recomputes
-    it from the checkout."""
+    it from the checkout. start_weights: the starting checkpoint's .safetensors sha256s in name order, where
+    that checkpoint is gone (a chain of warm starts of which only the last is shipped: its predecessors'
+    records hold them); else they are read from model.path."""
     import transformers
     h = hashlib.sha256()
     ws = {k: v for k, v in dataclasses.asdict(cfg.warm_start).items() if k != "out_dir"}
@@ -342,9 +344,11 @@ def inputs_sha256(cfg, trajs):
         with open(os.path.join(agent.ROOT, cfg.model.tiny_config), "rb") as f:
             h.update(f.read())
     else:                   # a warm start continued from a checkpoint is a function of its weights too
-        for name in sorted(os.listdir(cfg.model.path)):
-            if name.endswith(".safetensors"):
-                h.update(files.sha256(os.path.join(cfg.model.path, name)).encode())
+        if start_weights is None:
+            start_weights = [files.sha256(os.path.join(cfg.model.path, name))
+                             for name in sorted(os.listdir(cfg.model.path)) if name.endswith(".safetensors")]
+        for digest in start_weights:
+            h.update(digest.encode())
     for t in trajs:
         h.update(json.dumps([t.ids, t.mask]).encode())
     with open(os.path.abspath(__file__), "rb") as f:

@@ -339,3 +339,53 @@ def test_a_warm_start_records_what_built_it(tmp_path, monkeypatch):
         next(model.parameters()).add_(1.0)
     model.save_pretrained(tmp_path / "ws2")
     assert warmstart.inputs_sha256(cont, trajs) != before
+
+
+SHIPPED = os.path.join(ROOT, "data", "warmstart_hint_reading")
+
+
+def test_the_shipped_hint_reading_warm_start_is_what_its_commands_build():
+    """data/warmstart_hint_reading was built by the commands in its build.json, each from the one before
+    (model.path = the previous out_dir). Each stage's inputs_sha256 is recomputed from this checkout (config,
+    demonstrations, warmstart.py, library versions) with the previous stage's recorded weights, and the
+    shipped weights are the last stage's. A change to any of those fails here: rebuild with the commands
+    (about 45 minutes on 2 cores, thread counts as recorded) and ship the new weights and records."""
+    import json
+    import shlex
+    from transformers import AutoTokenizer
+    from clinic import files
+    stages = json.load(open(os.path.join(SHIPPED, "build.json")))
+    tok = AutoTokenizer.from_pretrained(agent.TOKENIZER_DIR, local_files_only=True)
+    previous = None
+    for stage in stages:
+        argv = shlex.split(stage["command"])
+        argv = argv[argv.index("warmstart.py") + 1:]
+        cfg = config.load(argv[0], config.Config, argv[1:], ignore_sections=True)
+        assert cfg.model.path == (previous["out_dir"] if previous else ""), stage["command"]
+        trajs = warmstart.cloning_set(cfg, tok, random.Random(cfg.warm_start.seed))[2]
+        start = [previous["weights_sha256"]] if previous else None
+        assert warmstart.inputs_sha256(cfg, trajs, start) == stage["inputs_sha256"], stage["command"]
+        previous = {"out_dir": cfg.warm_start.out_dir, "weights_sha256": stage["weights_sha256"]}
+    assert files.sha256(os.path.join(SHIPPED, "model.safetensors")) == stages[-1]["weights_sha256"]
+
+
+def test_the_shipped_hint_reading_teacher_follows_a_misleading_hint():
+    """Teacher-forced, as TT-OPD's teacher scores a student: on held-out multiple-choice cases a confirmatory
+    hint naming a wrong option makes that option's submit turn likelier than the right one's (follow; a model
+    that ignores the hint follows about 1 - right of the time, as the untrained embedded model here does) and
+    gives the wrong answer's tokens most of the log-probability they could gain (pull_ceiling)."""
+    import torch
+    from benchmarks import hint_reading
+    torch.manual_seed(0)
+    cfg = config.load("configs/tiny.yaml", config.Config, [])
+    cases = hint_reading.choice_cases("validation", 12, 1)
+    follows = {}
+    for name, path in (("shipped", SHIPPED), ("untrained", None)):
+        model, tok = agent.load_policy(cfg.model, path)
+        model.eval()
+        follows[name] = hint_reading.teacher_forced_follow(model, tok, cfg, cases)
+    shipped, untrained = follows["shipped"], follows["untrained"]
+    assert shipped["follow"] >= 0.8 and shipped["follow"] - (1 - shipped["right"]) >= 0.3
+    assert shipped["pull_answer"] >= 0.7 * shipped["pull_ceiling"] > 0
+    assert abs(untrained["follow"] - (1 - untrained["right"])) <= 0.25
+    assert abs(untrained["pull_answer"]) < 0.2 * shipped["pull_answer"]
