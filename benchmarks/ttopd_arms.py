@@ -1,16 +1,18 @@
 """GRPO vs TT-OPD (informative, generic, no hints) from the same warm start, equal wall time, several
 training seeds per arm, each final policy scored on the 5 seed sets of val_seeds.py.
 
-  python benchmarks/ttopd_arms.py [--minutes 60] [--seeds 0 1 2] [--parallel 2] [--arms A ...] [key=value ...]
+  python benchmarks/ttopd_arms.py [--minutes 60] [--name NAME] [--seeds 0 1 2] [--parallel 2] [--arms A ...]
+                                  [--init CHECKPOINT] [key=value ...]
 
 Each run is one process with one torch thread (`--parallel` of them at a time) that stops after the step
-that passes `--minutes` (config time_budget_min); its training seed is config `seed`. Runs live in
-runs/arms_<minutes>min/ (not in git). Each scored run leaves a small record in git,
-benchmarks/results/ttopd_arms_<minutes>min/<arm>_s<seed>.json (its 5 validation sets and its training curves);
-a run with a record or a final policy is not trained again. So a campaign too long for one sitting (4 arms x 3
-seeds x 60 min is 6 hours at two at a time) is done a few runs per call, on any clone that has the same warm
-start (the warm start's record holds its weights' sha256; another is refused), and the table always
-covers every recorded run (its `runs` column says how many). Arms:
+that passes `--minutes` (config time_budget_min); its training seed is config `seed`. A campaign is named
+(`--name`, default the minutes: 60min); its runs live in runs/arms_<name>/ (not in git). Each scored run leaves
+a small record in git, benchmarks/results/ttopd_arms_<name>/<arm>_s<seed>.json (its 5 validation sets and its
+training curves); a run with a record or a final policy is not trained again. So a campaign too long for one
+sitting (4 arms x 3 seeds x 60 min is 6 hours at two at a time) is done a few runs per call, on any clone that
+has the same warm start, minutes and overrides (the warm start's record holds them and its weights' sha256;
+other ones are refused: give another name), and the table always covers every recorded run (its `runs` column
+says how many). Arms:
   grpo              grpo.py configs/tiny.yaml with ttopd_tiny.yaml's GRPO settings (cosine length reward, token
                     cap, top-p 1.0, lr and its cosine schedule, warm-up, two minibatches): every key but the
                     distill section is equal
@@ -65,24 +67,24 @@ ARMS = {
 CURVES = ("turns", "response_tokens", "accuracy", "format", "err_malformed", "distill_kl")   # per step, recorded
 
 
-def campaign_dir(minutes):
-    return os.path.join(ROOT, "runs", f"arms_{minutes:g}min")
+def campaign_dir(campaign):
+    return os.path.join(ROOT, "runs", f"arms_{campaign}")
 
 
-def run_dir(minutes, arm, seed):
-    return os.path.join(campaign_dir(minutes), f"{arm}_s{seed}")
+def run_dir(campaign, arm, seed):
+    return os.path.join(campaign_dir(campaign), f"{arm}_s{seed}")
 
 
-def record_path(minutes, name):
-    return os.path.join(RESULTS, f"ttopd_arms_{minutes:g}min", name + ".json")
+def record_path(campaign, name):
+    return os.path.join(RESULTS, f"ttopd_arms_{campaign}", name + ".json")
 
 
-def trained(minutes, arm, seed):
-    return os.path.exists(os.path.join(run_dir(minutes, arm, seed), "final", "config.json"))
+def trained(campaign, arm, seed):
+    return os.path.exists(os.path.join(run_dir(campaign, arm, seed), "final", "config.json"))
 
 
-def finished(minutes, arm, seed):
-    return os.path.exists(record_path(minutes, f"{arm}_s{seed}")) or trained(minutes, arm, seed)
+def finished(campaign, arm, seed):
+    return os.path.exists(record_path(campaign, f"{arm}_s{seed}")) or trained(campaign, arm, seed)
 
 
 def start(cmd, log):
@@ -106,12 +108,12 @@ def run_all(jobs, parallel):
             print(f"{time.strftime('%H:%M:%S')} finished {item[0]}", flush=True)
 
 
-def training_jobs(arms, seeds, minutes, extra):
+def training_jobs(arms, seeds, minutes, campaign, extra):
     jobs = []
     for seed in seeds:
-        for arm in [a for a in arms if not finished(minutes, a, seed)]:
+        for arm in [a for a in arms if not finished(campaign, a, seed)]:
             script, cfg, arm_args = ARMS[arm]
-            out = run_dir(minutes, arm, seed)
+            out = run_dir(campaign, arm, seed)
             shutil.rmtree(out, ignore_errors=True)      # an unfinished run starts afresh (grpo.py refuses a used
             if os.path.exists(out + "_val.json"):      # out_dir), with no stale results beside it
                 os.remove(out + "_val.json")
@@ -145,10 +147,10 @@ def spread(values):
             "min": min(values), "max": max(values), "runs": values}
 
 
-def run_record(minutes, arm, seed):
+def run_record(campaign, arm, seed):
     """The run's lasting result: its validation sets and its training curves (runs/ is not kept)."""
-    scores = json.load(open(run_dir(minutes, arm, seed) + "_val.json"))["rows"][0]
-    rows = [json.loads(x) for x in open(os.path.join(run_dir(minutes, arm, seed), "metrics.jsonl"))]
+    scores = json.load(open(run_dir(campaign, arm, seed) + "_val.json"))["rows"][0]
+    rows = [json.loads(x) for x in open(os.path.join(run_dir(campaign, arm, seed), "metrics.jsonl"))]
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     return {"seed": seed, "val_reward": scores["mean"], "val_accuracy": scores["acc_mean"],
             "val_sets": scores["rewards"], "commit": commit, **curve_stats(rows)}
@@ -160,28 +162,35 @@ def weights_digest(checkpoint):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def check_init(minutes, init):
-    """Refuse to add runs from another warm start than the recorded ones (a fresh clone builds its own, which
-    need not be bit-identical: kb tie-breaking, thread counts)."""
-    path = record_path(minutes, "warmstart")
-    want = json.load(open(path)).get("init_sha256") if os.path.exists(path) else None
-    if want and want != weights_digest(init):
-        sys.exit(f"--init {init} is not the warm start this campaign's runs started from ({path}); "
-                 "use that checkpoint or another --minutes")
+def check_campaign(campaign, init, minutes, extra):
+    """Refuse to add runs to a campaign from another warm start (a fresh clone builds its own, which need not
+    be bit-identical: kb tie-breaking, thread counts), or with other minutes or overrides than its recorded
+    runs: one campaign, one setting. Records from before minutes and overrides were kept check the init only."""
+    path = record_path(campaign, "warmstart")
+    if not os.path.exists(path):
+        return
+    want = json.load(open(path))
+    if want.get("init_sha256") not in (None, weights_digest(init)):
+        sys.exit(f"--init {init} is not the warm start campaign {campaign}'s runs started from ({path}); "
+                 "use that checkpoint or another --name")
+    for key, value in (("minutes", minutes), ("overrides", extra)):
+        if key in want and want[key] != value:
+            sys.exit(f"campaign {campaign} was run with {key} {want[key]}, not {value} ({path}); "
+                     "use those or another --name")
 
 
-def save_record(minutes, name, record):
-    path = record_path(minutes, name)
+def save_record(campaign, name, record):
+    path = record_path(campaign, name)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         json.dump(record, f)
 
 
-def summarise(minutes, arms, seeds, base):
+def summarise(campaign, arms, seeds, base):
     out = {"warm_start": base, "arms": {}}
     for arm in arms:
-        runs = [json.load(open(record_path(minutes, f"{arm}_s{s}"))) for s in seeds
-                if os.path.exists(record_path(minutes, f"{arm}_s{s}"))]
+        runs = [json.load(open(record_path(campaign, f"{arm}_s{s}"))) for s in seeds
+                if os.path.exists(record_path(campaign, f"{arm}_s{s}"))]
         if not runs:
             continue
         out["arms"][arm] = {"runs": runs, **{k: spread([r[k] for r in runs]) for k in
@@ -316,27 +325,32 @@ def main():
     ap.add_argument("--val-sets", type=int, default=5)
     ap.add_argument("--skip-training", action="store_true", help="score and summarise the finished runs")
     ap.add_argument("--init", default="checkpoints/warmstart", help="the warm start every arm starts from")
+    ap.add_argument("--name", help="the campaign's name: runs/arms_NAME, results/ttopd_arms_NAME "
+                    "(default: the minutes, e.g. 60min); one name, one warm start, minutes and overrides")
     ap.add_argument("extra", nargs="*", help="key=value overrides for every run")
     a = ap.parse_args()
+    name = a.name or f"{a.minutes:g}min"
     if not a.skip_training:
-        check_init(a.minutes, a.init)
-        run_all(training_jobs(a.arms, a.seeds, a.minutes, [f"init_checkpoint={a.init}", *a.extra]), a.parallel)
-    m = a.minutes
-    os.makedirs(campaign_dir(m), exist_ok=True)
-    warm = os.path.join(campaign_dir(m), "warmstart")
-    new = [(arm, s) for s in a.seeds for arm in a.arms if trained(m, arm, s) and not
-           os.path.exists(record_path(m, f"{arm}_s{s}"))]
-    cks = [("warmstart", a.init, warm + "_val.json")] * (not os.path.exists(record_path(m, "warmstart"))) + [
-        (f"{arm}_s{s}", os.path.join(run_dir(m, arm, s), "final"), run_dir(m, arm, s) + "_val.json") for arm, s in new]
+        check_campaign(name, a.init, a.minutes, a.extra)
+        run_all(training_jobs(a.arms, a.seeds, a.minutes, name, [f"init_checkpoint={a.init}", *a.extra]),
+                a.parallel)
+    os.makedirs(campaign_dir(name), exist_ok=True)
+    warm = os.path.join(campaign_dir(name), "warmstart")
+    new = [(arm, s) for s in a.seeds for arm in a.arms if trained(name, arm, s) and not
+           os.path.exists(record_path(name, f"{arm}_s{s}"))]
+    cks = [("warmstart", a.init, warm + "_val.json")] * (not os.path.exists(record_path(name, "warmstart"))) + [
+        (f"{arm}_s{s}", os.path.join(run_dir(name, arm, s), "final"), run_dir(name, arm, s) + "_val.json")
+        for arm, s in new]
     run_all(scoring_jobs([c for c in cks if not os.path.exists(c[2])], a.val_tasks, a.val_sets), a.parallel)
-    if not os.path.exists(record_path(m, "warmstart")):
-        save_record(m, "warmstart", {**json.load(open(warm + "_val.json"))["rows"][0],
-                                     "init_sha256": weights_digest(a.init)})
+    if not os.path.exists(record_path(name, "warmstart")):
+        save_record(name, "warmstart", {**json.load(open(warm + "_val.json"))["rows"][0], "minutes": a.minutes,
+                                        "overrides": a.extra, "init_sha256": weights_digest(a.init)})
     for arm, seed in new:
-        save_record(m, f"{arm}_s{seed}", run_record(m, arm, seed))
-    s = summarise(m, a.arms, a.seeds, json.load(open(record_path(m, "warmstart"))))
-    s.update(minutes=m, seeds=a.seeds, val_tasks=a.val_tasks, val_sets=a.val_sets, overrides=a.extra, init=a.init)
-    stem = os.path.join(RESULTS, f"ttopd_arms_{m:g}min")
+        save_record(name, f"{arm}_s{seed}", run_record(name, arm, seed))
+    s = summarise(name, a.arms, a.seeds, json.load(open(record_path(name, "warmstart"))))
+    s.update(name=name, minutes=a.minutes, seeds=a.seeds, val_tasks=a.val_tasks, val_sets=a.val_sets,
+             overrides=a.extra, init=a.init)
+    stem = os.path.join(RESULTS, f"ttopd_arms_{name}")
     with open(stem + ".json", "w") as f:
         json.dump(s, f, indent=1)
     with open(stem + ".md", "w") as f:

@@ -218,7 +218,7 @@ def test_the_grpo_arm_differs_from_ttopd_only_in_distillation(tmp_path, monkeypa
     from benchmarks import ttopd_arms
     monkeypatch.setattr(ttopd_arms, "ROOT", str(tmp_path))
     monkeypatch.setattr(ttopd_arms, "RESULTS", str(tmp_path / "results"))
-    jobs = {name: cmd for name, cmd, _ in ttopd_arms.training_jobs(["grpo", "ttopd_informative"], [3], 60, [])}
+    jobs = {name: cmd for name, cmd, _ in ttopd_arms.training_jobs(["grpo", "ttopd_informative"], [3], 60, "60min", [])}
     loaded = {}
     for name, (_, script, path, *overrides) in jobs.items():
         cls = ttopd.TTOPDConfig if script == "ttopd.py" else config.Config
@@ -234,23 +234,33 @@ def test_the_grpo_arm_differs_from_ttopd_only_in_distillation(tmp_path, monkeypa
     record = tmp_path / "results" / "ttopd_arms_60min" / "ttopd_informative_s4.json"
     record.parent.mkdir(parents=True)
     record.write_text("{}")           # a run recorded on another clone: its runs/ directory is not here
-    assert [n for n, _, _ in ttopd_arms.training_jobs(["grpo", "ttopd_informative"], [3, 4], 60, [])] == [
+    assert [n for n, _, _ in ttopd_arms.training_jobs(["grpo", "ttopd_informative"], [3, 4], 60, "60min", [])] == [
         "ttopd_informative_s3", "grpo_s4"]
 
 
-def test_an_arms_campaign_refuses_runs_from_another_warm_start(tmp_path, monkeypatch):
-    """Runs added in a later sitting must start from the warm start the recorded runs started from."""
+def test_an_arms_campaign_refuses_runs_from_another_warm_start_or_setting(tmp_path, monkeypatch):
+    """Runs added in a later sitting must start from the warm start the recorded runs started from, with the
+    same minutes and overrides; another setting is another campaign (--name). A record from before minutes and
+    overrides were kept is checked on its warm start only."""
     from benchmarks import ttopd_arms
     monkeypatch.setattr(ttopd_arms, "RESULTS", str(tmp_path / "results"))
     for name, weights in (("a", b"one"), ("b", b"two")):
         (tmp_path / name).mkdir()
         (tmp_path / name / "model.safetensors").write_bytes(weights)
-    ttopd_arms.check_init(60, str(tmp_path / "a"))          # nothing recorded yet: any warm start
-    digest = ttopd_arms.weights_digest(str(tmp_path / "a"))
-    ttopd_arms.save_record(60, "warmstart", {"mean": 0.4, "init_sha256": digest})
-    ttopd_arms.check_init(60, str(tmp_path / "a"))
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    ttopd_arms.check_campaign("10min", a, 10, [])          # nothing recorded yet: any warm start
+    digest = ttopd_arms.weights_digest(a)
+    ttopd_arms.save_record("10min", "warmstart", {"mean": 0.4, "init_sha256": digest})
+    ttopd_arms.check_campaign("10min", a, 10, ["lr=1e-4"])
     with pytest.raises(SystemExit, match="not the warm start"):
-        ttopd_arms.check_init(60, str(tmp_path / "b"))
+        ttopd_arms.check_campaign("10min", b, 10, [])
+    ttopd_arms.save_record("slow", "warmstart", {"init_sha256": digest, "minutes": 10, "overrides": ["lr=1e-4"]})
+    ttopd_arms.check_campaign("slow", a, 10, ["lr=1e-4"])
+    with pytest.raises(SystemExit, match=r"overrides \['lr=1e-4'\], not \['lr=3e-4'\]"):
+        ttopd_arms.check_campaign("slow", a, 10, ["lr=3e-4"])
+    with pytest.raises(SystemExit, match="minutes 10, not 60"):
+        ttopd_arms.check_campaign("slow", a, 60, ["lr=1e-4"])
+    assert ttopd_arms.record_path("slow", "grpo_s0").endswith(os.path.join("ttopd_arms_slow", "grpo_s0.json"))
 
 
 def test_the_arms_table_gives_each_arms_difference_from_grpo_in_standard_errors():
