@@ -20,7 +20,8 @@ says how many). Arms:
   ttopd_generic     ... distill.hints=generic (one fixed sentence per outcome)
   ttopd_none        ... distill.hints=none
   (these three pin distill.schedule_steps=0: the 40 / 5 / 30 steps of the recorded campaigns, as written)
-  ttopd_scaled      ttopd.py configs/ttopd_tiny.yaml as it is: the schedule scaled to steps=1000 (ttopd.run_scaled)
+  ttopd_scaled      ttopd.py configs/ttopd_tiny.yaml as it is: the schedule scaled to steps=1000 (ttopd.run_scaled),
+                    the cap, not the steps the minutes allow: give steps=N near those (about 10 a minute here)
   ttopd_submit      ttopd_informative with distill.last_kl_turns=1: only the submit turn is distilled
   ttopd_light       ttopd_informative with distill.lam=0.5
   ttopd_confirm     ... distill.hints=confirm: the informative hint on correct episodes only, none on wrong ones
@@ -198,6 +199,11 @@ def summarise(campaign, arms, seeds, base):
     return out
 
 
+# Student's t, two-sided 95%, for 1..30 degrees of freedom (any statistics table); beyond 30 the normal's 1.96
+T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
 def difference(a, b):
     """mean(a) - mean(b) and the standard error of that difference, the runs of each arm independent (Welch):
     sqrt(var(a) / n_a + var(b) / n_b)."""
@@ -205,18 +211,29 @@ def difference(a, b):
     return statistics.mean(a) - statistics.mean(b), se
 
 
+def interval95(a, b):
+    """The difference's 95% confidence interval, Welch: d +- t(0.975, df) * SE with the Welch-Satterthwaite
+    df = SE^4 / ((var_a / n_a)^2 / (n_a - 1) + (var_b / n_b)^2 / (n_b - 1)), rounded down (the wider interval)."""
+    d, se = difference(a, b)
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1)) if va + vb else float("inf")
+    t = T975[int(df) - 1] if df < len(T975) + 1 else 1.96
+    return d - t * se, d + t * se
+
+
 def differences(s, reference="grpo"):
     """Each arm against the reference arm, on validation reward and accuracy: the lines under the table."""
     arms = s["arms"]
     if reference not in arms or len(arms[reference]["runs"]) < 2:
         return []
-    lines = ["", f"| arm - {reference} | val reward: difference (SE) | in SE | val accuracy: difference (SE) "
-             "| in SE |", "|" + "---|" * 5]
+    lines = ["", f"| arm - {reference} | val reward: difference (SE) | in SE | 95% interval "
+             "| val accuracy: difference (SE) | in SE | 95% interval |", "|" + "---|" * 7]
     for arm in [a for a in arms if a != reference and len(arms[a]["runs"]) > 1]:
         cells = []
         for key in ("val_reward", "val_accuracy"):
-            d, se = difference(arms[arm][key]["runs"], arms[reference][key]["runs"])
-            cells.append(f"{d:+.3f} ({se:.3f}) | {d / se if se else float('nan'):+.1f}")
+            a, b = arms[arm][key]["runs"], arms[reference][key]["runs"]
+            (d, se), (lo, hi) = difference(a, b), interval95(a, b)
+            cells.append(f"{d:+.3f} ({se:.3f}) | {d / se if se else float('nan'):+.1f} | [{lo:+.3f}, {hi:+.3f}]")
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
     return lines
 

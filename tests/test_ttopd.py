@@ -272,7 +272,10 @@ def test_the_arms_table_gives_each_arms_difference_from_grpo_in_standard_errors(
     arm = {"runs": [{}] * 3, "val_reward": {"runs": [0.5, 0.6, 0.7]}, "val_accuracy": {"runs": [0.3, 0.3, 0.6]}}
     ref = {"runs": [{}] * 2, "val_reward": {"runs": [0.4, 0.5]}, "val_accuracy": {"runs": [0.2, 0.2]}}
     lines = ttopd_arms.differences({"arms": {"grpo": ref, "ttopd_informative": arm}})
-    assert lines[-1] == "| ttopd_informative | +0.150 (0.076) | +2.0 | +0.200 (0.100) | +2.0 |"
+    # the interval: Welch df = 0.005833^2 / (0.003333^2 / 2 + 0.0025^2 / 1) = 2.88, taken as 2 (t 4.303):
+    # 0.15 +- 4.303 * 0.0764 on reward; on accuracy 0.2 +- 4.303 * 0.1 (df 2.0: 0.01^2 / (0.01^2 / 2 + 0))
+    assert lines[-1] == ("| ttopd_informative | +0.150 (0.076) | +2.0 | [-0.179, +0.479] | +0.200 (0.100) | +2.0 "
+                         "| [-0.230, +0.630] |")
     assert ttopd_arms.differences({"arms": {"ttopd_informative": arm}}) == []      # no GRPO arm: no lines
 
 

@@ -1,0 +1,112 @@
+"""Did distillation teach the cases it was applied to? Each arms-campaign run's final policy, and the warm start,
+on the training tasks its seed drew in steps 1..N (grpo.step_tasks: the same tasks in every arm of one seed),
+against the same policies on validation. A hint that names the answer teaches the case it was shown on; if the
+informative arm is ahead on these cases but not on validation, what it learned does not transfer.
+
+  python benchmarks/distilled_cases.py --name hr_lr1e-4 --arms grpo ttopd_informative ttopd_none --seeds 0 1 2 3 4
+                                       --init data/warmstart_hint_reading [--steps 20] [--sets 4] [--part 0 --parts 2]
+
+--sets samples per task (the seed sets of val_seeds.py; top-p 1.0, as the arms are scored), one thread. --part k
+of --parts n scores seeds k, k + n, ...: run n of them side by side, then once with --summary to merge their
+files. Writes benchmarks/results/ttopd_arms_<name>_distilled.{json,md}.
+"""
+import argparse
+import dataclasses
+import glob
+import json
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import agent  # noqa: E402
+import config  # noqa: E402
+import grpo  # noqa: E402
+from clinic import bank  # noqa: E402
+from distributed import fsdp  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def seen_tasks(cfg, seed, steps):
+    """The distinct training tasks of steps 1..steps for training seed `seed`, in first-seen order."""
+    pool, seen = bank.load_tasks(split=cfg.train_split), {}
+    run_cfg = dataclasses.replace(cfg, seed=seed)
+    for step in range(1, steps + 1):
+        for t in grpo.step_tasks(run_cfg, step, pool):
+            seen.setdefault(t["id"], t)
+    return list(seen.values())
+
+
+def score(cfg, checkpoint, tasks, device, sets):
+    """Accuracy, one sample per task under each of `sets` seed sets (val_seeds.py's), mean over the sets."""
+    model, tok = agent.load_policy(cfg.model, checkpoint)
+    model = model.to(device).eval()
+    return statistics.mean(grpo.evaluate(cfg, model, tok, tasks, 0, 1, device, seed_base=10 ** 6 + k * 10 ** 5)
+                           ["val_accuracy"] for k in range(sets))
+
+
+def summary(a, out):
+    rows = {}
+    for path in sorted(glob.glob(out + "_part*.json")):
+        rows.update(json.load(open(path)))
+    runs = json.load(open(os.path.join(ROOT, "benchmarks", "results", f"ttopd_arms_{a.name}.json")))["arms"]
+    lines = [f"accuracy on the training tasks of steps 1-{a.steps} ({a.sets} samples each), and on validation (5 sets "
+             "of 100), mean over seeds (sd); arm - GRPO paired by seed, mean (SE)", "",
+             "| policy | seeds | seen tasks | seen: arm - GRPO | validation | validation: arm - GRPO |",
+             "|---|---|---|---|---|---|"]
+    for arm in ["warmstart", *a.arms]:
+        seeds = [s for s in a.seeds if f"{arm}_s{s}" in rows]
+        seen = [rows[f"{arm}_s{s}"] for s in seeds]
+        val = {r["seed"]: r["val_accuracy"] for r in runs.get(arm, {}).get("runs", [])}
+        d_seen = [rows[f"{arm}_s{s}"] - rows[f"grpo_s{s}"] for s in seeds]
+        d_val = [val[s] - {r["seed"]: r["val_accuracy"] for r in runs["grpo"]["runs"]}[s] for s in seeds if s in val]
+        val_cell = f"{statistics.mean(val.values()):.3f} ({statistics.stdev(val.values()):.3f})" if val else ""
+        lines.append(f"| {arm} | {len(seeds)} | {statistics.mean(seen):.3f} ({statistics.stdev(seen):.3f}) | "
+                     f"{mean_se(d_seen)} | {val_cell} | {mean_se(d_val)} |")
+    with open(out + ".json", "w") as f:
+        json.dump({"steps": a.steps, "accuracy_on_seen_tasks": rows}, f, indent=1)
+    with open(out + ".md", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def mean_se(xs):
+    """Mean and standard error of paired differences, '' for a reference against itself or under two."""
+    if len(xs) < 2 or not any(xs):
+        return ""
+    return f"{statistics.mean(xs):+.3f} ({statistics.stdev(xs) / len(xs) ** 0.5:.3f})"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--arms", nargs="+", required=True)
+    ap.add_argument("--seeds", type=int, nargs="+", required=True)
+    ap.add_argument("--init", required=True)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--sets", type=int, default=4, help="seed sets: samples per task")
+    ap.add_argument("--part", type=int, default=0)
+    ap.add_argument("--parts", type=int, default=1)
+    ap.add_argument("--summary", action="store_true")
+    a = ap.parse_args()
+    cfg = config.load(os.path.join(ROOT, "configs", "ttopd_tiny.yaml"), config.Config,
+                      ["rollout.top_p=1.0"], ignore_sections=True)
+    out = os.path.join(ROOT, "benchmarks", "results", f"ttopd_arms_{a.name}_distilled")
+    if a.summary:
+        return summary(a, out)
+    _, _, device = fsdp.setup_distributed()
+    rows = {}
+    for seed in a.seeds[a.part::a.parts]:
+        tasks = seen_tasks(cfg, seed, a.steps)
+        rows[f"warmstart_s{seed}"] = score(cfg, a.init, tasks, device, a.sets)
+        for arm in a.arms:
+            final = os.path.join(ROOT, "runs", f"arms_{a.name}", f"{arm}_s{seed}", "final")
+            rows[f"{arm}_s{seed}"] = score(cfg, final, tasks, device, a.sets)
+            print(arm, seed, len(tasks), rows[f"{arm}_s{seed}"], flush=True)
+    with open(out + f"_part{a.part}.json", "w") as f:
+        json.dump(rows, f)
+
+
+if __name__ == "__main__":
+    main()
