@@ -3,12 +3,13 @@ on the training tasks its seed drew in steps 1..N (grpo.step_tasks: the same tas
 against the same policies on validation. A hint that names the answer teaches the case it was shown on; if the
 informative arm is ahead on these cases but not on validation, what it learned does not transfer.
 
-  python benchmarks/distilled_cases.py --name hr_lr1e-4 --arms grpo ttopd_informative ttopd_none --seeds 0 1 2 3 4
-                                       --init data/warmstart_hint_reading [--steps 20] [--sets 4] [--part 0 --parts 2]
+  python benchmarks/distilled_cases.py --name hr_lr1e-4 --arms grpo ttopd_informative ttopd_none
+         --seeds 0 1 2 3 4 --init data/warmstart_hint_reading [--steps 20] [--sets 4] [--part 0 --parts 2]
 
 --sets samples per task (the seed sets of val_seeds.py; top-p 1.0, as the arms are scored), one thread. --part k
 of --parts n scores seeds k, k + n, ...: run n of them side by side, then once with --summary to merge their
-files. Writes benchmarks/results/ttopd_arms_<name>_distilled.{json,md}.
+files (a policy already in its part's file is not scored again). Writes
+benchmarks/results/ttopd_arms_<name>_distilled.{json,md}.
 """
 import argparse
 import dataclasses
@@ -51,7 +52,8 @@ def summary(a, out):
     for path in sorted(glob.glob(out + "_part*.json")):
         rows.update(json.load(open(path)))
     runs = json.load(open(os.path.join(ROOT, "benchmarks", "results", f"ttopd_arms_{a.name}.json")))["arms"]
-    lines = [f"accuracy on the training tasks of steps 1-{a.steps} ({a.sets} samples each), and on validation (5 sets "
+    lines = [f"accuracy on the training tasks of steps 1-{a.steps} ({a.sets} samples each), and on validation "
+             "(5 sets "
              "of 100), mean over seeds (sd); arm - GRPO paired by seed, mean (SE)", "",
              "| policy | seeds | seen tasks | seen: arm - GRPO | validation | validation: arm - GRPO |",
              "|---|---|---|---|---|---|"]
@@ -60,7 +62,8 @@ def summary(a, out):
         seen = [rows[f"{arm}_s{s}"] for s in seeds]
         val = {r["seed"]: r["val_accuracy"] for r in runs.get(arm, {}).get("runs", [])}
         d_seen = [rows[f"{arm}_s{s}"] - rows[f"grpo_s{s}"] for s in seeds]
-        d_val = [val[s] - {r["seed"]: r["val_accuracy"] for r in runs["grpo"]["runs"]}[s] for s in seeds if s in val]
+        grpo_val = {r["seed"]: r["val_accuracy"] for r in runs["grpo"]["runs"]}
+        d_val = [val[s] - grpo_val[s] for s in seeds if s in val]
         val_cell = f"{statistics.mean(val.values()):.3f} ({statistics.stdev(val.values()):.3f})" if val else ""
         lines.append(f"| {arm} | {len(seeds)} | {statistics.mean(seen):.3f} ({statistics.stdev(seen):.3f}) | "
                      f"{mean_se(d_seen)} | {val_cell} | {mean_se(d_val)} |")
@@ -96,16 +99,17 @@ def main():
     if a.summary:
         return summary(a, out)
     _, _, device = fsdp.setup_distributed()
-    rows = {}
+    part = out + f"_part{a.part}.json"
+    rows = json.load(open(part)) if os.path.exists(part) else {}     # a policy scored before is kept
     for seed in a.seeds[a.part::a.parts]:
         tasks = seen_tasks(cfg, seed, a.steps)
-        rows[f"warmstart_s{seed}"] = score(cfg, a.init, tasks, device, a.sets)
-        for arm in a.arms:
-            final = os.path.join(ROOT, "runs", f"arms_{a.name}", f"{arm}_s{seed}", "final")
+        for arm in [x for x in ["warmstart", *a.arms] if f"{x}_s{seed}" not in rows]:
+            run = os.path.join(ROOT, "runs", f"arms_{a.name}", f"{arm}_s{seed}")
+            final = a.init if arm == "warmstart" else os.path.join(run, "final")
             rows[f"{arm}_s{seed}"] = score(cfg, final, tasks, device, a.sets)
             print(arm, seed, len(tasks), rows[f"{arm}_s{seed}"], flush=True)
-    with open(out + f"_part{a.part}.json", "w") as f:
-        json.dump(rows, f)
+            with open(part, "w") as f:
+                json.dump(rows, f)
 
 
 if __name__ == "__main__":
