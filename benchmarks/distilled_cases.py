@@ -20,9 +20,9 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import agent  # noqa: E402
 import config  # noqa: E402
 import grpo  # noqa: E402
+from benchmarks import val_seeds  # noqa: E402
 from clinic import bank  # noqa: E402
 from distributed import fsdp  # noqa: E402
 
@@ -41,10 +41,7 @@ def seen_tasks(cfg, seed, steps):
 
 def score(cfg, checkpoint, tasks, device, sets):
     """Accuracy, one sample per task under each of `sets` seed sets (val_seeds.py's), mean over the sets."""
-    model, tok = agent.load_policy(cfg.model, checkpoint)
-    model = model.to(device).eval()
-    return statistics.mean(grpo.evaluate(cfg, model, tok, tasks, 0, 1, device, seed_base=10 ** 6 + k * 10 ** 5)
-                           ["val_accuracy"] for k in range(sets))
+    return statistics.mean(s["val_accuracy"] for s in val_seeds.seed_sets(cfg, checkpoint, sets, tasks, device))
 
 
 def summary(a, out):
@@ -53,16 +50,15 @@ def summary(a, out):
         rows.update(json.load(open(path)))
     runs = json.load(open(os.path.join(ROOT, "benchmarks", "results", f"ttopd_arms_{a.name}.json")))["arms"]
     lines = [f"accuracy on the training tasks of steps 1-{a.steps} ({a.sets} samples each), and on validation "
-             "(5 sets "
-             "of 100), mean over seeds (sd); arm - GRPO paired by seed, mean (SE)", "",
+             "(5 sets of 100), mean over seeds (sd); arm - GRPO paired by seed, mean (SE)", "",
              "| policy | seeds | seen tasks | seen: arm - GRPO | validation | validation: arm - GRPO |",
              "|---|---|---|---|---|---|"]
+    grpo_val = {r["seed"]: r["val_accuracy"] for r in runs["grpo"]["runs"]}
     for arm in ["warmstart", *a.arms]:
         seeds = [s for s in a.seeds if f"{arm}_s{s}" in rows]
         seen = [rows[f"{arm}_s{s}"] for s in seeds]
         val = {r["seed"]: r["val_accuracy"] for r in runs.get(arm, {}).get("runs", [])}
         d_seen = [rows[f"{arm}_s{s}"] - rows[f"grpo_s{s}"] for s in seeds]
-        grpo_val = {r["seed"]: r["val_accuracy"] for r in runs["grpo"]["runs"]}
         d_val = [val[s] - grpo_val[s] for s in seeds if s in val]
         val_cell = f"{statistics.mean(val.values()):.3f} ({statistics.stdev(val.values()):.3f})" if val else ""
         lines.append(f"| {arm} | {len(seeds)} | {statistics.mean(seen):.3f} ({statistics.stdev(seen):.3f}) | "

@@ -218,7 +218,8 @@ def test_the_grpo_arm_differs_from_ttopd_only_in_distillation(tmp_path, monkeypa
     from benchmarks import ttopd_arms
     monkeypatch.setattr(ttopd_arms, "ROOT", str(tmp_path))
     monkeypatch.setattr(ttopd_arms, "RESULTS", str(tmp_path / "results"))
-    jobs = {name: cmd for name, cmd, _ in ttopd_arms.training_jobs(["grpo", "ttopd_informative"], [3], 60, "60min", [])}
+    jobs = {name: cmd for name, cmd, _ in
+            ttopd_arms.training_jobs(["grpo", "ttopd_informative"], [3], 60, "60min", [])}
     loaded = {}
     for name, (_, script, path, *overrides) in jobs.items():
         cls = ttopd.TTOPDConfig if script == "ttopd.py" else config.Config
