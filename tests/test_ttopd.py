@@ -313,6 +313,24 @@ def test_an_arms_record_keeps_the_dynamics_per_step():
                                                        for r in rows])["curves"]
 
 
+def test_the_distilled_cases_control_holds_training_tasks_the_run_never_drew():
+    """distilled_cases.py: the seen tasks are exactly what grpo.step_tasks drew in steps 1..N for that seed; the
+    control is training tasks none of steps 1..N drew, the same ones each time it is asked for."""
+    from benchmarks import distilled_cases
+    from clinic import bank
+    import grpo
+    cfg = config.load(os.path.join(ROOT, "configs", "ttopd_tiny.yaml"), config.Config, [], ignore_sections=True)
+    pool = bank.load_tasks(split=cfg.train_split)
+    run_cfg = dataclasses.replace(cfg, seed=3)
+    drawn = {t["id"] for step in range(1, 6) for t in grpo.step_tasks(run_cfg, step, pool)}
+    assert {t["id"] for t in distilled_cases.seen_tasks(cfg, 3, 5)} == drawn
+    control = distilled_cases.unseen_tasks(cfg, 3, 5, 50)
+    ids = [t["id"] for t in control]
+    assert len(set(ids)) == 50 and not set(ids) & drawn and {t["id"] for t in control} <= {t["id"] for t in pool}
+    assert ids == [t["id"] for t in distilled_cases.unseen_tasks(cfg, 3, 5, 50)]
+    assert ids != [t["id"] for t in distilled_cases.unseen_tasks(cfg, 4, 5, 50)]
+
+
 def test_ttopd_with_lambda_0_is_the_grpo_arm_step_for_step(tmp_path):
     """The arms compare distillation alone: TT-OPD with distill.lam=0 and the GRPO arm's command, same seed, must
     sample the same episodes and log the same rewards and losses (the extension draws no random numbers and, once
