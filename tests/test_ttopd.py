@@ -494,3 +494,19 @@ def test_the_corruption_guard_fires_when_and_only_when_the_kl_passes_kl_max(proc
         ext, mbs, _ = _guard_setup(process_group, [f"distill.kl_max={kl * factor}", "distill.ratio_max=0"])
         term = float(ext.extra_loss(mbs[0]))
         assert ext.schedule.disabled == fires and (term == 0.0) == fires
+
+
+def test_the_whole_validation_table_compares_each_arm_to_grpo_run_by_run():
+    """benchmarks/whole_validation.py: the mean over seed sets of each run, then Welch across runs; by hand, GRPO
+    runs 0.60 / 0.62 / 0.64 and TT-OPD 0.63 / 0.65 / 0.67 (set means) differ by +0.030 with SE 0.01633."""
+    from benchmarks import whole_validation
+    scores = {"ws": ([0.61, 0.59], [0.3, 0.3])}
+    for s, (g, t) in enumerate([(0.60, 0.63), (0.62, 0.65), (0.64, 0.67)]):
+        scores[f"runs/arms_x/grpo_s{s}/final"] = ([g - 0.01, g + 0.01], [0.3, 0.3 + s / 100])
+        scores[f"runs/arms_x/ttopd_informative_s{s}/final"] = ([t, t], [0.3, 0.32 + s / 100])
+    assert whole_validation.arm_runs(scores, "x", "grpo", None)[0] == pytest.approx([0.60, 0.62, 0.64])
+    assert whole_validation.arm_runs(scores, "x", "grpo", 1)[0] == pytest.approx([0.61, 0.63, 0.65])
+    lines = whole_validation.table(scores, "x", ["grpo", "ttopd_informative"], "ws")
+    mean_row = [line for line in lines if line.startswith("| mean of sets | ttopd_informative - grpo")]
+    assert mean_row and "+0.030 (0.016), +1.8 SE" in mean_row[0]
+    assert "0.620 (0.020), +0.020" in [line for line in lines if line.startswith("| mean of sets (")][0]
