@@ -14,7 +14,6 @@ of --parts n scores seeds k, k + n, ...: run n of them side by side, then once w
 files (a policy already in its part's file is not scored again). Writes
 benchmarks/results/ttopd_arms_<name>_distilled.{json,md}.
 """
-import argparse
 import dataclasses
 import glob
 import json
@@ -27,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import config  # noqa: E402
 import grpo  # noqa: E402
 from benchmarks import val_seeds  # noqa: E402
-from clinic import bank  # noqa: E402
+from clinic import bank, files  # noqa: E402
 from distributed import fsdp  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,7 +59,7 @@ def summary(a, out):
     rows = {}
     for path in sorted(glob.glob(out + "_part*.json")):
         rows.update(json.load(open(path)))
-    runs = json.load(open(os.path.join(ROOT, "benchmarks", "results", f"ttopd_arms_{a.name}.json")))["arms"]
+    runs = campaign_runs(a.name)
     lines = [f"accuracy on the training tasks of steps 1-{a.steps} (seen) and on training tasks the seed never drew "
              f"(unseen, the control), {a.sets} samples each, and on validation (5 sets of 100): mean over seeds "
              "(sd); gains over the warm start paired by seed, mean (SE); 'seen - unseen' is the gain on the "
@@ -101,14 +100,18 @@ def mean_se(xs):
     return f"{statistics.mean(xs):+.3f} ({statistics.stdev(xs) / len(xs) ** 0.5:.3f})"
 
 
+def campaign_runs(name):
+    """{arm: its record} from the campaign's table, ttopd_arms_<name>.json."""
+    return json.load(open(os.path.join(ROOT, "benchmarks", "results", f"ttopd_arms_{name}.json")))["arms"]
+
+
 def run_steps(name, seed):
     """The most steps any arm of `name` made with training seed `seed` (from the campaign's record)."""
-    runs = json.load(open(os.path.join(ROOT, "benchmarks", "results", f"ttopd_arms_{name}.json")))["arms"]
-    return max(r["steps"] for arm in runs.values() for r in arm["runs"] if r["seed"] == seed)
+    return max(r["steps"] for arm in campaign_runs(name).values() for r in arm["runs"] if r["seed"] == seed)
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def main(argv):
+    ap = files.ArgumentParser(prog="distilled_cases.py")
     ap.add_argument("--name", required=True)
     ap.add_argument("--arms", nargs="+", required=True)
     ap.add_argument("--seeds", type=int, nargs="+", required=True)
@@ -120,7 +123,7 @@ def main():
     ap.add_argument("--part", type=int, default=0)
     ap.add_argument("--parts", type=int, default=1)
     ap.add_argument("--summary", action="store_true")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     cfg = config.load(os.path.join(ROOT, "configs", "ttopd_tiny.yaml"), config.Config,
                       ["rollout.top_p=1.0"], ignore_sections=True)
     out = os.path.join(ROOT, "benchmarks", "results", f"ttopd_arms_{a.name}_distilled")
@@ -145,4 +148,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    files.run_cli(main)

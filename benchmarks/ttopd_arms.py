@@ -229,13 +229,16 @@ def differences(s, reference="grpo"):
     lines = ["", f"| arm - {reference} | val reward: difference (SE) | in SE | 95% interval "
              "| val accuracy: difference (SE) | in SE | 95% interval |", "|" + "---|" * 7]
     for arm in [a for a in arms if a != reference and len(arms[a]["runs"]) > 1]:
-        cells = []
-        for key in ("val_reward", "val_accuracy"):
-            a, b = arms[arm][key]["runs"], arms[reference][key]["runs"]
-            (d, se), (lo, hi) = difference(a, b), interval95(a, b)
-            cells.append(f"{d:+.3f} ({se:.3f}) | {d / se if se else float('nan'):+.1f} | [{lo:+.3f}, {hi:+.3f}]")
+        cells = [difference_cells(arms[arm][key]["runs"], arms[reference][key]["runs"])
+                 for key in ("val_reward", "val_accuracy")]
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
     return lines
+
+
+def difference_cells(a, b):
+    """Three table cells for mean(a) - mean(b): the difference (SE), the difference in SE, the 95% interval."""
+    (d, se), (lo, hi) = difference(a, b), interval95(a, b)
+    return f"{d:+.3f} ({se:.3f}) | {d / se if se else float('nan'):+.1f} | [{lo:+.3f}, {hi:+.3f}]"
 
 
 STEP_KEYS = (("train_reward", "training reward"), ("accuracy", "accuracy"), ("format", "format score"),

@@ -12,7 +12,6 @@ and prints, per seed set and for the mean over the sets, each arm's mean over it
 the warm start, and each arm minus GRPO and informative minus hintless TT-OPD (Welch, ttopd_arms.difference
 and interval95). Writes benchmarks/results/whole_validation_NAME.md.
 """
-import argparse
 import glob
 import json
 import os
@@ -21,6 +20,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import ttopd_arms  # noqa: E402
+from clinic import files  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 PAIRS = [("ttopd_informative", "grpo"), ("ttopd_none", "grpo"), ("ttopd_informative", "ttopd_none")]
@@ -37,47 +37,45 @@ def policy_scores(name):
     return scores
 
 
+def at_set(xs, k):
+    """A policy's score under seed set k, or its mean over the sets (k None)."""
+    return statistics.mean(xs) if k is None else xs[k]
+
+
 def arm_runs(scores, name, arm, k):
     """One arm's runs (seed order): reward and accuracy under seed set k, or the mean over sets (k None)."""
     keys = sorted(c for c in scores if f"arms_{name}/{arm}_s" in c)
-    pick = (lambda xs: xs[k]) if k is not None else statistics.mean
-    return [pick(scores[c][0]) for c in keys], [pick(scores[c][1]) for c in keys]
-
-
-def difference_cell(a, b):
-    d, se = ttopd_arms.difference(a, b)
-    if se == 0:                                  # every run scored alike: no spread to scale by
-        return f"{d:+.3f} (0)"
-    lo, hi = ttopd_arms.interval95(a, b)
-    return f"{d:+.3f} ({se:.3f}), {d / se:+.1f} SE, [{lo:+.3f}, {hi:+.3f}]"
+    return [at_set(scores[c][0], k) for c in keys], [at_set(scores[c][1], k) for c in keys]
 
 
 def table(scores, name, arms, init):
+    if init not in scores:
+        raise files.DataError(f"no whole-validation scores for the warm start {init!r} in {RESULTS}")
     n_sets = len(scores[init][0])
     lines = [f"| seed set | {' | '.join(f'{a}: reward (sd), change; accuracy (sd), change' for a in arms)} |",
              "|---|" + "---|" * len(arms)]
-    diffs = ["", "| seed set | difference | reward: diff (SE), in SE, 95% interval | accuracy: diff (SE), ... |",
-             "|---|---|---|---|"]
+    diffs = ["", "| seed set | difference | reward: diff (SE) | in SE | 95% interval | accuracy: diff (SE) | in SE "
+             "| 95% interval |", "|---|---|---|---|---|---|---|---|"]
     for k in [*range(n_sets), None]:
         label = "mean of sets" if k is None else str(k)
-        ws = [x[k] if k is not None else statistics.mean(x) for x in scores[init]]
+        ws = [at_set(x, k) for x in scores[init]]
         runs = {a: arm_runs(scores, name, a, k) for a in arms}
         cells = [f"{statistics.mean(r):.3f} ({statistics.stdev(r):.3f}), {statistics.mean(r) - ws[0]:+.3f}; "
                  f"{statistics.mean(c):.3f} ({statistics.stdev(c):.3f}), {statistics.mean(c) - ws[1]:+.3f}"
                  for r, c in runs.values()]
         lines.append(f"| {label} (warm start {ws[0]:.3f}; {ws[1]:.3f}) | {' | '.join(cells)} |")
         for a, b in [p for p in PAIRS if p[0] in arms and p[1] in arms]:
-            diffs.append(f"| {label} | {a} - {b} | {difference_cell(runs[a][0], runs[b][0])} | "
-                         f"{difference_cell(runs[a][1], runs[b][1])} |")
+            diffs.append(f"| {label} | {a} - {b} | {ttopd_arms.difference_cells(runs[a][0], runs[b][0])} | "
+                         f"{ttopd_arms.difference_cells(runs[a][1], runs[b][1])} |")
     return lines + diffs
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def main(argv):
+    ap = files.ArgumentParser(prog="whole_validation.py")
     ap.add_argument("--name", required=True)
     ap.add_argument("--arms", nargs="+", default=["grpo", "ttopd_informative"])
     ap.add_argument("--init", default="data/warmstart_hint_reading")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     lines = table(policy_scores(a.name), a.name, a.arms, a.init)
     with open(os.path.join(RESULTS, f"whole_validation_{a.name}.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -85,4 +83,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    files.run_cli(main)

@@ -508,5 +508,5 @@ def test_the_whole_validation_table_compares_each_arm_to_grpo_run_by_run():
     assert whole_validation.arm_runs(scores, "x", "grpo", 1)[0] == pytest.approx([0.61, 0.63, 0.65])
     lines = whole_validation.table(scores, "x", ["grpo", "ttopd_informative"], "ws")
     mean_row = [line for line in lines if line.startswith("| mean of sets | ttopd_informative - grpo")]
-    assert mean_row and "+0.030 (0.016), +1.8 SE" in mean_row[0]
+    assert mean_row and "+0.030 (0.016) | +1.8 |" in mean_row[0]
     assert "0.620 (0.020), +0.020" in [line for line in lines if line.startswith("| mean of sets (")][0]
