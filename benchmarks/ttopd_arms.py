@@ -33,7 +33,6 @@ over its runs; every run is reported, none is chosen. Under the table: each arm 
 every step in every arm), against GRPO and against TT-OPD without hints.
 """
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -43,6 +42,9 @@ import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from clinic import files  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
@@ -159,8 +161,7 @@ def run_record(campaign, arm, seed):
 
 def weights_digest(checkpoint):
     """sha256 of a checkpoint's weights: a campaign's runs must all start from the same warm start."""
-    with open(os.path.join(checkpoint, "model.safetensors"), "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+    return files.sha256(os.path.join(checkpoint, "model.safetensors"))
 
 
 def check_campaign(campaign, init, minutes, extra):

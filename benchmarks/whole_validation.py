@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks import ttopd_arms  # noqa: E402
 from clinic import files  # noqa: E402
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+RESULTS = ttopd_arms.RESULTS
 PAIRS = [("ttopd_informative", "grpo"), ("ttopd_none", "grpo"), ("ttopd_informative", "ttopd_none")]
 
 
